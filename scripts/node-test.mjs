@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs node:test over every *.test.ts under the given folders, sources loaded through scripts/register.mjs.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...findTests(path));
+    else if (name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+const dirs = process.argv.slice(2);
+const files = dirs.flatMap(findTests);
+if (files.length === 0) {
+  process.stderr.write(`no *.test.ts files under ${dirs.join(', ')}\n`);
+  process.exit(1);
+}
+const register = fileURLToPath(new URL('./register.mjs', import.meta.url));
+// GPU tests share one SwiftShader (2 cores): run files one at a time there.
+const concurrency = dirs.some((d) => d.includes('gpu')) ? '1' : String(Math.max(1, (await import('node:os')).cpus().length));
+const result = spawnSync(
+  process.execPath,
+  ['--liftoff-only', '--import', register, '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

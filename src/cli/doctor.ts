@@ -1,0 +1,112 @@
+// `wgprof doctor`: is there a working WebGPU device here, and can it time kernels?
+
+import { requestGpuDevice, type AdapterFacts, type GpuBackend } from '../gpu/device.js';
+import { runProbe } from '../gpu/probe.js';
+import { detectQuantization } from '../gpu/timestamps.js';
+import { WgprofError, errorMessage } from '../util/errors.js';
+import type { Command } from './main.js';
+
+const help = `usage: wgprof doctor [--json] [--backend auto|vulkan|null]
+
+Finds a WebGPU device (Node: dawn.node on a hardware Vulkan GPU, else SwiftShader from Debian's
+chromium package), runs a tiny timed kernel, checks its numbers against a CPU reference, and reports
+the adapter, its features, the timestamp mode and whether timestamps are quantized.
+
+options:
+  --json             print one JSON object instead of text
+  --backend NAME     auto (default), vulkan, or null (Dawn's null backend: no GPU work)
+
+exit status: 0 when a WebGPU device works, 1 otherwise (with the fix), 2 on bad usage.`;
+
+export interface DoctorReport {
+  ok: boolean;
+  adapter?: AdapterFacts;
+  timestampQuery: boolean;
+  timestampMode?: string;
+  quantized: boolean | null;
+  quantumNs?: number;
+  probe?: { maxAbsError: number; gpuDurationsNs: number[]; passes: number };
+  error?: { code: string; message: string };
+}
+
+export async function doctor(backend: GpuBackend): Promise<DoctorReport> {
+  let runtime;
+  try {
+    runtime = await requestGpuDevice({ backend });
+  } catch (error) {
+    const code = error instanceof WgprofError ? error.code : 'NO_DEVICE';
+    return { ok: false, timestampQuery: false, quantized: null, error: { code, message: errorMessage(error) } };
+  }
+  try {
+    const probe = await runProbe(runtime.device);
+    const quant = detectQuantization(probe.ticks);
+    const report: DoctorReport = {
+      ok: true,
+      adapter: runtime.facts,
+      timestampQuery: runtime.facts.features.includes('timestamp-query'),
+      timestampMode: runtime.facts.timestampMode,
+      quantized: quant.quantized,
+      probe: { maxAbsError: probe.maxAbsError, gpuDurationsNs: probe.durationsNs, passes: probe.durationsNs.length },
+    };
+    if (quant.quantumNs !== undefined) report.quantumNs = quant.quantumNs;
+    // The null backend runs nothing: its numbers are not a failure, but nothing is checked either.
+    if (runtime.facts.backend !== 'null' && probe.maxAbsError > 1e-3) {
+      report.ok = false;
+      report.error = { code: 'PROBE_MISMATCH', message: `the probe kernel differs from the CPU reference by ${probe.maxAbsError}` };
+    }
+    if (probe.validationError) {
+      report.ok = false;
+      report.error = { code: 'VALIDATION_ERROR', message: probe.validationError };
+    }
+    return report;
+  } finally {
+    runtime.destroy();
+  }
+}
+
+function formatText(r: DoctorReport): string {
+  if (!r.adapter) return `WebGPU: NOT WORKING\n  ${r.error?.message ?? 'unknown error'}`;
+  const a = r.adapter;
+  const lines = [
+    `WebGPU: ${r.ok ? 'ok' : 'NOT WORKING'}`,
+    `  runtime          ${a.runtime} (backend ${a.backend}${a.vulkanIcd ? `, Vulkan ICD ${a.vulkanIcd}` : ''})`,
+    `  adapter          ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || a.device}${a.isFallbackAdapter ? ' (fallback adapter)' : ''}`,
+    `  features         ${a.features.join(', ') || 'none'}`,
+    `  timestamp mode   ${a.timestampMode}`,
+    `  timestamps       ${r.quantized === null ? 'unknown (too few samples)' : r.quantized ? `QUANTIZED to ${r.quantumNs} ns` : 'not quantized (ns resolution)'}`,
+  ];
+  if (r.probe) {
+    const d = r.probe.gpuDurationsNs;
+    lines.push(`  probe kernel     max |GPU-CPU| = ${r.probe.maxAbsError.toExponential(2)}${d.length ? `; GPU time per pass ${(Math.min(...d) / 1e3).toFixed(1)}..${(Math.max(...d) / 1e3).toFixed(1)} µs` : ''}`);
+  }
+  if (a.backend === 'null') lines.push('  note             the null backend runs no GPU work; use it only for CPU-overhead measurements');
+  if (r.error) lines.push(`  error            ${r.error.code}: ${r.error.message}`);
+  return lines.join('\n');
+}
+
+export const command: Command = {
+  summary: 'check the WebGPU runtime',
+  help,
+  async main(argv) {
+    let json = false;
+    let backend: GpuBackend = 'auto';
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i];
+      if (arg === '--json') json = true;
+      else if (arg === '--backend' || arg?.startsWith('--backend=')) {
+        const value = arg.includes('=') ? arg.slice('--backend='.length) : argv[++i];
+        if (value !== 'auto' && value !== 'vulkan' && value !== 'null') {
+          process.stderr.write(`wgprof doctor: --backend must be auto, vulkan or null (got ${JSON.stringify(value ?? '')})\n`);
+          return 2;
+        }
+        backend = value;
+      } else {
+        process.stderr.write(`wgprof doctor: unknown option ${JSON.stringify(arg)}\n\n${help}\n`);
+        return 2;
+      }
+    }
+    const report = await doctor(backend);
+    process.stdout.write((json ? JSON.stringify(report, null, 2) : formatText(report)) + '\n');
+    return report.ok ? 0 : 1;
+  },
+};

@@ -1,0 +1,36 @@
+// What the engine loop calls on its profiler. The engine depends on this interface only; the
+// Profiler class (src/profiler/profiler.ts) implements it. Every method must be cheap when the
+// profiler is not capturing, and must never throw into the engine loop (unless `strict`).
+
+export interface EngineProfilerHooks {
+  /** vLLM's `profiler.step()`: called first thing in every engine iteration, before the model runs. */
+  step(): void;
+  /**
+   * Brackets the model execution of one iteration. `annotation` is vLLM's
+   * `execute_context_{nCtxReq}({ctxTok})_generation_{nGenReq}({genTok})`.
+   */
+  beginIteration(annotation: string): void;
+  /** Ends the iteration begun last; called after its GPU work was submitted and sampled. */
+  endIteration(): void;
+  /** A frontend (API-layer) CPU span: request intake, tokenize, detokenize, scheduling decisions. */
+  frontendSpan<T>(name: string, fn: () => T, args?: Record<string, string | number>): T;
+  /** Attach GPU instrumentation to the engine's device. */
+  attach(device: GPUDevice): void;
+  detach(): void;
+  /** `/start_profile`. */
+  start(): void;
+  /** `/stop_profile`: resolves to the files written (none during the delay). */
+  stop(): Promise<string[]>;
+}
+
+/** The hooks an engine uses when no profiler is configured. */
+export const noProfiler: EngineProfilerHooks = {
+  step() {},
+  beginIteration() {},
+  endIteration() {},
+  frontendSpan: (_name, fn) => fn(),
+  attach() {},
+  detach() {},
+  start() {},
+  stop: async () => [],
+};
