@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs node:test over every *.test.ts under the given folders, sources loaded through scripts/register.mjs.
+// Runs node:test over the given *.test.ts files and every *.test.ts under the given folders, sources loaded through scripts/register.mjs.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findTests(dir) {
+  if (statSync(dir).isFile()) return [dir];
   const out = [];
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);

@@ -25,7 +25,7 @@ export interface DoctorReport {
   timestampMode?: string;
   quantized: boolean | null;
   quantumNs?: number;
-  probe?: { maxAbsError: number; gpuDurationsNs: number[]; passes: number };
+  probe?: { maxAbsError: number; nanCount: number; gpuDurationsNs: number[]; passes: number };
   error?: { code: string; message: string };
 }
 
@@ -38,7 +38,21 @@ export async function doctor(backend: GpuBackend): Promise<DoctorReport> {
     return { ok: false, timestampQuery: false, quantized: null, error: { code, message: errorMessage(error) } };
   }
   try {
-    const probe = await runProbe(runtime.device);
+    let probe;
+    try {
+      probe = await runProbe(runtime.device);
+    } catch (error) {
+      // A device that cannot run the probe is a broken runtime, reported like any other (exit 1), with the adapter.
+      const code = error instanceof WgprofError ? error.code : 'PROBE_FAILED';
+      return {
+        ok: false,
+        adapter: runtime.facts,
+        timestampQuery: runtime.facts.features.includes('timestamp-query'),
+        timestampMode: runtime.facts.timestampMode,
+        quantized: null,
+        error: { code, message: `the probe kernel failed: ${errorMessage(error)}` },
+      };
+    }
     const quant = detectQuantization(probe.ticks);
     const report: DoctorReport = {
       ok: true,
@@ -46,13 +60,16 @@ export async function doctor(backend: GpuBackend): Promise<DoctorReport> {
       timestampQuery: runtime.facts.features.includes('timestamp-query'),
       timestampMode: runtime.facts.timestampMode,
       quantized: quant.quantized,
-      probe: { maxAbsError: probe.maxAbsError, gpuDurationsNs: probe.durationsNs, passes: probe.durationsNs.length },
+      probe: { maxAbsError: probe.maxAbsError, nanCount: probe.nanCount, gpuDurationsNs: probe.durationsNs, passes: probe.durationsNs.length },
     };
     if (quant.quantumNs !== undefined) report.quantumNs = quant.quantumNs;
     // The null backend runs nothing: its numbers are not a failure, but nothing is checked either.
-    if (runtime.facts.backend !== 'null' && probe.maxAbsError > 1e-3) {
+    if (runtime.facts.backend !== 'null' && !(probe.maxAbsError <= 1e-3)) {
       report.ok = false;
-      report.error = { code: 'PROBE_MISMATCH', message: `the probe kernel differs from the CPU reference by ${probe.maxAbsError}` };
+      report.error = {
+        code: 'PROBE_MISMATCH',
+        message: `the probe kernel differs from the CPU reference by ${probe.maxAbsError} (${probe.nanCount} NaN outputs); expected at most 1e-3`,
+      };
     }
     if (probe.validationError) {
       report.ok = false;
@@ -75,7 +92,9 @@ function formatText(r: DoctorReport): string {
     `  timestamp mode   ${a.timestampMode}`,
     `  timestamps       ${r.quantized === null ? 'unknown (too few samples)' : r.quantized ? `QUANTIZED to ${r.quantumNs} ns` : 'not quantized (ns resolution)'}`,
   ];
-  if (r.probe) {
+  if (r.probe && a.backend === 'null') {
+    lines.push('  probe kernel     not checked (the null backend runs no GPU work)');
+  } else if (r.probe) {
     const d = r.probe.gpuDurationsNs;
     lines.push(`  probe kernel     max |GPU-CPU| = ${r.probe.maxAbsError.toExponential(2)}${d.length ? `; GPU time per pass ${(Math.min(...d) / 1e3).toFixed(1)}..${(Math.max(...d) / 1e3).toFixed(1)} µs` : ''}`);
   }

@@ -29,7 +29,11 @@ export interface GpuDeviceOptions {
   requiredLimits?: Record<string, number>;
   /** Request timestamp features when the adapter has them (default true). */
   timestamps?: boolean;
-  /** Node only: extra dawn.node options (`name=value` strings passed to `create()`). */
+  /**
+   * Node only: extra dawn.node options (`name=value` strings passed to `create()`, after ours). Dawn keeps the
+   * last value of a key, so a `disable-dawn-features=...` here replaces ours: list `timestamp_quantization` in it
+   * to keep ns timestamps (facts.timestampQuantizationDisabled tells which happened).
+   */
   dawnOptions?: string[];
   label?: string;
 }
@@ -170,7 +174,7 @@ async function requestNodeDevice(options: GpuDeviceOptions): Promise<GpuRuntime>
   const facts: Pick<AdapterFacts, 'runtime' | 'backend' | 'timestampQuantizationDisabled'> & { vulkanIcd?: string } = {
     runtime: 'node',
     backend: backend === 'null' ? 'null' : 'vulkan',
-    timestampQuantizationDisabled: true,
+    timestampQuantizationDisabled: quantizationDisabled(dawnOptions),
   };
   const icdInUse = env['VK_ICD_FILENAMES'] ?? env['VK_DRIVER_FILES'] ?? vulkanIcd;
   if (backend !== 'null' && icdInUse) facts.vulkanIcd = icdInUse;
@@ -185,6 +189,13 @@ async function requestNodeDevice(options: GpuDeviceOptions): Promise<GpuRuntime>
       liveInstances.delete(instance);
     },
   };
+}
+
+/** Whether the effective (last) `disable-dawn-features` option turns off timestamp quantization. */
+function quantizationDisabled(dawnOptions: readonly string[]): boolean {
+  const key = 'disable-dawn-features=';
+  const last = dawnOptions.filter((o) => o.startsWith(key)).at(-1);
+  return last !== undefined && last.slice(key.length).split(',').map((f) => f.trim()).includes('timestamp_quantization');
 }
 
 /** dawn.node GPU instances with live devices (see requestNodeDevice). */
