@@ -1,0 +1,142 @@
+// The pure pieces of the instrumentation: WGSL workgroup sizes, memory accounting, stacks, bind group sizes.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { bindGroupBufferBytes } from '../../src/instrument/instrumentation.js';
+import { MemoryTracker, textureBytes } from '../../src/instrument/memory.js';
+import { cleanStack } from '../../src/instrument/stack.js';
+import { parseWorkgroupSize } from '../../src/instrument/wgsl.js';
+
+describe('parseWorkgroupSize', () => {
+  test('literals, suffixes, hex, and the default 1s', () => {
+    assert.deepEqual(parseWorkgroupSize('@compute @workgroup_size(64) fn main() {}'), [64, 1, 1]);
+    assert.deepEqual(parseWorkgroupSize('@compute @workgroup_size(8u, 0x4, 2i)\nfn main() {}'), [8, 4, 2]);
+    assert.deepEqual(parseWorkgroupSize('@workgroup_size(16, 16) @compute fn k() {}'), [16, 16, 1]);
+  });
+
+  test('override and const identifiers, pipeline constants by name or @id', () => {
+    const code = `
+      @id(7) override WG_X: u32 = 8;
+      override WG_Y = 4u;
+      const WG_Z: u32 = 2;
+      @compute @workgroup_size(WG_X, WG_Y, WG_Z) fn main() {}`;
+    assert.deepEqual(parseWorkgroupSize(code), [8, 4, 2]);
+    assert.deepEqual(parseWorkgroupSize(code, 'main', { WG_Y: 16 }), [8, 16, 2]);
+    assert.deepEqual(parseWorkgroupSize(code, 'main', { '7': 32 }), [32, 4, 2]);
+  });
+
+  test('picks the named entry point; ignores comments; several entry points need a name', () => {
+    const code = `
+      // @compute @workgroup_size(1) fn commented() {}
+      /* @compute @workgroup_size(2) fn blocked() {} */
+      @compute @workgroup_size(32) fn a() {}
+      @compute @workgroup_size(4, 4) fn b() {}
+      @vertex fn v() -> @builtin(position) vec4f { return vec4f(); }`;
+    assert.deepEqual(parseWorkgroupSize(code, 'b'), [4, 4, 1]);
+    assert.deepEqual(parseWorkgroupSize(code, 'a'), [32, 1, 1]);
+    assert.equal(parseWorkgroupSize(code), undefined, 'ambiguous without an entry point');
+    assert.equal(parseWorkgroupSize(code, 'commented'), undefined);
+  });
+
+  test('gives up rather than guess: expressions, unknown identifiers, missing attribute', () => {
+    assert.equal(parseWorkgroupSize('@compute @workgroup_size(8 * 2) fn main() {}'), undefined);
+    assert.equal(parseWorkgroupSize('@compute @workgroup_size(UNKNOWN) fn main() {}'), undefined);
+    assert.equal(parseWorkgroupSize('override N: u32; @compute @workgroup_size(N) fn main() {}'), undefined);
+    assert.equal(parseWorkgroupSize('fn main() {}'), undefined);
+    assert.equal(parseWorkgroupSize('@compute @workgroup_size(0) fn main() {}'), undefined);
+  });
+});
+
+describe('MemoryTracker', () => {
+  test('running totals, stable distinct addresses, records only when asked, double free ignored', () => {
+    const m = new MemoryTracker(100);
+    const a = m.alloc('buffer', 1000, 'a', 1, true);
+    const b = m.alloc('querySet', 16, undefined, 2, false);
+    const c = m.alloc('texture', 300, 'c', 3, true);
+    assert.equal(new Set([a, b, c]).size, 3);
+    assert.ok(b - a >= 1000 && c - b >= 16, 'addresses do not overlap');
+    assert.equal(m.allocatedBytes, 1416);
+    assert.equal(m.free(a, 4, true), true);
+    assert.equal(m.free(a, 5, true), false);
+    assert.equal(m.free(12345, 5, true), false);
+    assert.deepEqual(
+      m.takeRecords().map((r) => [r.tsNs, r.addr, r.bytes, r.totalAllocatedBytes, r.totalReservedBytes, r.kind, r.label]),
+      [
+        [1, a, 1000, 1100, 1100, 'buffer', 'a'],
+        [3, c, 300, 1416, 1416, 'texture', 'c'],
+        [4, a, -1000, 416, 416, 'buffer', 'a'],
+      ],
+    );
+    assert.deepEqual(m.takeRecords(), []);
+  });
+
+  test('markStep returns the peak since the previous mark and restarts at the current total', () => {
+    const m = new MemoryTracker();
+    const a = m.alloc('buffer', 500, undefined, 0, false);
+    const b = m.alloc('buffer', 700, undefined, 0, false);
+    m.free(a, 0, false);
+    m.free(b, 0, false);
+    assert.equal(m.markStep(), 1200);
+    assert.equal(m.markStep(), 0);
+    m.alloc('buffer', 50, undefined, 0, false);
+    assert.equal(m.peakAllocatedBytes, 50);
+    m.freeAll(0, false);
+    assert.equal(m.allocatedBytes, 0);
+    assert.equal(m.markStep(), 50);
+  });
+
+  test('textureBytes: mips, layers, 3D, samples, compressed blocks; unknown formats are undefined', () => {
+    assert.equal(textureBytes({ size: [4, 4], format: 'rgba8unorm', usage: 0 }), 64);
+    assert.equal(textureBytes({ size: { width: 4, height: 4 }, format: 'rgba8unorm', usage: 0, mipLevelCount: 3 }), 64 + 16 + 4);
+    assert.equal(textureBytes({ size: [8, 8, 6], format: 'r32float', usage: 0 }), 8 * 8 * 6 * 4);
+    assert.equal(textureBytes({ size: [8, 8, 8], format: 'r8unorm', usage: 0, dimension: '3d', mipLevelCount: 2 }), 512 + 64);
+    assert.equal(textureBytes({ size: [4, 4], format: 'rgba8unorm', usage: 0, sampleCount: 4 }), 256);
+    assert.equal(textureBytes({ size: [10, 10], format: 'bc1-rgba-unorm', usage: 0 }), 3 * 3 * 8);
+    assert.equal(textureBytes({ size: [12, 12], format: 'astc-6x6-unorm', usage: 0 }), 2 * 2 * 16);
+    assert.equal(textureBytes({ size: [4, 4], format: 'made-up-format' as GPUTextureFormat, usage: 0 }), undefined);
+  });
+});
+
+describe('cleanStack', () => {
+  test('V8 frames: message dropped, "at " stripped, wgprof instrument/profiler frames removed, capped', () => {
+    const stack = [
+      'Error',
+      '    at Instrumentation.dispatch (/repo/src/instrument/instrumentation.ts:10:5)',
+      '    at runLayer (/app/model.js:42:7)',
+      '    at Profiler.frontendSpan (/repo/src/profiler/profiler.ts:3:1)',
+      '    at async main (/app/main.js:5:3)',
+      '    at /app/main.js:9:1',
+    ].join('\n');
+    assert.deepEqual(cleanStack(stack, 10), ['runLayer (/app/model.js:42:7)', 'async main (/app/main.js:5:3)', '/app/main.js:9:1']);
+    assert.deepEqual(cleanStack(stack, 1), ['runLayer (/app/model.js:42:7)']);
+    assert.deepEqual(cleanStack(undefined, 5), []);
+  });
+
+  test('Firefox/Safari frames are kept as they are', () => {
+    assert.deepEqual(cleanStack('runLayer@http://x/app.js:4:2\n@http://x/app.js:9:1\n', 5), ['runLayer@http://x/app.js:4:2', '@http://x/app.js:9:1']);
+  });
+});
+
+describe('bindGroupBufferBytes', () => {
+  const buffer = (size: number) => ({ size, mapAsync: () => Promise.resolve() }) as unknown as GPUBuffer;
+  test('binding sizes in binding order: explicit size, rest of the buffer after offset, bare buffers; others skipped', () => {
+    const entries = [
+      { binding: 3, resource: { buffer: buffer(1024), offset: 256 } },
+      { binding: 0, resource: { buffer: buffer(4096), size: 16 } },
+      { binding: 2, resource: {} as GPUSampler },
+      { binding: 1, resource: buffer(64) },
+    ] as GPUBindGroupEntry[];
+    assert.deepEqual(bindGroupBufferBytes(entries), [16, 64, 768]);
+    assert.deepEqual(bindGroupBufferBytes([]), []);
+  });
+});
+
+describe('bindGroupBufferBytes on one-shot iterables', () => {
+  test('an iterator the real call already consumed gives no sizes rather than wrong ones', () => {
+    const buffer = { size: 64, mapAsync: () => Promise.resolve() } as unknown as GPUBuffer;
+    function* entries(): Generator<GPUBindGroupEntry> {
+      yield { binding: 0, resource: buffer };
+    }
+    assert.deepEqual(bindGroupBufferBytes(entries()), []);
+  });
+});

@@ -1,0 +1,609 @@
+// Instrumentation against a fake WebGPU device (no GPU): pass splitting and state re-application,
+// inside-pass timestamps, quantized ticks, failed submits, the off-window fast path. The fake executes
+// command buffers on a simulated GPU clock (tick = cpu ns + OFFSET) and validates what WebGPU would.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Instrumentation } from '../../src/instrument/index.js';
+import { resetWarnOnce, setLogSink } from '../../src/util/log.js';
+
+const OFFSET = 1_000_000_000_000n; // GPU ticks = CPU ns + OFFSET
+const DISPATCH_NS = 10_000;
+const MAP_READ = 0x0001;
+
+interface Clock {
+  now: number;
+  read(): number;
+}
+
+function makeClock(): Clock {
+  const clock = {
+    now: 1_000_000,
+    read(): number {
+      clock.now += 100;
+      return clock.now;
+    },
+  };
+  return clock;
+}
+
+interface Executed {
+  pass: number;
+  pipeline: string | undefined;
+  groups: string[];
+  immediates: string;
+  debug: string[];
+}
+
+interface World {
+  clock: Clock;
+  executed: Executed[];
+  errors: string[];
+  submits: number[];
+  destroyed: string[];
+  quantumNs: number;
+  failMaps: boolean;
+  passCount: number;
+}
+
+class FakeBuffer {
+  readonly data: Uint8Array;
+  constructor(
+    private readonly world: World,
+    readonly size: number,
+    readonly usage: number,
+    readonly label: string,
+  ) {
+    this.data = new Uint8Array(size);
+  }
+  mapAsync(_mode: number, offset = 0, size = this.size - offset): Promise<undefined> {
+    const world = this.world;
+    return Promise.resolve().then(() => {
+      if (world.failMaps) throw new Error('device lost');
+      void offset;
+      void size;
+      return undefined;
+    });
+  }
+  getMappedRange(offset = 0, size = this.size - offset): ArrayBuffer {
+    return this.data.slice(offset, offset + size).buffer;
+  }
+  unmap(): void {}
+  destroy(): void {
+    this.world.destroyed.push(this.label);
+  }
+}
+
+class FakeQuerySet {
+  readonly values: bigint[];
+  constructor(
+    private readonly world: World,
+    readonly count: number,
+    readonly label: string,
+  ) {
+    this.values = new Array<bigint>(count).fill(0n);
+  }
+  readonly type = 'timestamp';
+  destroy(): void {
+    this.world.destroyed.push(this.label);
+  }
+}
+
+type Cmd = { op: string; pass?: FakePass; args: unknown[] };
+
+class FakePass {
+  ended = false;
+  label = '';
+  readonly id: number;
+  constructor(
+    private readonly encoder: FakeEncoder,
+    readonly desc: GPUComputePassDescriptor | undefined,
+  ) {
+    this.id = encoder.world.passCount++;
+  }
+  private push(op: string, args: unknown[]): undefined {
+    if (this.ended) this.encoder.invalid(`${op} on an ended pass`);
+    this.encoder.cmds.push({ op, pass: this, args });
+    return undefined;
+  }
+  setPipeline(p: unknown) {
+    return this.push('setPipeline', [p]);
+  }
+  setBindGroup(index: number, group: unknown, offsets?: Iterable<number> | Uint32Array, start?: number, length?: number) {
+    const copy = offsets instanceof Uint32Array && start !== undefined ? [...offsets.subarray(start, start + (length ?? 0))] : offsets ? [...offsets] : [];
+    return this.push('setBindGroup', [index, group, copy]);
+  }
+  setImmediates(rangeOffset: number, data: Uint8Array) {
+    return this.push('setImmediates', [rangeOffset, [...new Uint8Array(data.buffer, data.byteOffset, data.byteLength)].join(',')]);
+  }
+  dispatchWorkgroups(x: number, y = 1, z = 1) {
+    return this.push('dispatch', [x, y, z]);
+  }
+  dispatchWorkgroupsIndirect(buffer: unknown, offset: number) {
+    return this.push('dispatch', [buffer, offset]);
+  }
+  pushDebugGroup(label: string) {
+    return this.push('pushDebugGroup', [label]);
+  }
+  popDebugGroup() {
+    return this.push('popDebugGroup', []);
+  }
+  insertDebugMarker(label: string) {
+    return this.push('insertDebugMarker', [label]);
+  }
+  end() {
+    this.push('end', []);
+    this.ended = true;
+    this.encoder.openPass = undefined;
+    return undefined;
+  }
+}
+
+class FakeInsidePass extends FakePass {
+  writeTimestamp(set: FakeQuerySet, index: number) {
+    this.encoderRef().cmds.push({ op: 'writeTimestamp', pass: this, args: [set, index] });
+    return undefined;
+  }
+  private encoderRef(): FakeEncoder {
+    return (this as unknown as { encoder: FakeEncoder }).encoder;
+  }
+}
+
+class FakeCommandBuffer {
+  constructor(
+    readonly cmds: Cmd[],
+    readonly valid: boolean,
+    readonly label: string,
+  ) {}
+}
+
+class FakeEncoder {
+  readonly cmds: Cmd[] = [];
+  openPass: FakePass | undefined;
+  private valid = true;
+  constructor(
+    readonly world: World,
+    private readonly inside: boolean,
+    readonly label: string,
+  ) {}
+  invalid(why: string): void {
+    this.valid = false;
+    this.world.errors.push(why);
+  }
+  beginComputePass(desc?: GPUComputePassDescriptor) {
+    if (this.openPass) this.invalid('beginComputePass while a pass is open');
+    const pass = this.inside ? new FakeInsidePass(this, desc) : new FakePass(this, desc);
+    this.openPass = pass;
+    this.cmds.push({ op: 'begin', pass, args: [desc] });
+    return pass;
+  }
+  copyBufferToBuffer(...args: unknown[]) {
+    this.cmds.push({ op: 'copy', args });
+    return undefined;
+  }
+  resolveQuerySet(set: FakeQuerySet, first: number, count: number, dst: FakeBuffer, offset: number) {
+    if (offset % 256 !== 0) this.invalid('resolve offset not 256-aligned');
+    this.cmds.push({ op: 'resolve', args: [set, first, count, dst, offset] });
+    return undefined;
+  }
+  finish() {
+    if (this.openPass) this.invalid('finish with an open pass');
+    return new FakeCommandBuffer(this.cmds, this.valid, this.label);
+  }
+}
+
+class FakeQueue {
+  constructor(private readonly world: World) {}
+  writeBuffer(buffer: FakeBuffer, offset: number, data: ArrayBufferView | ArrayBuffer) {
+    const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+    buffer.data.set(bytes, offset);
+    return undefined;
+  }
+  submit(cbs: FakeCommandBuffer[]) {
+    const world = this.world;
+    world.submits.push(cbs.length);
+    // WebGPU: one invalid command buffer and nothing in the submit runs.
+    if (cbs.some((cb) => !cb.valid)) {
+      world.errors.push('submit with an invalid command buffer');
+      return undefined;
+    }
+    let cpu = world.clock.now + 5_000; // launch latency
+    const tick = () => {
+      const t = BigInt(Math.round(cpu)) + OFFSET;
+      const q = BigInt(world.quantumNs || 1);
+      return (t / q) * q;
+    };
+    for (const cb of cbs) {
+      const state = new Map<FakePass, { pipeline?: string; groups: string[]; immediates: string[]; debug: string[] }>();
+      for (const cmd of cb.cmds) {
+        const pass = cmd.pass;
+        const st = pass ? (state.get(pass) ?? { groups: [], immediates: [], debug: [] }) : undefined;
+        if (pass && st) state.set(pass, st);
+        switch (cmd.op) {
+          case 'begin': {
+            const tw = (cmd.args[0] as GPUComputePassDescriptor | undefined)?.timestampWrites;
+            if (tw?.beginningOfPassWriteIndex !== undefined) (tw.querySet as unknown as FakeQuerySet).values[tw.beginningOfPassWriteIndex] = tick();
+            break;
+          }
+          case 'setPipeline':
+            st!.pipeline = (cmd.args[0] as { label: string }).label;
+            break;
+          case 'setBindGroup':
+            st!.groups[cmd.args[0] as number] = `${(cmd.args[1] as { label: string }).label}@${(cmd.args[2] as number[]).join(',')}`;
+            break;
+          case 'setImmediates':
+            st!.immediates.push(`${cmd.args[0] as number}:${cmd.args[1] as string}`);
+            break;
+          case 'pushDebugGroup':
+            st!.debug.push(cmd.args[0] as string);
+            break;
+          case 'popDebugGroup':
+            st!.debug.pop();
+            break;
+          case 'dispatch':
+            if (!st!.pipeline) world.errors.push('dispatch without a pipeline');
+            world.executed.push({ pass: pass!.id, pipeline: st!.pipeline, groups: [...st!.groups], immediates: st!.immediates.join(' '), debug: [...st!.debug] });
+            cpu += DISPATCH_NS;
+            break;
+          case 'writeTimestamp':
+            (cmd.args[0] as FakeQuerySet).values[cmd.args[1] as number] = tick();
+            break;
+          case 'end': {
+            if (st!.debug.length) world.errors.push('pass ended with open debug groups');
+            const tw = pass!.desc?.timestampWrites;
+            if (tw?.endOfPassWriteIndex !== undefined) (tw.querySet as unknown as FakeQuerySet).values[tw.endOfPassWriteIndex] = tick();
+            cpu += 1_000;
+            break;
+          }
+          case 'resolve': {
+            const [set, first, count, dst, offset] = cmd.args as [FakeQuerySet, number, number, FakeBuffer, number];
+            const view = new DataView(dst.data.buffer);
+            for (let i = 0; i < count; i++) view.setBigUint64(offset + 8 * i, set.values[first + i] ?? 0n, true);
+            break;
+          }
+          case 'copy': {
+            const a = cmd.args;
+            const long = typeof a[1] === 'number';
+            const src = a[0] as FakeBuffer;
+            const dst = (long ? a[2] : a[1]) as FakeBuffer;
+            const so = long ? (a[1] as number) : 0;
+            const doff = long ? (a[3] as number) : 0;
+            const size = ((long ? a[4] : a[2]) as number | undefined) ?? src.size - so;
+            dst.data.set(src.data.subarray(so, so + size), doff);
+            break;
+          }
+        }
+      }
+    }
+    // The CPU observes completion after the GPU finished.
+    world.clock.now = Math.max(world.clock.now, cpu + 2_000);
+    return undefined;
+  }
+}
+
+class FakeDevice {
+  readonly queue: FakeQueue;
+  readonly label = 'fake';
+  constructor(
+    readonly world: World,
+    readonly features: Set<string>,
+  ) {
+    this.queue = new FakeQueue(world);
+  }
+  createShaderModule(desc: { label?: string; code: string }) {
+    return { label: desc.label ?? '' };
+  }
+  createComputePipeline(desc: { label?: string }) {
+    return { label: desc.label ?? '' };
+  }
+  createBindGroup(desc: { label?: string }) {
+    return { label: desc.label ?? '' };
+  }
+  createCommandEncoder(desc?: { label?: string }) {
+    return new FakeEncoder(this.world, this.features.has('chromium-experimental-timestamp-query-inside-passes'), desc?.label ?? '');
+  }
+  createBuffer(desc: { size: number; usage: number; label?: string }) {
+    return new FakeBuffer(this.world, desc.size, desc.usage, desc.label ?? '');
+  }
+  createQuerySet(desc: { count: number; label?: string }) {
+    return new FakeQuerySet(this.world, desc.count, desc.label ?? '');
+  }
+  destroy() {}
+}
+
+function setup(features: string[] = ['timestamp-query'], options: ConstructorParameters<typeof Instrumentation>[0] = {}) {
+  const world: World = { clock: makeClock(), executed: [], errors: [], submits: [], destroyed: [], quantumNs: 0, failMaps: false, passCount: 0 };
+  const device = new FakeDevice(world, new Set(features));
+  const inst = new Instrumentation({ clock: () => world.clock.read(), ...options });
+  inst.attach(device as unknown as GPUDevice);
+  const gpu = device as unknown as GPUDevice;
+  const pipeline = (label: string) => gpu.createComputePipeline({ label, layout: 'auto', compute: { module: gpu.createShaderModule({ code: '' }) } });
+  const group = (label: string) => gpu.createBindGroup({ label, layout: {} as GPUBindGroupLayout, entries: [] });
+  return { world, device, gpu, inst, pipeline, group };
+}
+
+describe('pass splitting (pass-boundaries mode)', () => {
+  test('each dispatch gets its own pass with the pipeline, bind groups (dynamic offsets), immediates and debug groups re-applied', async () => {
+    const { world, gpu, inst, pipeline, group } = setup();
+    const [pa, pb] = [pipeline('A'), pipeline('B')];
+    const [g0, g1] = [group('g0'), group('g1')];
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass({ label: 'mine' });
+    pass.pushDebugGroup('layer');
+    pass.setPipeline(pa);
+    const offsets = new Uint32Array([0, 256, 512]);
+    pass.setBindGroup(0, g0, offsets, 1, 1); // offset 256, from the (data, start, length) form
+    pass.setBindGroup(1, g1);
+    (pass as unknown as FakePass).setImmediates(0, new Uint8Array([1, 2]));
+    pass.dispatchWorkgroups(1);
+    offsets[1] = 999; // the caller reuses its array: the copy must keep 256
+    pass.dispatchWorkgroups(2);
+    pass.setPipeline(pb);
+    pass.setBindGroup(0, g0, [512]);
+    pass.popDebugGroup();
+    pass.dispatchWorkgroups(3);
+    pass.end();
+    assert.ok(pass instanceof FakePass, 'the user keeps the real pass object');
+    assert.deepEqual(Object.getOwnPropertyNames(pass).filter((n) => typeof (pass as unknown as Record<string, unknown>)[n] === 'function'), [], 'own overrides removed at end()');
+    const ownFns = () => Object.getOwnPropertyNames(encoder).filter((n) => typeof (encoder as unknown as Record<string, unknown>)[n] === 'function');
+    assert.deepEqual(ownFns(), ['beginComputePass', 'copyBufferToBuffer', 'finish'], 'a captured encoder is instrumented until finish()');
+    const cb = encoder.finish();
+    assert.deepEqual(ownFns(), [], 'and restored by finish()');
+    gpu.queue.submit([cb]);
+    inst.setCapturing(false);
+    const captured = await inst.flush();
+
+    assert.deepEqual(world.errors, []);
+    assert.deepEqual(
+      world.executed.map((e) => [e.pipeline, e.groups, e.immediates, e.debug]),
+      [
+        ['A', ['g0@256', 'g1@'], '0:1,2', ['layer']],
+        ['A', ['g0@256', 'g1@'], '0:1,2', ['layer']],
+        ['B', ['g0@512', 'g1@'], '0:1,2', []],
+      ],
+    );
+    assert.equal(new Set(world.executed.map((e) => e.pass)).size, 3, 'three real passes');
+    assert.equal(captured.stats.passSplits, 2);
+    assert.deepEqual(captured.dispatches.map((d) => [d.kernel, d.workgroups]), [['A', [1, 1, 1]], ['A', [2, 1, 1]], ['B', [3, 1, 1]]]);
+    assert.equal(world.submits[0], 2, 'the resolve command buffer rides along in the same submit');
+    assert.equal(captured.stats.timedDispatches, 3);
+    assert.equal(captured.clock?.method, 'submit-completion-bracket');
+    const u = captured.clock!.uncertaintyNs;
+    for (const d of captured.dispatches) {
+      assert.ok(d.gpuEndNs! - d.gpuStartNs! >= DISPATCH_NS, 'a pass spans at least its dispatch');
+    }
+    // The fitted offset recovers the simulation's true one within the stated uncertainty.
+    assert.ok(Math.abs(captured.clock!.offsetNs + Number(OFFSET)) <= u + 1e-3, `offset ${captured.clock!.offsetNs} ± ${u}`);
+    assert.equal(inst.querySetsCreated, 1, 'one pooled query set');
+  });
+
+  test('a pass with its own timestampWrites is left whole and untimed', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    const userSet = gpu.createQuerySet({ type: 'timestamp', count: 2 });
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass({ timestampWrites: { querySet: userSet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    gpu.queue.submit([encoder.finish()]);
+    const captured = await inst.flush();
+    assert.deepEqual(world.errors, []);
+    assert.equal(new Set(world.executed.map((e) => e.pass)).size, 1);
+    assert.equal(captured.stats.untimedUserTimestampWrites, 2);
+    assert.equal(captured.dispatches.filter((d) => d.gpuStartNs !== undefined).length, 0);
+    assert.equal(world.submits[0], 1, 'nothing to resolve: no extra command buffer');
+    assert.equal(inst.querySetsCreated, 0);
+  });
+});
+
+describe('inside-passes mode', () => {
+  test('writeTimestamp around each dispatch in one unsplit pass', async () => {
+    const { world, gpu, inst, pipeline } = setup(['timestamp-query', 'chromium-experimental-timestamp-query-inside-passes']);
+    assert.equal(inst.timestampMode, 'inside-passes');
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline('A'));
+    for (let i = 0; i < 4; i++) pass.dispatchWorkgroups(1);
+    pass.end();
+    gpu.queue.submit([encoder.finish()]);
+    const captured = await inst.flush();
+    assert.deepEqual(world.errors, []);
+    assert.equal(new Set(world.executed.map((e) => e.pass)).size, 1, 'one real pass');
+    assert.equal(captured.stats.passSplits, 0);
+    assert.equal(captured.timestamps.mode, 'inside-passes');
+    const d = captured.dispatches;
+    assert.equal(d.length, 4);
+    for (let i = 0; i < d.length; i++) {
+      // Inside a pass the interval is exactly the dispatch: DISPATCH_NS on the simulated clock.
+      assert.equal(d[i]!.gpuEndNs! - d[i]!.gpuStartNs!, DISPATCH_NS);
+      if (i > 0) assert.ok(d[i - 1]!.gpuEndNs! <= d[i]!.gpuStartNs!);
+    }
+  });
+});
+
+describe('timestamp data the instrumentation must not over-interpret', () => {
+  test('quantized ticks: detected, warned once, and equal begin/end ticks give no interval', async () => {
+    const warnings: string[] = [];
+    const restore = setLogSink((level, message) => void (level === 'warn' && warnings.push(message)));
+    resetWarnOnce();
+    try {
+      const { world, gpu, inst, pipeline } = setup(['timestamp-query', 'chromium-experimental-timestamp-query-inside-passes']);
+      world.quantumNs = 65_536;
+      inst.setCapturing(true);
+      for (let s = 0; s < 2; s++) {
+        const encoder = gpu.createCommandEncoder();
+        const pass = encoder.beginComputePass();
+        pass.setPipeline(pipeline('A'));
+        for (let i = 0; i < 8; i++) pass.dispatchWorkgroups(1);
+        pass.end();
+        gpu.queue.submit([encoder.finish()]);
+      }
+      const captured = await inst.flush();
+      assert.equal(captured.timestamps.quantized, true);
+      assert.equal(captured.timestamps.quantumNs, 65_536);
+      assert.match(captured.timestamps.note ?? '', /quantized to 65536 ns/);
+      const zero = captured.stats.zeroWidth;
+      assert.ok(zero > 0, 'most 10 µs kernels fall inside one 65.5 µs quantum');
+      assert.match(captured.timestamps.note ?? '', new RegExp(`${zero} dispatch\\(es\\) had equal begin and end ticks`));
+      const withInterval = captured.dispatches.filter((d) => d.gpuStartNs !== undefined);
+      assert.equal(withInterval.length + zero, 16);
+      for (const d of withInterval) assert.ok(d.gpuEndNs! > d.gpuStartNs!, 'never a zero duration');
+      assert.equal(warnings.filter((w) => /quantized/.test(w)).length, 1);
+      await inst.flush();
+      assert.equal(warnings.filter((w) => /quantized/.test(w)).length, 1, 'warned once');
+    } finally {
+      restore();
+    }
+  });
+
+  test('a submit that did not run never shows the ticks a reused readback buffer still holds', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    const pa = pipeline('A');
+    inst.setCapturing(true);
+    const good = gpu.createCommandEncoder();
+    let pass = good.beginComputePass();
+    pass.setPipeline(pa);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    gpu.queue.submit([good.finish()]);
+    const first = await inst.flush();
+    assert.equal(first.stats.timedDispatches, 1);
+
+    // Same shape of work, but the command buffer is invalid (dispatch without a pipeline is fine in the
+    // fake; an open pass at finish is not), so the whole submit is dropped.
+    const bad = gpu.createCommandEncoder();
+    pass = bad.beginComputePass();
+    pass.setPipeline(pa);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    (bad as unknown as FakeEncoder).invalid('simulated validation error');
+    gpu.queue.submit([bad.finish()]);
+    const second = await inst.flush();
+    assert.equal(second.dispatches.length, 1);
+    assert.equal(second.dispatches[0]?.gpuStartNs, undefined);
+    assert.equal(second.stats.failedSubmits, 1);
+    assert.match(second.timestamps.note ?? '', /did not run/);
+    void world;
+  });
+
+  test('a failed map is returned by flush() as an error, never thrown from a detached promise', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    world.failMaps = true;
+    gpu.queue.submit([encoder.finish()]);
+    const captured = await inst.flush();
+    assert.equal(captured.errors.length, 1);
+    assert.match(captured.errors[0]!.message, /READBACK_FAILED.*device lost/);
+    assert.equal(captured.dispatches[0]?.gpuStartNs, undefined);
+    assert.ok(world.destroyed.includes('wgprof.readback'), 'a broken readback pair is not reused');
+  });
+
+  test('work finished but not submitted by flush() comes without GPU times; a later submit is harmless', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    const cb = encoder.finish();
+    const captured = await inst.flush();
+    assert.equal(captured.dispatches.length, 1);
+    assert.equal(captured.stats.unsubmitted, 1);
+    gpu.queue.submit([cb]);
+    const later = await inst.flush();
+    assert.deepEqual(later.dispatches, []);
+    assert.deepEqual(later.errors, []);
+    assert.deepEqual(world.errors, []);
+  });
+});
+
+describe('modes and window', () => {
+  test('without timestamp-query: mode none, TIMESTAMP_QUERY_UNSUPPORTED note and one warning', async () => {
+    const warnings: string[] = [];
+    const restore = setLogSink((level, message) => void (level === 'warn' && warnings.push(message)));
+    resetWarnOnce();
+    try {
+      const { gpu, inst, pipeline } = setup([]);
+      assert.equal(inst.timestampMode, 'none');
+      inst.setCapturing(true);
+      const encoder = gpu.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline('A'));
+      pass.dispatchWorkgroups(1);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      gpu.queue.submit([encoder.finish()]);
+      const captured = await inst.flush();
+      assert.equal(captured.dispatches.length, 2);
+      assert.equal(captured.timestamps.mode, 'none');
+      assert.equal(captured.timestamps.quantized, null);
+      assert.match(captured.timestamps.note ?? '', /^TIMESTAMP_QUERY_UNSUPPORTED: device "fake" lacks "timestamp-query"/);
+      assert.equal(captured.stats.passSplits, 0);
+      assert.equal(inst.querySetsCreated, 0);
+      assert.equal(warnings.filter((w) => w.startsWith('TIMESTAMP_QUERY_UNSUPPORTED')).length, 1);
+    } finally {
+      restore();
+    }
+  });
+
+  test('outside the window: native encoders, plain submits, nothing recorded', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    const encoder = gpu.createCommandEncoder();
+    assert.deepEqual(Object.getOwnPropertyNames(encoder).filter((n) => typeof (encoder as unknown as Record<string, unknown>)[n] === 'function'), []);
+    const pass = encoder.beginComputePass();
+    assert.ok(!('timestampWrites' in ((pass as unknown as FakePass).desc ?? {})), 'no timestamps injected');
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    gpu.queue.writeBuffer(gpu.createBuffer({ size: 4, usage: 0 }), 0, new Uint8Array(4));
+    gpu.queue.submit([encoder.finish()]);
+    const captured = await inst.flush();
+    assert.deepEqual([captured.dispatches, captured.copies, captured.submits], [[], [], []]);
+    assert.deepEqual(world.submits, [1]);
+    assert.equal(new Set(world.executed.map((e) => e.pass)).size, 1, 'no split');
+    assert.equal(inst.querySetsCreated, 0);
+  });
+
+  test('a copy to a MAP_READ buffer is DtoH, others DtoD; both argument forms', async () => {
+    const { gpu, inst } = setup();
+    const a = gpu.createBuffer({ size: 64, usage: 0 });
+    const b = gpu.createBuffer({ size: 64, usage: 0 });
+    const r = gpu.createBuffer({ size: 64, usage: MAP_READ });
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    encoder.copyBufferToBuffer(a, 16, b, 0, 32);
+    encoder.copyBufferToBuffer(a, r);
+    encoder.copyBufferToBuffer(a, 8, r, 0);
+    gpu.queue.submit([encoder.finish()]);
+    const { copies } = await inst.flush();
+    assert.deepEqual(copies.map((c) => [c.kind, c.bytes]), [['DtoD', 32], ['DtoH', 64], ['DtoH', 56]]);
+  });
+
+  test('detach while a readback is in flight: its buffers are destroyed when it completes, not pooled', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    gpu.queue.submit([encoder.finish()]);
+    inst.detach();
+    const captured = await inst.flush();
+    assert.equal(captured.dispatches.length, 1);
+    assert.ok(captured.dispatches[0]?.gpuStartNs !== undefined, 'the in-flight readback still completes');
+    assert.ok(world.destroyed.includes('wgprof.readback') && world.destroyed.includes('wgprof.timestamps'));
+    assert.equal(Object.getOwnPropertyNames(gpu).includes('createCommandEncoder'), false);
+  });
+});
