@@ -2,6 +2,8 @@
 // Profiler class (src/profiler/profiler.ts) implements it. Every method must be cheap when the
 // profiler is not capturing, and must never throw into the engine loop (unless `strict`).
 
+import type { AdapterFacts } from '../gpu/device.js';
+
 export interface EngineProfilerHooks {
   /** vLLM's `profiler.step()`: called first thing in every engine iteration, before the model runs. */
   step(): void;
@@ -14,8 +16,11 @@ export interface EngineProfilerHooks {
   endIteration(): void;
   /** A frontend (API-layer) CPU span: request intake, tokenize, detokenize, scheduling decisions. */
   frontendSpan<T>(name: string, fn: () => T, args?: Record<string, string | number>): T;
-  /** Attach GPU instrumentation to the engine's device. */
-  attach(device: GPUDevice): void;
+  /**
+   * Attach GPU instrumentation to the engine's device. `facts` (optional, additive) describes its
+   * adapter for the trace's deviceProperties; without it the profiler derives what the device exposes.
+   */
+  attach(device: GPUDevice, facts?: AdapterFacts): void;
   detach(): void;
   /** `/start_profile`. */
   start(): void;

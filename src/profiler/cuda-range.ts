@@ -1,0 +1,140 @@
+// `profiler: 'cuda'`: an external capture range, as vLLM's CudaProfilerWrapper serves nsys with
+// cudaProfilerStart/Stop and nvtx ranges. There is no in-process capture and no trace file; the window
+// chosen by the same delay/max logic is made visible to tools outside:
+//
+// - User Timing (Chrome tracing, DevTools Performance, Node's perf_hooks): a mark
+//   `wgprof:profile:start` / `wgprof:profile:stop` at the window edges and a measure `wgprof:profile`
+//   over it; per captured iteration a measure `ProfilerStep#N` and a measure named by the iteration's
+//   annotation (vLLM's nvtx range), both with `detail` { step, annotation }.
+// - Debug groups (native GPU tools: RenderDoc, PIX, Xcode, Dawn's own traces): while a captured
+//   iteration runs, every command encoder created on the attached device gets
+//   pushDebugGroup(annotation) right after creation and popDebugGroup() right before finish(). The
+//   device's createCommandEncoder is wrapped with an own property on attach and restored on detach;
+//   outside captured iterations the wrapper is one flag test.
+// - `onRange(edge)`: a callback at the window edges, for drivers that start/stop an external tracer
+//   (e.g. Chromium tracing under Playwright).
+
+export const PROFILE_START_MARK = 'wgprof:profile:start';
+export const PROFILE_STOP_MARK = 'wgprof:profile:stop';
+export const PROFILE_MEASURE = 'wgprof:profile';
+
+/** The part of `performance` used here (injectable for tests). */
+export interface UserTiming {
+  now(): number;
+  mark(name: string, options?: { startTime?: number; detail?: unknown }): unknown;
+  measure(name: string, options: { start: number; end: number; detail?: unknown }): unknown;
+}
+
+export type RangeEdge = 'start' | 'stop';
+
+export interface CudaRangeOptions {
+  performance?: UserTiming;
+  onRange?: (edge: RangeEdge) => void;
+}
+
+interface Wrapped {
+  device: GPUDevice;
+  hadOwn: PropertyDescriptor | undefined;
+}
+
+export class CudaRangeMarker {
+  private readonly perf: UserTiming;
+  private readonly onRange: ((edge: RangeEdge) => void) | undefined;
+  private windowStartMs: number | undefined;
+  private step: { step: number; startMs: number } | undefined;
+  private iteration: { step: number; annotation: string; stepStartMs: number; startMs: number } | undefined;
+  private wrapped: Wrapped | undefined;
+  /** Label pushed onto encoders created now; undefined outside captured iterations. */
+  private groupLabel: string | undefined;
+
+  constructor(options: CudaRangeOptions = {}) {
+    this.perf = options.performance ?? performance;
+    this.onRange = options.onRange;
+  }
+
+  get inWindow(): boolean {
+    return this.windowStartMs !== undefined;
+  }
+
+  /** Wraps the device's createCommandEncoder (debug groups). A second attach replaces the first. */
+  attach(device: GPUDevice): void {
+    this.detach();
+    const hadOwn = Object.getOwnPropertyDescriptor(device, 'createCommandEncoder');
+    const original = device.createCommandEncoder;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const marker = this;
+    const createCommandEncoder = function (this: GPUDevice, descriptor?: GPUCommandEncoderDescriptor): GPUCommandEncoder {
+      const encoder = original.call(this, descriptor);
+      const label = marker.groupLabel;
+      if (label === undefined) return encoder;
+      encoder.pushDebugGroup(label);
+      const finish = encoder.finish;
+      // Own property on this encoder only: popped exactly once, just before the encoder closes.
+      encoder.finish = function (this: GPUCommandEncoder, finishDescriptor?: GPUCommandBufferDescriptor) {
+        this.popDebugGroup();
+        return finish.call(this, finishDescriptor);
+      };
+      return encoder;
+    };
+    Object.defineProperty(device, 'createCommandEncoder', { value: createCommandEncoder, configurable: true, writable: true });
+    this.wrapped = { device, hadOwn };
+  }
+
+  detach(): void {
+    const wrapped = this.wrapped;
+    if (!wrapped) return;
+    this.wrapped = undefined;
+    if (wrapped.hadOwn) Object.defineProperty(wrapped.device, 'createCommandEncoder', wrapped.hadOwn);
+    else delete (wrapped.device as unknown as Record<string, unknown>)['createCommandEncoder'];
+  }
+
+  /** The window opens (vLLM's cudaProfilerStart). */
+  startRange(): void {
+    const startMs = this.perf.now();
+    this.perf.mark(PROFILE_START_MARK, { startTime: startMs });
+    this.windowStartMs = startMs;
+    this.onRange?.('start');
+  }
+
+  /** The window closes (cudaProfilerStop); an iteration still open is closed first. */
+  stopRange(): void {
+    if (this.iteration || this.step) this.endIteration();
+    const startMs = this.windowStartMs;
+    this.windowStartMs = undefined;
+    const endMs = this.perf.now();
+    this.perf.mark(PROFILE_STOP_MARK, { startTime: endMs });
+    if (startMs !== undefined) this.perf.measure(PROFILE_MEASURE, { start: startMs, end: endMs });
+    this.onRange?.('stop');
+  }
+
+  /** A captured iteration's step() ran: the ProfilerStep measure starts here. */
+  beginStep(step: number): void {
+    if (this.iteration || this.step) this.endIteration();
+    this.step = { step, startMs: this.perf.now() };
+  }
+
+  /** The iteration's model execution begins: its annotation measure starts, debug groups on from here. */
+  beginIteration(annotation: string): void {
+    const step = this.step;
+    if (!step) return;
+    this.iteration = { step: step.step, annotation, stepStartMs: step.startMs, startMs: this.perf.now() };
+    this.groupLabel = annotation || `ProfilerStep#${step.step}`;
+  }
+
+  endIteration(): void {
+    this.groupLabel = undefined;
+    const iteration = this.iteration;
+    const step = this.step;
+    if (!iteration && !step) return;
+    this.iteration = undefined;
+    this.step = undefined;
+    const endMs = this.perf.now();
+    if (iteration) {
+      const detail = { step: iteration.step, annotation: iteration.annotation };
+      this.perf.measure(`ProfilerStep#${iteration.step}`, { start: iteration.stepStartMs, end: endMs, detail });
+      if (iteration.annotation) this.perf.measure(iteration.annotation, { start: iteration.startMs, end: endMs, detail });
+    } else if (step) {
+      this.perf.measure(`ProfilerStep#${step.step}`, { start: step.startMs, end: endMs, detail: { step: step.step } });
+    }
+  }
+}

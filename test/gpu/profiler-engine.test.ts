@@ -1,0 +1,107 @@
+// The issue's done-when, as a test: a tiny engine run with 4 requests × 8 tokens, profiled with
+// delay 2, max 3, flops + memory + shapes, writes exactly one worker trace with ProfilerStep#2..#4,
+// one frontend trace and profiler_out_0.txt; every kernel has a GPU duration inside its step; the
+// matmul FLOPs are the kernels' cost: 2·M·N·K plus the fused bias/GELU epilogue.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { matmul, matmulBias, matmulBiasGelu } from '../../kernels/matmul.js';
+import { createEngine } from '../../src/engine/engine.js';
+import { Profiler } from '../../src/profiler/profiler.js';
+import { parseTraceFile, validateTrace, type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
+import { setLogSink } from '../../src/util/log.js';
+
+let dir: string;
+let files: string[];
+let worker: KinetoTrace;
+let frontend: KinetoTrace;
+let restoreLog: () => void = () => {};
+
+before(async () => {
+  restoreLog = setLogSink(() => undefined);
+  dir = mkdtempSync(join(tmpdir(), 'wgprof-gpu-engine-'));
+  // The engine's own hook-up: createEngine({ profilerConfig }) parses it and creates the Profiler.
+  const profilerConfig = {
+    profiler: 'torch',
+    torch_profiler_dir: dir,
+    delay_iterations: 2,
+    max_iterations: 3,
+    torch_profiler_with_flops: true,
+    torch_profiler_with_memory: true,
+    torch_profiler_record_shapes: true,
+  };
+  const engine = await createEngine({ model: 'tiny', profilerConfig, seed: 3 });
+  assert.ok(engine.profiler instanceof Profiler);
+  try {
+    engine.startProfile();
+    const prompts = ['The quick brown fox', 'WebGPU inference profiling', 'Once upon a time,', 'Hello, world!'];
+    await engine.generate(prompts, { maxTokens: 8 });
+    files = await engine.stopProfile();
+  } finally {
+    await engine.destroy();
+  }
+  const workerFile = files.find((f) => /-rank-0\.\d+\.pt\.trace\.json\.gz$/.test(f))!;
+  worker = await parseTraceFile(workerFile);
+  frontend = await parseTraceFile(files.find((f) => f.includes('.async_llm.'))!);
+});
+
+after(() => {
+  restoreLog();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const steps = (t: KinetoTrace): TraceEvent[] => t.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'user_annotation' && e.name.startsWith('ProfilerStep#'));
+const inside = (inner: TraceEvent, outer: TraceEvent): boolean =>
+  inner.ts >= outer.ts - 0.0005 && inner.ts + (inner.dur ?? 0) <= outer.ts + (outer.dur ?? 0) + 0.0005;
+
+describe('profiled tiny engine run (delay 2, max 3)', () => {
+  it('writes exactly one worker trace, one frontend trace and profiler_out_0.txt', () => {
+    assert.equal(files.length, 3, files.join(', '));
+    assert.deepEqual(readdirSync(dir).sort(), files.map((f) => basename(f)).sort());
+    assert.ok(files.some((f) => basename(f) === 'profiler_out_0.txt'));
+    assert.deepEqual(validateTrace(worker), []);
+    assert.deepEqual(validateTrace(frontend), []);
+  });
+
+  it('has exactly ProfilerStep#2..#4 with vLLM annotations', () => {
+    assert.deepEqual(steps(worker).map((e) => e.name), ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4']);
+    const annotations = worker.traceEvents.filter((e) => e.cat === 'user_annotation' && e.name.startsWith('execute_'));
+    assert.equal(annotations.length, 3);
+    for (const a of annotations) assert.match(a.name, /^execute_context_\d+\(\d+\)_generation_\d+\(\d+\)$/);
+  });
+
+  it('every kernel has a GPU duration from timestamp queries and lies inside its step', () => {
+    const kernels = worker.traceEvents.filter((e) => e.cat === 'kernel');
+    assert.ok(kernels.length > 0);
+    const launches = new Map(worker.traceEvents.filter((e) => e.cat === 'cuda_runtime').map((e) => [e.args?.['correlation'], e]));
+    const s = steps(worker);
+    for (const kernel of kernels) {
+      assert.ok((kernel.dur ?? 0) > 0, `${kernel.name}: GPU duration`);
+      const launch = launches.get(kernel.args?.['correlation'])!;
+      const step = s.find((st) => inside(launch, st));
+      assert.ok(step, `${kernel.name}: launch inside a step`);
+      assert.ok(inside(kernel, step), `${kernel.name} inside ${step.name}`);
+    }
+  });
+
+  it("matmul FLOPs are the kernel's cost: 2·M·N·K plus its fused epilogue (at most 10·M·N)", () => {
+    const descriptors = { matmul, matmulBias, matmulBiasGelu } as const;
+    const ops = worker.traceEvents.filter((e) => e.cat === 'cpu_op' && e.name.startsWith('matmul'));
+    assert.ok(ops.length > 0);
+    for (const op of ops) {
+      const [[m, k], [, n]] = op.args?.['Input Dims'] as [[number, number], [number, number]];
+      const flops = op.args?.['flops'] as number;
+      assert.equal(flops, descriptors[op.name as keyof typeof descriptors].cost!({ m, n, k }).flops, `${op.name} [${m}x${k}]·[${k}x${n}]`);
+      const epilogue = flops - 2 * m * n * k;
+      assert.ok(epilogue >= 0 && epilogue <= 10 * m * n, `${op.name}: ${flops} = 2·${m}·${n}·${k} + ${epilogue}`);
+    }
+  });
+
+  it('the frontend trace holds the API-layer spans of the whole run', () => {
+    const names = new Set(frontend.traceEvents.filter((e) => e.cat === 'cpu_op').map((e) => e.name));
+    for (const name of ['schedule', 'detokenize']) assert.ok(names.has(name), `frontend has ${name}`);
+    assert.equal(frontend.traceEvents.filter((e) => e.cat === 'kernel').length, 0);
+  });
+});

@@ -1,0 +1,274 @@
+// The WorkerProfiler state machine, case by case against vLLM's tests/v1/worker/test_gpu_profiler.py
+// (latest main: the auto-stop at max_iterations fully resets).
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { WorkerProfiler, type CaptureStopReason, type WorkerProfilerOptions } from '../../src/profiler/worker-profiler.js';
+import { setLogSink, type LogLevel } from '../../src/util/log.js';
+
+class Driver {
+  startCalls = 0;
+  stopCalls: CaptureStopReason[] = [];
+  failStart = false;
+  failStop = false;
+  startCapture(): void {
+    if (this.failStart) throw new Error('Simulated start failure');
+    this.startCalls += 1;
+  }
+  stopCapture(reason: CaptureStopReason): void {
+    this.stopCalls.push(reason);
+    if (this.failStop) throw new Error('Simulated stop failure');
+  }
+}
+
+function make(options: Partial<WorkerProfilerOptions> = {}): { p: WorkerProfiler; d: Driver } {
+  const d = new Driver();
+  const p = new WorkerProfiler(d, { delayIterations: 0, maxIterations: 0, ...options });
+  return { p, d };
+}
+
+let logs: { level: LogLevel; message: string }[] = [];
+let restore: () => void = () => {};
+beforeEach(() => {
+  logs = [];
+  restore = setLogSink((level, message) => logs.push({ level, message }), 'debug');
+});
+afterEach(() => restore());
+
+describe('WorkerProfiler (vLLM semantics)', () => {
+  it('test_immediate_start_stop: delay 0 starts at start(), stop() stops', () => {
+    const { p, d } = make();
+    p.start();
+    assert.equal(p.running, true);
+    assert.equal(p.active, true);
+    assert.equal(d.startCalls, 1);
+    p.stop();
+    assert.equal(p.running, false);
+    assert.equal(p.active, false);
+    assert.deepEqual(d.stopCalls, ['stop']);
+  });
+
+  it('test_delayed_start: delay 2 starts inside the 2nd step()', () => {
+    const { p, d } = make({ delayIterations: 2 });
+    p.start();
+    assert.equal(p.active, true);
+    assert.equal(p.running, false);
+    assert.equal(d.startCalls, 0);
+    p.step();
+    assert.equal(p.running, false);
+    p.step();
+    assert.equal(p.running, true);
+    assert.equal(d.startCalls, 1);
+    assert.equal(p.profilingForIters, 1, 'the iteration that starts the capture is captured');
+  });
+
+  it('delay 1 starts at the first step(), not at start()', () => {
+    const { p, d } = make({ delayIterations: 1 });
+    p.start();
+    assert.equal(d.startCalls, 0);
+    p.step();
+    assert.equal(d.startCalls, 1);
+    assert.equal(p.running, true);
+  });
+
+  it('test_max_iterations: max 2 records 2 steps, stops inside the 3rd step() and fully resets', () => {
+    const { p, d } = make({ maxIterations: 2 });
+    p.start();
+    assert.equal(p.running, true);
+    p.step();
+    assert.equal(p.running, true);
+    p.step();
+    assert.equal(p.running, true);
+    assert.equal(d.stopCalls.length, 0);
+    p.step();
+    assert.equal(p.running, false);
+    assert.deepEqual(d.stopCalls, ['max_iterations']);
+    assert.deepEqual(p.state(), { active: false, running: false, activeIterationCount: 0, profilingForIters: 0 });
+  });
+
+  it('test_restart_after_max_iterations: a start() after the auto-stop starts again', () => {
+    const { p, d } = make({ maxIterations: 2 });
+    p.start();
+    p.step();
+    p.step();
+    p.step();
+    assert.equal(p.running, false);
+    assert.equal(d.startCalls, 1);
+    p.start();
+    assert.equal(p.active, true);
+    assert.equal(p.running, true);
+    assert.equal(d.startCalls, 2);
+    p.step();
+    assert.equal(p.running, true);
+  });
+
+  it('test_delayed_start_and_max_iters: delay 2, max 2 captures steps 2..3, stops in step 4', () => {
+    const { p, d } = make({ delayIterations: 2, maxIterations: 2 });
+    p.start();
+    p.step();
+    assert.equal(p.running, false);
+    assert.equal(p.active, true);
+    p.step();
+    assert.equal(p.profilingForIters, 1);
+    assert.equal(p.running, true);
+    p.step();
+    assert.equal(p.profilingForIters, 2);
+    assert.equal(p.running, true);
+    p.step();
+    assert.equal(p.running, false);
+    assert.deepEqual(d.stopCalls, ['max_iterations']);
+  });
+
+  it('delay 2, max 3: running exactly during iterations 2, 3, 4', () => {
+    const { p } = make({ delayIterations: 2, maxIterations: 3 });
+    p.start();
+    const capturedIterations: number[] = [];
+    for (let iteration = 1; iteration <= 8; iteration++) {
+      p.step();
+      if (p.running) capturedIterations.push(iteration);
+    }
+    assert.deepEqual(capturedIterations, [2, 3, 4]);
+  });
+
+  it('test_idempotency: duplicate start and stop are ignored', () => {
+    const { p, d } = make();
+    p.start();
+    p.start();
+    assert.equal(d.startCalls, 1);
+    p.stop();
+    p.stop();
+    assert.equal(d.stopCalls.length, 1);
+    assert.ok(logs.some((l) => l.level === 'debug' && l.message.includes('already active')));
+    assert.ok(logs.some((l) => l.level === 'debug' && l.message.includes('not active')));
+  });
+
+  it('duplicate start during the delay does not restart the count', () => {
+    const { p, d } = make({ delayIterations: 3 });
+    p.start();
+    p.step();
+    p.step();
+    p.start();
+    assert.equal(p.activeIterationCount, 2);
+    p.step();
+    assert.equal(d.startCalls, 1);
+  });
+
+  it('test_step_inactive: step() before start() does nothing', () => {
+    const { p, d } = make({ delayIterations: 2 });
+    p.step();
+    p.step();
+    assert.equal(d.startCalls, 0);
+    assert.equal(p.activeIterationCount, 0);
+  });
+
+  it('test_mixed_delay_and_stop: stop() during the delay writes nothing, later steps start nothing', () => {
+    const { p, d } = make({ delayIterations: 5 });
+    p.start();
+    p.step();
+    p.step();
+    p.stop();
+    assert.equal(p.active, false);
+    p.step();
+    p.step();
+    p.step();
+    assert.equal(d.startCalls, 0);
+    assert.equal(d.stopCalls.length, 0);
+  });
+
+  it('max 0 = unlimited', () => {
+    const { p, d } = make({ maxIterations: 0 });
+    p.start();
+    for (let i = 0; i < 1000; i++) p.step();
+    assert.equal(p.running, true);
+    assert.equal(p.profilingForIters, 1000);
+    assert.equal(d.stopCalls.length, 0);
+  });
+
+  it('explicit stop() before max is reached stops with reason "stop"', () => {
+    const { p, d } = make({ maxIterations: 5 });
+    p.start();
+    p.step();
+    p.stop();
+    assert.deepEqual(d.stopCalls, ['stop']);
+    p.step();
+    assert.deepEqual(d.stopCalls, ['stop']);
+  });
+
+  it('stop() after the auto-stop is ignored', () => {
+    const { p, d } = make({ maxIterations: 1 });
+    p.start();
+    p.step();
+    p.step();
+    assert.deepEqual(d.stopCalls, ['max_iterations']);
+    p.stop();
+    assert.deepEqual(d.stopCalls, ['max_iterations']);
+  });
+
+  it('test_shutdown: shutdown stops only when running', () => {
+    const { p, d } = make();
+    p.shutdown();
+    assert.equal(d.stopCalls.length, 0);
+    p.start();
+    p.shutdown();
+    assert.deepEqual(d.stopCalls, ['shutdown']);
+    assert.equal(p.active, false);
+  });
+
+  it('test_start_failure: a failing start is logged, not thrown; active but not running', () => {
+    const { p, d } = make();
+    d.failStart = true;
+    assert.doesNotThrow(() => p.start());
+    assert.equal(p.running, false);
+    assert.equal(p.active, true);
+    assert.equal(d.startCalls, 0);
+    assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('Failed to start profiler: Simulated start failure')));
+  });
+
+  it('a failing delayed start is logged, not thrown from step()', () => {
+    const { p, d } = make({ delayIterations: 1 });
+    d.failStart = true;
+    p.start();
+    assert.doesNotThrow(() => p.step());
+    assert.equal(p.running, false);
+    assert.ok(logs.some((l) => l.level === 'warn'));
+  });
+
+  it('a failing stop is logged, not thrown, and leaves the machine stopped', () => {
+    const { p, d } = make({ maxIterations: 1 });
+    d.failStop = true;
+    p.start();
+    p.step();
+    assert.doesNotThrow(() => p.step());
+    assert.equal(p.running, false);
+    assert.equal(p.active, false);
+    assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('Failed to stop profiler: Simulated stop failure')));
+  });
+
+  it('strict rethrows start failures and drops the request (a retry works)', () => {
+    const { p, d } = make({ strict: true });
+    d.failStart = true;
+    assert.throws(() => p.start(), /Simulated start failure/);
+    assert.equal(p.active, false);
+    d.failStart = false;
+    p.start();
+    assert.equal(p.running, true);
+  });
+
+  it('strict rethrows delayed-start and stop failures', () => {
+    const delayed = make({ delayIterations: 1, strict: true });
+    delayed.d.failStart = true;
+    delayed.p.start();
+    assert.throws(() => delayed.p.step(), /Simulated start failure/);
+    assert.equal(delayed.p.active, false);
+
+    const stopping = make({ strict: true });
+    stopping.d.failStop = true;
+    stopping.p.start();
+    assert.throws(() => stopping.p.stop(), /Simulated stop failure/);
+    assert.equal(stopping.p.running, false);
+  });
+
+  it('rejects negative or fractional counts, naming the field', () => {
+    assert.throws(() => make({ delayIterations: -1 }), /delayIterations must be an integer >= 0 \(got -1\)/);
+    assert.throws(() => make({ maxIterations: 1.5 }), /maxIterations must be an integer >= 0 \(got 1.5\)/);
+  });
+});
