@@ -1,6 +1,8 @@
 // The one logger. Everything the library says goes through here (STYLE §15): levels, once-only
 // warnings, and a sink that tests can swap to assert on messages.
 
+import { isNode } from './runtime.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogSink = (level: LogLevel, message: string) => void;
 
@@ -13,7 +15,11 @@ function envLevel(): LogLevel {
 
 const defaultSink: LogSink = (level, message) => {
   const line = `wgprof ${level.toUpperCase()}: ${message}`;
-  // stderr in every runtime: stdout belongs to the CLI's real output (tables, JSON).
+  // Node: stderr for every level, since stdout belongs to the CLI's real output (tables, --json).
+  if (isNode) {
+    process.stderr.write(line + '\n');
+    return;
+  }
   if (level === 'debug' || level === 'info') console.info(line);
   else if (level === 'warn') console.warn(line);
   else console.error(line);
