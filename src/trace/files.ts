@@ -1,0 +1,40 @@
+// Trace file names, exactly as torch's tensorboard_trace_handler makes them, with worker names made
+// safe so that nothing can escape the trace directory.
+
+import { WgprofError } from '../util/errors.js';
+
+const MAX_WORKER_CHARS = 200;
+
+/**
+ * Keeps only `[A-Za-z0-9._-]` (anything else becomes `_`), turns runs of dots into `_` so `..` and
+ * hidden names (`.x`) cannot occur, caps the length, and gives 'worker' for an empty result:
+ * `../../etc/x` becomes `____etc_x`, a plain file name inside the trace directory.
+ */
+export function sanitizeWorkerName(name: string): string {
+  let out = String(name).replace(/[^A-Za-z0-9._-]/g, '_');
+  out = out.replace(/\.{2,}/g, '_');
+  out = out.replace(/^\./, '_');
+  if (out.length > MAX_WORKER_CHARS) out = out.slice(0, MAX_WORKER_CHARS);
+  return out === '' ? 'worker' : out;
+}
+
+/** `{worker}.{time_ns}.pt.trace.json[.gz]`; time_ns is epoch ns (19 digits), as torch 2.x writes. */
+export function traceFileName(workerName: string, timeNs: bigint | string, useGzip: boolean): string {
+  const digits = typeof timeNs === 'bigint' ? timeNs.toString() : timeNs;
+  if (!/^\d{1,20}$/.test(digits)) {
+    throw new WgprofError('TRACE_BAD_TIME', `time_ns is ${JSON.stringify(digits)}; expected epoch nanoseconds as digits (e.g. 1795829617273139504).`);
+  }
+  return `${sanitizeWorkerName(workerName)}.${digits}.pt.trace.json${useGzip ? '.gz' : ''}`;
+}
+
+/** `profiler_out_{rank}.txt`, the key-averages table vLLM writes beside the traces. */
+export function keyAveragesFileName(rank: number): string {
+  if (!Number.isSafeInteger(rank) || rank < 0) throw new WgprofError('TRACE_BAD_RANK', `rank is ${String(rank)}; expected an integer >= 0.`);
+  return `profiler_out_${rank}.txt`;
+}
+
+/** The scheme of a `scheme://` URI, as vLLM tells URIs from paths (scheme longer than one character). */
+export function uriScheme(dir: string): string | null {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]+):\/\//.exec(dir);
+  return match ? match[1]!.toLowerCase() : null;
+}
