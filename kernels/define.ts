@@ -20,6 +20,12 @@ export interface KernelDescriptor<Shape> {
   entryPoint: string;
   /** Workgroup size; the WGSL declares it with `override` constants of these names. */
   workgroupSize: Workgroups;
+  /**
+   * Pipeline-overridable constants besides the workgroup size, e.g. epilogue flags (`HAS_BIAS: 1`).
+   * Runners pass these plus `WG_X`, `WG_Y`, `WG_Z` (from `workgroupSize`) when creating the pipeline, so
+   * two descriptors can share one WGSL file and differ only in constants.
+   */
+  constants?: Readonly<Record<string, number>>;
   /** Workgroup counts for a shape. */
   dispatch(shape: Shape): Workgroups;
   /** Exact cost for a shape; absent when unknown (never report 0 for unknown). */
