@@ -205,6 +205,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     let runner = options.runner;
     if (!runner && runnerModule && device) {
       const runnerOptions: ModelRunnerOptions = { maxSlots, maxBatchTokens, seed };
+      if (runtime?.facts.backend === 'null') runnerOptions.deviceDoesNoWork = true;
       if (options.weights !== undefined) runnerOptions.weights = options.weights;
       runner = await runnerModule.createModelRunner(device, config, runnerOptions);
     }

@@ -162,3 +162,19 @@ describe('engine on the GPU (tiny)', () => {
     }
   });
 });
+
+describe('engine on Dawn\'s null backend (no GPU work; CPU-overhead runs)', () => {
+  it('completes every request with in-vocabulary tokens instead of failing on meaningless readbacks', async () => {
+    const engine = await createEngine({ model: 'tiny', backend: 'null', seed: SEED });
+    try {
+      const results = await engine.generate(['abc', 'hello world'], { maxTokens: 5, seed: 1 });
+      assert.equal(results.length, 2);
+      for (const r of results) {
+        assert.equal(r.tokenIds.length, 5);
+        assert.ok(r.tokenIds.every((id) => Number.isInteger(id) && id >= 0 && id < 256), `ids in vocab: ${r.tokenIds.join(',')}`);
+      }
+    } finally {
+      await engine.destroy();
+    }
+  });
+});
