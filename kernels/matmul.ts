@@ -74,6 +74,6 @@ export const matmulTiled = defineKernel<MatmulShape>({
   workgroupSize: [16, 16, 1],
   constants: { HAS_BIAS: 0, GELU: 0 },
   dispatch: ({ m, n }) => [ceilDiv(n, 64), ceilDiv(m, 64), 1],
-  cost: (shape) => matmulCost(shape, false, false),
+  cost: (shape) => matmulCost(shape, false),
   inputs: ({ m, n, k }) => ({ dims: [[m, k], [k, n]], types: ['float', 'float'] }),
 });
