@@ -11,8 +11,70 @@
 //   pushDebugGroup(annotation) right after creation and popDebugGroup() right before finish(). The
 //   device's createCommandEncoder is wrapped with an own property on attach and restored on detach;
 //   outside captured iterations the wrapper is one flag test.
-// - `onRange(edge)`: a callback at the window edges, for drivers that start/stop an external tracer
-//   (e.g. Chromium tracing under Playwright).
+// - `onRange(edge)`: a callback at the window edges, for drivers that start/stop an external tracer.
+//   Without one, the edges go to the page-global hook `globalThis.wgprofCaptureRange(edge)` when it is
+//   a function (public API: connectChromiumTracing in chromium-tracing.ts installs it under Playwright
+//   to start/stop Chromium's own tracing). The hook is looked up at each edge (it may be installed
+//   after the Profiler was made) and never awaited: the hot path only fires it. A hook that throws or
+//   whose promise rejects is logged with log.warn, never thrown into the engine loop; a driver that
+//   needs the tracer to be running (tests) awaits captureRangeSettled() at a point of its choosing.
+//   Because nothing waits, the tracer starts a little after the start edge: the start mark itself is
+//   normally not in an external trace, but every measure is (they are emitted when an iteration or
+//   the window ends, with their start times), as long as the tracer started by then. (Chromium's
+//   tracing took ~150 ms to start under Playwright on the test machine: measures of iterations that
+//   end sooner are missed unless the driver awaits captureRangeSettled() after the step() that opened
+//   the window.)
+
+import { errorMessage } from '../util/errors.js';
+import { log } from '../util/log.js';
+
+/** The page-global hook called at the window edges when no `onRange` is given (public API). */
+export const CAPTURE_RANGE_HOOK = 'wgprofCaptureRange';
+
+/** What `globalThis.wgprofCaptureRange` must be: called with the edge, its result (a promise) not awaited. */
+export type CaptureRangeHook = (edge: RangeEdge) => unknown;
+
+/** Hook calls whose promises have not settled yet (see captureRangeSettled). */
+const inFlight = new Set<Promise<void>>();
+
+/**
+ * Calls `globalThis.wgprofCaptureRange(edge)` if it is a function; returns at once. A synchronous
+ * throw or a rejected promise is logged (one warning per failed call), never thrown.
+ */
+export function callCaptureRangeHook(edge: RangeEdge): void {
+  const hook = (globalThis as Record<string, unknown>)[CAPTURE_RANGE_HOOK];
+  if (typeof hook !== 'function') return;
+  const fail = (error: unknown): void => {
+    log.warn(`globalThis.${CAPTURE_RANGE_HOOK}('${edge}') failed: ${errorMessage(error)}; the external trace may lack this window (the workload carries on).`);
+  };
+  let result: unknown;
+  try {
+    result = (hook as CaptureRangeHook)(edge);
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  if (!isThenable(result)) return;
+  const settled: Promise<void> = Promise.resolve(result).then(
+    () => undefined,
+    (error: unknown) => fail(error),
+  );
+  inFlight.add(settled);
+  void settled.finally(() => inFlight.delete(settled));
+}
+
+/**
+ * Resolves once every `wgprofCaptureRange` call made so far has settled (failures already logged;
+ * this never rejects). Off the hot path, for drivers that want the external tracer really started
+ * or stopped before going on (e.g. tests that assert what the trace holds).
+ */
+export async function captureRangeSettled(): Promise<void> {
+  while (inFlight.size > 0) await Promise.all([...inFlight]);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
 
 export const PROFILE_START_MARK = 'wgprof:profile:start';
 export const PROFILE_STOP_MARK = 'wgprof:profile:stop';
@@ -29,7 +91,8 @@ export type RangeEdge = 'start' | 'stop';
 
 export interface CudaRangeOptions {
   performance?: UserTiming;
-  onRange?: (edge: RangeEdge) => void;
+  /** Called at the window edges. Default: `globalThis.wgprofCaptureRange` when present; null: nothing. */
+  onRange?: ((edge: RangeEdge) => void) | null;
 }
 
 interface Wrapped {
@@ -49,7 +112,7 @@ export class CudaRangeMarker {
 
   constructor(options: CudaRangeOptions = {}) {
     this.perf = options.performance ?? performance;
-    this.onRange = options.onRange;
+    this.onRange = options.onRange === undefined ? callCaptureRangeHook : (options.onRange ?? undefined);
   }
 
   get inWindow(): boolean {

@@ -14,3 +14,4 @@ export { stepCosts, sumCosts, dispatchInStep } from './costs.js';
 export type { StepCosts } from './costs.js';
 export { defaultTraceOutput } from './output.js';
 export type { TraceOutput } from './output.js';
+export * from './chromium-tracing.js';
