@@ -8,16 +8,21 @@
  * - `attach(device)` defines OWN properties on that device object (createShaderModule,
  *   createComputePipeline[Async], createBindGroup, createCommandEncoder, and with `withMemory`
  *   createBuffer/createQuerySet/createTexture/destroy) and on its queue (submit, writeBuffer). No
- *   prototype is touched, so other devices see no change; `detach()` deletes (or restores) exactly
- *   those properties, so `device.createBuffer === GPUDevice.prototype.createBuffer` again. A module
- *   WeakMap refuses a second attach to the same device. Originals are looked up on the prototype at
- *   call time, so prototype patches made after attach (e.g. onnxruntime-web's writeBuffer fix in
- *   Node) still run.
- * - Command encoders created while capturing get own-property overrides of beginComputePass,
- *   copyBufferToBuffer and finish (state in a WeakMap, removed again at finish). Compute passes begun
- *   on them get own-property overrides too; the user keeps the real GPUComputePassEncoder object
- *   (instanceof still holds), whose overridden methods forward to the pass that currently receives
- *   commands.
+ *   shared prototype is touched, so other devices see no change; `detach()` deletes (or restores)
+ *   exactly those properties, so `device.createBuffer === GPUDevice.prototype.createBuffer` again. A
+ *   module WeakMap refuses a second attach to the same device. Originals are looked up on the
+ *   prototype at call time, so prototype patches made after attach (e.g. onnxruntime-web's
+ *   writeBuffer fix in Node) still run.
+ * - Command encoders created while capturing get their prototype swapped (one Object.setPrototypeOf)
+ *   for an instrumented one built once per native prototype: `Object.create(GPUCommandEncoder.prototype)`
+ *   plus beginComputePass, copyBufferToBuffer and finish. The user keeps the real encoder (nothing is
+ *   defined on it); finish() and detach() put the native prototype back.
+ * - A compute pass begun on such an encoder is handed to the user as an object of a class built once
+ *   per native pass prototype, whose prototype chain runs through GPUComputePassEncoder.prototype
+ *   (instanceof holds). It carries the pass's state as plain fields and forwards every method and
+ *   accessor to the real pass that receives commands now (a new one after each split). The real pass
+ *   object itself is never touched. Defining and deleting own methods on every pass instead cost
+ *   several µs per pass (dictionary-mode objects); this costs one small object per pass.
  * - GPU timing, by device feature (mode written into the trace, STYLE §7):
  *   'inside-passes' (chromium-experimental-timestamp-query-inside-passes): writeTimestamp before and
  *   after each dispatch, passes untouched. 'pass-boundaries' (timestamp-query only): timestampWrites
@@ -34,23 +39,34 @@
  *   fits the GPU→CPU clock (./clock.ts) and returns the records; errors from the detached map promises
  *   are collected and returned by flush, never thrown from a `.then`.
  *
- * Costs
+ * Costs (measured with test/bench/profiler.ts and test/bench/instrument.ts on dawn.node's null backend)
  * - Outside the capture window: createCommandEncoder and writeBuffer do one flag check, submit one
  *   size check, then forward; nothing is allocated, no timestamp is injected. Object-creation calls
  *   (shader modules, pipelines, bind groups, and with withMemory buffers/query sets/textures) always
  *   record a little metadata (a WeakMap entry: module label and source, pipeline entry point, bind
  *   group binding sizes; with withMemory a pseudo address, a WeakRef and an own `destroy` per tracked
  *   object), so objects created before the window are still named and memory totals stay right.
- * - Inside the window, per dispatch: a few clock reads, one record object, a bound-size array; in
- *   'pass-boundaries' mode one extra compute pass (end + begin + state re-application), which
- *   perturbs GPU timings a little (each kernel then pays a pass boundary); per submit: one resolve
- *   command buffer, one marker write, one map.
+ * - Inside the window, per pass: one small object (the pass the user holds); per dispatch: three
+ *   clock reads and one entry in a columnar log (typed arrays and dense arrays, no object: the
+ *   DispatchRecords are built by flush), and with `withStack` an unformatted V8 stack capture (the
+ *   frames are formatted into strings by flush: formatting, not capturing, is the expensive part; the
+ *   capture itself still costs a few µs per dispatch). In 'pass-boundaries' mode every pass gets
+ *   timestampWrites (about 1 µs of dawn.node's time per pass), and a pass with several dispatches
+ *   costs one extra compute pass per extra dispatch (end + begin + state re-application), which
+ *   perturbs GPU timings a little (each kernel then pays a pass boundary). Per submit: one marker
+ *   write, one small resolve + copy command buffer, one map.
  *
  * Limits
  * - Only work encoded on encoders created while capturing is recorded; encoders created before the
  *   window and used inside it are not instrumented. A dispatch hint (noteDispatch) applies to the
  *   next dispatch the instrumentation sees, so a hint followed by a dispatch it cannot see (such an
  *   encoder) would land on the next one: note hints only for work encoded inside the window.
+ * - A method the caller defines as an OWN property of an encoder shadows the instrumented prototype
+ *   (WebGPU code does not do this; onnxruntime-web patches prototypes, which we honour). A captured
+ *   pass is not the runtime's own object: WebGPU takes passes nowhere as arguments, so only identity
+ *   checks against the runtime's pass could tell (none can be written: the user never sees it).
+ *   Its forwarders are built from the methods the pass prototype has at the first captured pass; a
+ *   method added to that prototype later is inherited unforwarded (it gets our object as `this`).
  * - Buffers, query sets and textures created before attach are unknown (give `memoryBaselineBytes`).
  *   Objects garbage-collected without destroy() are freed through a FinalizationRegistry (late).
  * - Copies get no GPU interval (WebGPU has no timestamp around a copy outside a pass).
@@ -60,6 +76,8 @@
  *   immediates, debug groups); state added by future extensions is not re-applied.
  * - A kernel whose begin and end ticks are equal (a quantized clock) gets no GPU interval: the data
  *   does not support any duration; TimestampInfo.note counts them.
+ * - Stacks are formatted at flush, with the Error.prepareStackTrace in force then; until then each
+ *   keeps its frames' functions and receivers alive.
  */
 
 import type { ClockFit, CopyRecord, DispatchRecord, MemoryRecord, TimestampInfo } from '../trace/model.js';
@@ -70,9 +88,10 @@ import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { alignClock, mapInterval, type SubmitSample } from './clock.js';
 import { setHintReceiver, type DispatchHint } from './hints.js';
+import { DispatchLog } from './dispatch-log.js';
 import { MemoryTracker, textureBytes, type MemoryKind } from './memory.js';
 import { QuerySetPool, ReadbackPool, RESOLVE_ALIGN, alignUp, destroyPair, type ReadbackPair } from './queries.js';
-import { captureStack } from './stack.js';
+import { V8Error, formatStack, stackTraceLimitFor, type StackHolder } from './stack.js';
 import { parseWorkgroupSize } from './wgsl.js';
 
 export interface InstrumentationOptions {
@@ -155,68 +174,123 @@ type Proto = Record<string, Method>;
 const MAP_READ = 0x0001;
 /** Ticks kept for quantization detection. */
 const MAX_TICK_SAMPLES = 4096;
+const RESOLVE_ENCODER: GPUCommandEncoderDescriptor = { label: 'wgprof.resolve' };
+/** V8's Error.captureStackTrace (Node, Chromium); undefined elsewhere. */
+const captureStackTrace = V8Error.captureStackTrace;
+
+/** The pass methods with their own wrapper; every other pass method gets a forwarder. */
+const PASS_CORE_METHODS: ReadonlySet<string> = new Set([
+  'setPipeline',
+  'setBindGroup',
+  'setImmediates',
+  'pushDebugGroup',
+  'popDebugGroup',
+  'dispatchWorkgroups',
+  'dispatchWorkgroupsIndirect',
+  'end',
+]);
 
 interface QuerySlice {
   set: GPUQuerySet;
   used: number;
+  /** Byte offset of its ticks in the readback of the submit that carried it (set at submit). */
+  offset: number;
 }
 
-interface Timing {
-  record: DispatchRecord;
-  slice: QuerySlice;
-  /** Begin query index; the end is index + 1. */
-  index: number;
-  begin?: bigint;
-  end?: bigint;
-  abandoned: boolean;
-}
+class EncoderState {
+  readonly slices: QuerySlice[] = [];
+  /** The slice new query pairs come from (the last of `slices`). */
+  slice: QuerySlice | undefined = undefined;
+  /** Sequence numbers (in the DispatchLog) of its dispatches, in encode order. */
+  records: number[] = [];
+  /** Those of them that own a query pair. */
+  readonly timed: number[] = [];
+  openPass: PassState | undefined = undefined;
+  cb: GPUCommandBuffer | undefined = undefined;
 
-interface EncoderState {
-  encoder: GPUCommandEncoder;
-  slices: QuerySlice[];
-  records: DispatchRecord[];
-  timings: Timing[];
-  openPass?: GPUComputePassEncoder;
-  cb?: GPUCommandBuffer;
+  constructor(
+    readonly inst: Instrumentation,
+    readonly encoder: GPUCommandEncoder,
+    /** The encoder's own prototype, put back by finish(). */
+    readonly native: Proto,
+  ) {}
 }
 
 interface SubmitState {
   seq: bigint;
   cpuSubmitNs: number;
   cpuDoneNs?: number;
-  timings: Timing[];
-  records: DispatchRecord[];
+  /** Sequence numbers of the dispatches it carried (timed or not), and of the timed ones. */
+  records: number[];
+  timed: number[];
   /** false: the marker did not come back, the submit did not run. */
   ran?: boolean;
+  /** A copy of the resolved ticks (only when the submit ran). */
+  ticks?: BigUint64Array;
 }
 
 type PassMode = 'split' | 'whole' | 'inside' | 'untimed';
 
-interface BoundGroup {
-  group: GPUBindGroup;
-  offsets?: number[];
+type HintInputs = { dims: number[][]; types: string[] };
+
+/**
+ * What the user holds while a pass is captured: an object of a class built once per native pass
+ * prototype (see buildPassClass), whose prototype chain runs through that native prototype (so
+ * `instanceof GPUComputePassEncoder` holds), carrying the pass's state as plain fields and forwarding
+ * every call to the real pass that receives commands now. State lookups are field reads; native calls
+ * go straight to the real pass.
+ */
+interface PassState {
+  readonly inst: Instrumentation;
+  readonly enc: EncoderState;
+  /** The real pass's prototype (the originals are looked up on it at call time). */
+  readonly native: Proto;
+  /** The real pass that receives commands now (a new one after each split). */
+  current: GPUComputePassEncoder;
+  /**
+   * The descriptor's label, for the passes a split begins. (Not `label`: the user's `pass.label`
+   * must reach the real pass through the forwarded accessor.)
+   */
+  readonly descLabel: string | undefined;
+  readonly mode: PassMode;
+  readonly userTimestampWrites: boolean;
+  /** Ended, or its encoder finished or detached: calls only forward from then on. */
+  closed: boolean;
+  /** The pair in the current real pass's timestampWrites ('split', 'whole'). */
+  slotSlice: QuerySlice | undefined;
+  slotIndex: number;
+  /** 'inside': the begin index of the current dispatch's pair. */
+  insideIndex: number;
+  dispatchesInCurrent: number;
+  dispatches: number;
+  /** Sequence number of its first dispatch; -1 before it. */
+  firstDispatch: number;
+  pipeline: GPUComputePipeline | undefined;
+  readonly groups: (GPUBindGroup | undefined)[];
+  /** Dynamic offsets per group index, copied ('split' only: re-applied after a split); created on first use. */
+  offsets: (number[] | undefined)[] | undefined;
+  /** Sizes of the bound buffers, valid until the next setBindGroup. */
+  bound: readonly number[] | undefined;
+  boundValid: boolean;
+  /** Open debug groups and immediates ('split' only), created on first use: most passes have none. */
+  debugGroups: string[] | undefined;
+  immediates: [number, Uint8Array][] | undefined;
+  /** CPU ns of the op's first state call; NaN while none (a number field stays unboxed). */
+  opStartNs: number;
+  /** CPU ns the previous dispatch of this pass ended; NaN before the first. */
+  lastDispatchEndNs: number;
 }
 
-interface PassState {
-  enc: EncoderState;
-  /** The object the user holds (the first real pass). */
-  first: GPUComputePassEncoder;
-  /** The real pass that receives commands now (differs from `first` after a split). */
-  current: GPUComputePassEncoder;
-  label?: string;
-  mode: PassMode;
-  userTimestampWrites: boolean;
-  slot?: { slice: QuerySlice; index: number };
-  dispatchesInCurrent: number;
-  records: DispatchRecord[];
-  pipeline?: GPUComputePipeline;
-  bindGroups: (BoundGroup | undefined)[];
-  debugGroups: string[];
-  immediates: [number, Uint8Array][];
-  opStartNs?: number | undefined;
-  lastDispatchEndNs?: number;
-  overridden: string[];
-}
+type PassClass = new (
+  inst: Instrumentation,
+  enc: EncoderState,
+  pass: GPUComputePassEncoder,
+  mode: PassMode,
+  userTimestampWrites: boolean,
+  label: string | undefined,
+  slotSlice: QuerySlice | undefined,
+  slotIndex: number,
+) => PassState;
 
 interface PipelineInfo {
   module: GPUShaderModule;
@@ -305,6 +379,13 @@ export class Instrumentation {
   readonly options: Readonly<InstrumentationOptions>;
   private readonly clock: () => number;
   private readonly maxStackFrames: number;
+  // The options the hot path reads, as plain booleans.
+  private readonly withStack: boolean;
+  private readonly recordShapes: boolean;
+  private readonly withFlops: boolean;
+  private readonly splitPasses: boolean;
+  /** Error.stackTraceLimit while capturing a stack. */
+  private readonly stackLimit: number;
 
   private device: GPUDevice | undefined;
   private queue: GPUQueue | undefined;
@@ -318,16 +399,12 @@ export class Instrumentation {
   private readonly savedQueue = new Map<string, PropertyDescriptor | undefined>();
   private deviceProto: Proto = {};
   private queueProto: Proto = {};
-  private encoderProto: Proto | undefined;
-  private passProto: Proto | undefined;
 
   private readonly modules = new WeakMap<GPUShaderModule, ModuleInfo>();
   private readonly pipelines = new WeakMap<GPUComputePipeline, PipelineInfo>();
   private readonly bindGroupBytes = new WeakMap<GPUBindGroup, number[]>();
 
-  private readonly encoders = new WeakMap<GPUCommandEncoder, EncoderState>();
   private readonly openEncoders = new Set<EncoderState>();
-  private readonly passes = new WeakMap<GPUComputePassEncoder, PassState>();
   private readonly commandBuffers = new WeakMap<GPUCommandBuffer, EncoderState>();
   /** Finished, instrumented command buffers not yet submitted. */
   private readonly unsubmitted = new Set<EncoderState>();
@@ -337,9 +414,11 @@ export class Instrumentation {
   private readonly pending = new Set<Promise<void>>();
   private submits: SubmitState[] = [];
   private submitSeq = 0n;
+  /** The per-submit marker's bytes (writeBuffer copies them at the call). */
+  private readonly marker = new BigUint64Array(1);
 
   private nextId = 1;
-  private dispatches: DispatchRecord[] = [];
+  private readonly log = new DispatchLog<QuerySlice, StackHolder, HintInputs, DispatchRecord['cost']>();
   private copies: CopyRecord[] = [];
   private stats = emptyStats();
   private errors: Error[] = [];
@@ -362,6 +441,11 @@ export class Instrumentation {
     this.options = Object.freeze({ ...options });
     this.clock = options.clock ?? (() => performance.now() * 1e6);
     this.maxStackFrames = options.maxStackFrames ?? 32;
+    this.withStack = options.withStack === true;
+    this.recordShapes = options.recordShapes === true;
+    this.withFlops = options.withFlops === true;
+    this.splitPasses = options.splitPasses !== false;
+    this.stackLimit = stackTraceLimitFor(this.maxStackFrames);
     this.memory = new MemoryTracker(options.memoryBaselineBytes ?? 0);
     this.finalizer =
       typeof FinalizationRegistry === 'function'
@@ -488,39 +572,74 @@ export class Instrumentation {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
     const stats = this.stats;
     // Whatever was encoded but not submitted yet cannot be timed in this window.
+    const log = this.log;
     for (const enc of [...this.unsubmitted, ...this.openEncoders]) {
-      for (const timing of enc.timings) {
-        if (!timing.abandoned) stats.unsubmitted++;
-        timing.abandoned = true;
-      }
-      // Its records are handed over now; a later submit must not list them again.
+      // Handed over now without GPU times (a later submit skips them: the log no longer holds them).
+      for (const seq of enc.timed) if (log.holds(seq)) stats.unsubmitted++;
       enc.records = [];
     }
     for (const enc of this.unsubmitted) if (enc.cb) this.commandBuffers.delete(enc.cb);
     this.unsubmitted.clear();
 
-    const clock = this.applyClock(this.submits, stats);
+    const dispatches: DispatchRecord[] = [];
+    for (let i = 0; i < log.length; i++) dispatches.push(this.buildRecord(i));
+    const clock = this.applyClock(this.submits, dispatches, stats);
     const timestamps = this.timestampInfo(stats);
     const captured: Captured = {
-      dispatches: this.dispatches,
+      dispatches,
       copies: this.copies,
       memory: this.memory.takeRecords(),
       timestamps,
       stats,
       submits: this.submits.map((submit) => {
-        const out: SubmitRecord = { cpuSubmitNs: submit.cpuSubmitNs, correlations: submit.records.map((r) => r.correlation) };
+        const correlations: number[] = [];
+        for (const seq of submit.records) if (log.holds(seq)) correlations.push(log.ids[seq - log.base]!);
+        const out: SubmitRecord = { cpuSubmitNs: submit.cpuSubmitNs, correlations };
         if (submit.cpuDoneNs !== undefined) out.cpuDoneNs = submit.cpuDoneNs;
         return out;
       }),
       errors: this.errors,
     };
     if (clock) captured.clock = clock;
-    this.dispatches = [];
+    log.clear();
     this.copies = [];
     this.submits = [];
     this.stats = emptyStats();
     this.errors = [];
     return captured;
+  }
+
+  /** The DispatchRecord of log entry `i`: arrays copied, the stack formatted. */
+  private buildRecord(i: number): DispatchRecord {
+    const log = this.log;
+    const id = log.ids[i]!;
+    const t = i * 3;
+    const c = i * 3;
+    const record: DispatchRecord = {
+      externalId: id,
+      correlation: id,
+      kernel: log.kernels[i]!,
+      launch: log.launches[i]!,
+      opStartNs: log.times[t]!,
+      opEndNs: log.times[t + 2]!,
+      launchStartNs: log.times[t + 1]!,
+      launchEndNs: log.times[t + 2]!,
+      workgroups: [log.counts[c]!, log.counts[c + 1]!, log.counts[c + 2]!],
+    };
+    const size = log.workgroupSizes[i];
+    if (size) record.workgroupSize = [size[0] ?? 1, size[1] ?? 1, size[2] ?? 1];
+    const bound = log.bound[i];
+    if (bound && bound.length > 0) record.boundBufferBytes = bound.slice();
+    const inputs = log.inputs[i];
+    if (inputs) {
+      record.inputDims = inputs.dims;
+      record.inputTypes = inputs.types;
+    }
+    const cost = log.costs[i];
+    if (cost !== undefined) record.cost = cost;
+    const stack = log.stacks[i];
+    if (stack !== undefined) record.stack = formatStack(stack, this.maxStackFrames);
+    return record;
   }
 
   // ---- mode and notes -------------------------------------------------------------------------
@@ -584,6 +703,7 @@ export class Instrumentation {
     const self = this;
     const proto = this.deviceProto;
     const define = (name: string, fn: Method) => override(device, name, fn, this.savedDevice);
+    // What was there before (an own property, rarely) or else the prototype's method at call time.
     const original = (name: string): Method => (this.savedDevice.get(name)?.value as Method | undefined) ?? (proto[name] as Method);
 
     define('createShaderModule', function (this: GPUDevice, desc: GPUShaderModuleDescriptor) {
@@ -618,8 +738,9 @@ export class Instrumentation {
       self.bindGroupBytes.set(group, bindGroupBufferBytes(desc.entries));
       return group;
     });
+    const ownCreateEncoder = Object.getOwnPropertyDescriptor(device, 'createCommandEncoder')?.value as Method | undefined;
     define('createCommandEncoder', function (this: GPUDevice) {
-      const encoder = original('createCommandEncoder').apply(this, arguments) as GPUCommandEncoder;
+      const encoder = (ownCreateEncoder ?? proto['createCommandEncoder']!).apply(this, arguments) as GPUCommandEncoder;
       if (!self.capturingNow) return encoder;
       self.instrumentEncoder(encoder);
       return encoder;
@@ -655,13 +776,16 @@ export class Instrumentation {
   private installQueue(queue: GPUQueue): void {
     const self = this;
     const proto = this.queueProto;
-    const original = (name: string): Method => (this.savedQueue.get(name)?.value as Method | undefined) ?? (proto[name] as Method);
+    // Own properties there before attach (rare) are captured now, so the hot path does no Map lookup.
+    const ownSubmit = Object.getOwnPropertyDescriptor(queue, 'submit')?.value as Method | undefined;
+    const ownWriteBuffer = Object.getOwnPropertyDescriptor(queue, 'writeBuffer')?.value as Method | undefined;
     override(
       queue,
       'submit',
       function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
-        if (self.unsubmitted.size === 0) return original('submit').apply(this, arguments);
-        return self.submit(this, buffers, original('submit'));
+        const submit = ownSubmit ?? proto['submit']!;
+        if (self.unsubmitted.size === 0) return submit.apply(this, arguments);
+        return self.submit(this, buffers, submit);
       },
       this.savedQueue,
     );
@@ -669,9 +793,10 @@ export class Instrumentation {
       queue,
       'writeBuffer',
       function (this: GPUQueue, _buffer: GPUBuffer, _offset: number, data: BufferSource, dataOffset?: number, size?: number) {
-        if (!self.capturingNow) return original('writeBuffer').apply(this, arguments);
+        const writeBuffer = ownWriteBuffer ?? proto['writeBuffer']!;
+        if (!self.capturingNow) return writeBuffer.apply(this, arguments);
         const launchStartNs = self.clock();
-        const result = original('writeBuffer').apply(this, arguments);
+        const result = writeBuffer.apply(this, arguments);
         const launchEndNs = self.clock();
         self.recordCopy('HtoD', sourceBytes(data, dataOffset, size), 'writeBuffer', launchStartNs, launchEndNs);
         return result;
@@ -712,316 +837,211 @@ export class Instrumentation {
   // ---- encoders -------------------------------------------------------------------------------
 
   private instrumentEncoder(encoder: GPUCommandEncoder): void {
-    if (!this.encoderProto) this.encoderProto = Object.getPrototypeOf(encoder) as Proto;
-    const enc: EncoderState = { encoder, slices: [], records: [], timings: [] };
-    this.encoders.set(encoder, enc);
+    const native = Object.getPrototypeOf(encoder) as Proto;
+    const enc = new EncoderState(this, encoder, native);
+    encoderStates.set(encoder, enc);
+    lastEncoder = enc;
     this.openEncoders.add(enc);
-    const fns = this.encoderFns;
-    for (const name of ENCODER_METHODS) {
-      Object.defineProperty(encoder, name, { value: fns[name], configurable: true, writable: true, enumerable: false });
+    Object.setPrototypeOf(encoder, encoderProtoFor(native));
+  }
+
+  /** Puts the native prototypes back on the encoder and its open pass (finish, detach). */
+  private restoreEncoder(enc: EncoderState): void {
+    if (enc.openPass) this.closePass(enc.openPass);
+    if (Object.getPrototypeOf(enc.encoder) !== enc.native) Object.setPrototypeOf(enc.encoder, enc.native);
+    encoderStates.delete(enc.encoder);
+    if (lastEncoder === enc) lastEncoder = undefined;
+  }
+
+  private finishEncoder(enc: EncoderState, cb: GPUCommandBuffer): void {
+    this.openEncoders.delete(enc);
+    this.restoreEncoder(enc);
+    if (enc.records.length > 0 || enc.slices.length > 0) {
+      enc.cb = cb;
+      this.commandBuffers.set(cb, enc);
+      this.unsubmitted.add(enc);
     }
   }
 
-  private restoreEncoder(enc: EncoderState): void {
-    if (enc.openPass) this.restorePass(enc.openPass);
-    for (const name of ENCODER_METHODS) delete (enc.encoder as unknown as Record<string, unknown>)[name];
-  }
-
-  private readonly encoderFns: Record<(typeof ENCODER_METHODS)[number], Method> = ((self: Instrumentation) => ({
-    beginComputePass: function beginComputePass(this: GPUCommandEncoder, desc?: GPUComputePassDescriptor) {
-      const proto = self.encoderProto!;
-      const enc = self.encoders.get(this);
-      if (!enc || !self.capturingNow) return proto['beginComputePass']!.apply(this, arguments);
-      return self.beginPass(enc, desc);
-    },
-    copyBufferToBuffer: function copyBufferToBuffer(this: GPUCommandEncoder) {
-      const proto = self.encoderProto!;
-      if (!self.capturingNow) return proto['copyBufferToBuffer']!.apply(this, arguments);
-      const launchStartNs = self.clock();
-      const result = proto['copyBufferToBuffer']!.apply(this, arguments);
-      const launchEndNs = self.clock();
-      // (src, dst, size?) or (src, srcOffset, dst, dstOffset, size?)
-      const long = typeof arguments[1] === 'number';
-      const src = arguments[0] as GPUBuffer;
-      const dst = (long ? arguments[2] : arguments[1]) as GPUBuffer;
-      const srcOffset = long ? (arguments[1] as number) : 0;
-      const size = (long ? arguments[4] : arguments[2]) as number | undefined;
-      const bytes = size ?? src.size - srcOffset;
-      self.recordCopy(dst.usage & MAP_READ ? 'DtoH' : 'DtoD', bytes, 'copyBufferToBuffer', launchStartNs, launchEndNs);
-      return result;
-    },
-    finish: function finish(this: GPUCommandEncoder) {
-      const proto = self.encoderProto!;
-      const cb = proto['finish']!.apply(this, arguments) as GPUCommandBuffer;
-      const enc = self.encoders.get(this);
-      if (enc) {
-        self.encoders.delete(this);
-        self.openEncoders.delete(enc);
-        self.restoreEncoder(enc);
-        if (enc.records.length > 0 || enc.slices.length > 0) {
-          enc.cb = cb;
-          self.commandBuffers.set(cb, enc);
-          self.unsubmitted.add(enc);
-        }
-      }
-      return cb;
-    },
-  }))(this);
-
-  private allocPair(enc: EncoderState): { slice: QuerySlice; index: number } {
+  /** A begin/end query pair in the encoder's current slice (`enc.slice` afterwards); returns the begin index. */
+  private allocPair(enc: EncoderState): number {
     const pool = this.querySets!;
-    let slice = enc.slices[enc.slices.length - 1];
-    if (!slice || slice.used + 2 > pool.queriesPerSet) {
-      slice = { set: pool.acquire(), used: 0 };
+    let slice = enc.slice;
+    if (slice === undefined || slice.used + 2 > pool.queriesPerSet) {
+      slice = { set: pool.acquire(), used: 0, offset: 0 };
       enc.slices.push(slice);
+      enc.slice = slice;
     }
     const index = slice.used;
     slice.used += 2;
-    return { slice, index };
+    return index;
   }
 
   // ---- passes ---------------------------------------------------------------------------------
 
   private beginPass(enc: EncoderState, desc: GPUComputePassDescriptor | undefined): GPUComputePassEncoder {
-    const encoderProto = this.encoderProto!;
-    const userTimestampWrites = Boolean(desc?.timestampWrites);
+    const userTimestampWrites = desc != null && desc.timestampWrites != null;
     let mode: PassMode;
     if (this.mode === 'none') mode = 'untimed';
     else if (this.mode === 'inside-passes') mode = 'inside';
     else if (userTimestampWrites) mode = 'untimed';
-    else mode = this.options.splitPasses === false ? 'whole' : 'split';
+    else mode = this.splitPasses ? 'split' : 'whole';
 
     let realDesc = desc;
-    let slot: { slice: QuerySlice; index: number } | undefined;
+    let slotSlice: QuerySlice | undefined;
+    let slotIndex = 0;
     if (mode === 'split' || mode === 'whole') {
-      slot = this.allocPair(enc);
-      realDesc = { ...desc, timestampWrites: { querySet: slot.slice.set, beginningOfPassWriteIndex: slot.index, endOfPassWriteIndex: slot.index + 1 } };
+      slotIndex = this.allocPair(enc);
+      slotSlice = enc.slice!;
+      realDesc = withTimestampWrites(desc, { querySet: slotSlice.set, beginningOfPassWriteIndex: slotIndex, endOfPassWriteIndex: slotIndex + 1 });
     }
-    const pass = encoderProto['beginComputePass']!.call(enc.encoder, realDesc) as GPUComputePassEncoder;
-    if (!this.passProto) this.passProto = Object.getPrototypeOf(pass) as Proto;
-    if (mode === 'inside' && typeof this.passProto['writeTimestamp'] !== 'function') {
+    const pass = enc.native['beginComputePass']!.call(enc.encoder, realDesc) as GPUComputePassEncoder;
+    const native = Object.getPrototypeOf(pass) as Proto;
+    if (mode === 'inside' && typeof native['writeTimestamp'] !== 'function') {
       // The feature is on the device but this runtime's pass has no writeTimestamp: fall back for good.
       this.mode = 'pass-boundaries';
       log.warnOnce('instrument.no-writeTimestamp', 'the device reports inside-pass timestamps but compute passes lack writeTimestamp(); using pass-boundary timestamps.');
-      this.restorePassMethods(pass, []);
-      pass.end();
+      native['end']!.call(pass);
       return this.beginPass(enc, desc);
     }
-    const st: PassState = {
-      enc,
-      first: pass,
-      current: pass,
-      mode,
-      userTimestampWrites,
-      dispatchesInCurrent: 0,
-      records: [],
-      bindGroups: [],
-      debugGroups: [],
-      immediates: [],
-      overridden: [],
-    };
-    if (desc?.label) st.label = desc.label;
-    if (slot) st.slot = slot;
-    this.passes.set(pass, st);
-    enc.openPass = pass;
-    // Only a splitting pass needs every method forwarded (the real pass changes under the user).
-    const names = mode === 'split' ? this.passMethodNames() : PASS_CORE_METHODS;
-    const fns = this.passFns;
-    for (const name of names) {
-      const fn = fns[name] ?? this.forwarder(name);
-      Object.defineProperty(pass, name, { value: fn, configurable: true, writable: true, enumerable: false });
-      st.overridden.push(name);
-    }
-    return pass;
+    const Pass = passClassFor(native);
+    const st = new Pass(this, enc, pass, mode, userTimestampWrites, desc?.label || undefined, slotSlice, slotIndex);
+    enc.openPass = st;
+    return st as unknown as GPUComputePassEncoder;
   }
 
-  private passMethodNamesCache: string[] | undefined;
-  private passMethodNames(): string[] {
-    if (!this.passMethodNamesCache) {
-      const proto = this.passProto!;
-      const names = new Set<string>(PASS_CORE_METHODS);
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        const d = Object.getOwnPropertyDescriptor(proto, name);
-        if (name !== 'constructor' && d && typeof d.value === 'function') names.add(name);
-      }
-      this.passMethodNamesCache = [...names];
-    }
-    return this.passMethodNamesCache;
+  /** Stops recording a pass (end, its encoder's finish, detach): from then on its calls only forward. */
+  private closePass(st: PassState): void {
+    st.closed = true;
+    if (st.enc.openPass === st) st.enc.openPass = undefined;
   }
-
-  private readonly forwarders = new Map<string, Method>();
-  private forwarder(name: string): Method {
-    let fn = this.forwarders.get(name);
-    if (!fn) {
-      const self = this;
-      fn = function (this: GPUComputePassEncoder) {
-        const st = self.passes.get(this);
-        return self.passProto![name]!.apply(st ? st.current : this, arguments);
-      };
-      this.forwarders.set(name, fn);
-    }
-    return fn;
-  }
-
-  private restorePass(pass: GPUComputePassEncoder): void {
-    const st = this.passes.get(pass);
-    this.restorePassMethods(pass, st?.overridden ?? []);
-    if (st) {
-      this.passes.delete(pass);
-      if (st.enc.openPass === pass) delete st.enc.openPass;
-    }
-  }
-
-  private restorePassMethods(pass: GPUComputePassEncoder, names: readonly string[]): void {
-    for (const name of names) delete (pass as unknown as Record<string, unknown>)[name];
-  }
-
-  private markOpStart(st: PassState): void {
-    if (st.opStartNs === undefined && this.capturingNow) st.opStartNs = this.clock();
-  }
-
-  private readonly passFns: Record<string, Method> = ((self: Instrumentation) => ({
-    setPipeline: function setPipeline(this: GPUComputePassEncoder, pipeline: GPUComputePipeline) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['setPipeline']!.apply(this, arguments);
-      self.markOpStart(st);
-      st.pipeline = pipeline;
-      return self.passProto!['setPipeline']!.apply(st.current, arguments);
-    },
-    setBindGroup: function setBindGroup(this: GPUComputePassEncoder, index: number, group: GPUBindGroup | null | undefined, offsets?: Iterable<number> | Uint32Array, start?: number, length?: number) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['setBindGroup']!.apply(this, arguments);
-      self.markOpStart(st);
-      if (!group) st.bindGroups[index] = undefined;
-      else {
-        const bound: BoundGroup = { group };
-        // Dynamic offsets are re-applied after a split: keep a copy (the caller may reuse its array).
-        if (offsets !== undefined && st.mode === 'split') {
-          bound.offsets = offsets instanceof Uint32Array && start !== undefined ? [...offsets.subarray(start, start + (length ?? 0))] : [...offsets];
-        }
-        st.bindGroups[index] = bound;
-      }
-      return self.passProto!['setBindGroup']!.apply(st.current, arguments);
-    },
-    setImmediates: function setImmediates(this: GPUComputePassEncoder, rangeOffset: number, data: BufferSource, dataOffset?: number, size?: number) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['setImmediates']!.apply(this, arguments);
-      self.markOpStart(st);
-      if (st.mode === 'split') st.immediates.push([rangeOffset, sourceCopy(data, dataOffset, size)]);
-      return self.passProto!['setImmediates']!.apply(st.current, arguments);
-    },
-    pushDebugGroup: function pushDebugGroup(this: GPUComputePassEncoder, label: string) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['pushDebugGroup']!.apply(this, arguments);
-      st.debugGroups.push(label);
-      return self.passProto!['pushDebugGroup']!.apply(st.current, arguments);
-    },
-    popDebugGroup: function popDebugGroup(this: GPUComputePassEncoder) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['popDebugGroup']!.apply(this, arguments);
-      st.debugGroups.pop();
-      return self.passProto!['popDebugGroup']!.apply(st.current, arguments);
-    },
-    dispatchWorkgroups: function dispatchWorkgroups(this: GPUComputePassEncoder, x: number, y?: number, z?: number) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['dispatchWorkgroups']!.apply(this, arguments);
-      return self.dispatch(st, dispatchWorkgroups, 'dispatchWorkgroups', arguments, [x, y ?? 1, z ?? 1]);
-    },
-    dispatchWorkgroupsIndirect: function dispatchWorkgroupsIndirect(this: GPUComputePassEncoder) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['dispatchWorkgroupsIndirect']!.apply(this, arguments);
-      return self.dispatch(st, dispatchWorkgroupsIndirect, 'dispatchWorkgroupsIndirect', arguments, undefined);
-    },
-    end: function end(this: GPUComputePassEncoder) {
-      const st = self.passes.get(this);
-      if (!st) return self.passProto!['end']!.apply(this, arguments);
-      const result = self.passProto!['end']!.apply(st.current, arguments);
-      self.endPass(st);
-      return result;
-    },
-  }))(this);
 
   private endPass(st: PassState): void {
-    if (st.mode === 'whole' && st.slot) {
+    if (st.mode === 'whole' && st.slotSlice !== undefined) {
       // One timestamp pair per pass: it times a dispatch only when the pass had exactly one.
-      const only = st.records[0];
-      if (st.records.length === 1 && only) st.enc.timings.push({ record: only, slice: st.slot.slice, index: st.slot.index, abandoned: false });
-      else if (st.records.length > 1) this.stats.untimedBatched += st.records.length;
+      const only = st.firstDispatch;
+      // (A record a flush already handed over stays untimed: it is never changed afterwards.)
+      if (st.dispatches === 1 && this.log.holds(only)) {
+        this.log.setTiming(only, st.slotSlice, st.slotIndex);
+        st.enc.timed.push(only);
+      } else if (st.dispatches > 1) this.stats.untimedBatched += st.dispatches;
     }
-    this.restorePass(st.first);
+    this.closePass(st);
   }
 
   /** Ends the current real pass and begins the next one with fresh timestampWrites and the same state. */
   private splitPass(st: PassState): void {
-    const passProto = this.passProto!;
+    const native = st.native;
     const cur = st.current;
-    for (let i = 0; i < st.debugGroups.length; i++) passProto['popDebugGroup']!.call(cur);
-    passProto['end']!.call(cur);
-    const slot = this.allocPair(st.enc);
+    const debugGroups = st.debugGroups ?? [];
+    for (let i = 0; i < debugGroups.length; i++) native['popDebugGroup']!.call(cur);
+    native['end']!.call(cur);
+    const index = this.allocPair(st.enc);
+    const slice = st.enc.slice!;
     const desc: GPUComputePassDescriptor = {
-      timestampWrites: { querySet: slot.slice.set, beginningOfPassWriteIndex: slot.index, endOfPassWriteIndex: slot.index + 1 },
+      timestampWrites: { querySet: slice.set, beginningOfPassWriteIndex: index, endOfPassWriteIndex: index + 1 },
     };
-    if (st.label !== undefined) desc.label = st.label;
-    const next = this.encoderProto!['beginComputePass']!.call(st.enc.encoder, desc) as GPUComputePassEncoder;
-    for (const label of st.debugGroups) passProto['pushDebugGroup']!.call(next, label);
-    if (st.pipeline) passProto['setPipeline']!.call(next, st.pipeline);
-    st.bindGroups.forEach((bound, index) => {
-      if (!bound) return;
-      if (bound.offsets) passProto['setBindGroup']!.call(next, index, bound.group, bound.offsets);
-      else passProto['setBindGroup']!.call(next, index, bound.group);
-    });
-    for (const [rangeOffset, bytes] of st.immediates) passProto['setImmediates']!.call(next, rangeOffset, bytes);
+    if (st.descLabel !== undefined) desc.label = st.descLabel;
+    const next = st.enc.native['beginComputePass']!.call(st.enc.encoder, desc) as GPUComputePassEncoder;
+    for (const label of debugGroups) native['pushDebugGroup']!.call(next, label);
+    if (st.pipeline) native['setPipeline']!.call(next, st.pipeline);
+    for (let i = 0; i < st.groups.length; i++) {
+      const group = st.groups[i];
+      if (!group) continue;
+      const offsets = st.offsets?.[i];
+      if (offsets) native['setBindGroup']!.call(next, i, group, offsets);
+      else native['setBindGroup']!.call(next, i, group);
+    }
+    for (const [rangeOffset, bytes] of st.immediates ?? []) native['setImmediates']!.call(next, rangeOffset, bytes);
     st.current = next;
-    st.slot = slot;
+    st.slotSlice = slice;
+    st.slotIndex = index;
     st.dispatchesInCurrent = 0;
     this.stats.passSplits++;
   }
 
-  private dispatch(st: PassState, entry: Method, launch: string, args: IArguments, workgroups: [number, number, number] | undefined): unknown {
-    const passProto = this.passProto!;
-    const opStartNs = st.opStartNs ?? st.lastDispatchEndNs;
-    if (st.mode === 'split' && st.dispatchesInCurrent > 0) this.splitPass(st);
-    let pair: { slice: QuerySlice; index: number } | undefined;
-    if (st.mode === 'inside') {
-      pair = this.allocPair(st.enc);
-      passProto['writeTimestamp']!.call(st.current, pair.slice.set, pair.index);
+  /** Before a launch: splits the pass if needed ('split'), writes the begin timestamp ('inside'); returns the op's start. */
+  private beforeDispatch(st: PassState): number {
+    const opStartNs = st.opStartNs === st.opStartNs ? st.opStartNs : st.lastDispatchEndNs;
+    if (st.mode === 'split') {
+      if (st.dispatchesInCurrent > 0) this.splitPass(st);
+    } else if (st.mode === 'inside') {
+      st.insideIndex = this.allocPair(st.enc);
+      st.native['writeTimestamp']!.call(st.current, st.enc.slice!.set, st.insideIndex);
     }
-    const launchStartNs = this.clock();
-    const result = passProto[launch]!.apply(st.current, args);
-    const launchEndNs = this.clock();
-    if (pair) passProto['writeTimestamp']!.call(st.current, pair.slice.set, pair.index + 1);
+    return opStartNs;
+  }
+
+  /** After a launch: the end timestamp ('inside') and the dispatch's record. */
+  private afterDispatch(
+    st: PassState,
+    launch: string,
+    opStartNs: number,
+    launchStartNs: number,
+    launchEndNs: number,
+    x: number,
+    y: number,
+    z: number,
+    stack: StackHolder | undefined,
+  ): void {
+    const enc = st.enc;
+    let insideSlice: QuerySlice | undefined;
+    if (st.mode === 'inside') {
+      // The pair allocated by beforeDispatch: same slice (a launch allocates no queries).
+      insideSlice = enc.slice!;
+      st.native['writeTimestamp']!.call(st.current, insideSlice.set, st.insideIndex + 1);
+    }
     st.dispatchesInCurrent++;
-    st.opStartNs = undefined;
+    st.opStartNs = NaN;
     st.lastDispatchEndNs = launchEndNs;
 
     const hint = this.pendingHint;
     this.pendingHint = undefined;
-    const id = this.nextId++;
-    const record: DispatchRecord = {
-      externalId: id,
-      correlation: id,
-      kernel: this.kernelName(st.pipeline, hint),
+    if (x !== x) {
+      const counts = this.hintWorkgroups(hint);
+      x = counts?.[0] ?? 0;
+      y = counts?.[1] ?? 0;
+      z = counts?.[2] ?? 0;
+    }
+    if (!st.boundValid) {
+      st.bound = this.boundBytes(st);
+      st.boundValid = true;
+    }
+    let inputs: HintInputs | undefined;
+    let cost: DispatchRecord['cost'];
+    if (hint !== undefined) {
+      // Shapes and cost now: the caller may mutate its shape object afterwards.
+      if (this.recordShapes && hint.kernel.inputs) inputs = this.callHint(hint, 'inputs', hint.kernel.inputs);
+      if (this.withFlops && hint.kernel.cost) cost = this.callHint(hint, 'cost', hint.kernel.cost);
+    }
+    const seq = this.log.push(
+      this.nextId++,
+      this.kernelName(st.pipeline, hint),
       launch,
-      opStartNs: opStartNs ?? launchStartNs,
-      opEndNs: launchEndNs,
+      opStartNs === opStartNs ? opStartNs : launchStartNs,
       launchStartNs,
       launchEndNs,
-      workgroups: workgroups ?? this.hintWorkgroups(hint) ?? [0, 0, 0],
-    };
-    const size = hint ? (hint.kernel.workgroupSize as [number, number, number]) : this.parsedWorkgroupSize(st.pipeline);
-    if (size) record.workgroupSize = [size[0], size[1], size[2]];
-    const bound = this.boundBytes(st);
-    if (bound.length) record.boundBufferBytes = bound;
-    if (hint) this.applyHint(record, hint);
-    if (this.options.withStack) record.stack = captureStack(entry, this.maxStackFrames);
-    this.dispatches.push(record);
-    st.records.push(record);
-    st.enc.records.push(record);
+      x,
+      y,
+      z,
+      hint !== undefined ? hint.kernel.workgroupSize : this.parsedWorkgroupSize(st.pipeline),
+      st.bound,
+      stack,
+      inputs,
+      cost,
+    );
+    enc.records.push(seq);
+    if (st.dispatches++ === 0) st.firstDispatch = seq;
 
-    if (st.mode === 'split' && st.slot) st.enc.timings.push({ record, slice: st.slot.slice, index: st.slot.index, abandoned: false });
-    else if (pair) st.enc.timings.push({ record, slice: pair.slice, index: pair.index, abandoned: false });
-    else if (st.mode === 'untimed' && st.userTimestampWrites && this.mode !== 'none') this.stats.untimedUserTimestampWrites++;
-    return result;
+    if (st.mode === 'split') {
+      if (st.slotSlice !== undefined) {
+        this.log.setTiming(seq, st.slotSlice, st.slotIndex);
+        enc.timed.push(seq);
+      }
+    } else if (insideSlice !== undefined) {
+      this.log.setTiming(seq, insideSlice, st.insideIndex);
+      enc.timed.push(seq);
+    } else if (st.mode === 'untimed' && st.userTimestampWrites && this.mode !== 'none') this.stats.untimedUserTimestampWrites++;
   }
 
   private hintWorkgroups(hint: DispatchHint | undefined): [number, number, number] | undefined {
@@ -1035,22 +1055,13 @@ export class Instrumentation {
     }
   }
 
-  private applyHint(record: DispatchRecord, hint: DispatchHint): void {
-    if (this.options.recordShapes && hint.kernel.inputs) {
-      try {
-        const io = hint.kernel.inputs(hint.shape);
-        record.inputDims = io.dims;
-        record.inputTypes = io.types;
-      } catch (error) {
-        this.hintError(hint, 'inputs', error);
-      }
-    }
-    if (this.options.withFlops && hint.kernel.cost) {
-      try {
-        record.cost = hint.kernel.cost(hint.shape);
-      } catch (error) {
-        this.hintError(hint, 'cost', error);
-      }
+  /** A hint descriptor's function of the shape; undefined (and an error for flush) when it throws. */
+  private callHint<T>(hint: DispatchHint, method: string, fn: (shape: unknown) => T): T | undefined {
+    try {
+      return fn.call(hint.kernel, hint.shape);
+    } catch (error) {
+      this.hintError(hint, method, error);
+      return undefined;
     }
   }
 
@@ -1080,12 +1091,27 @@ export class Instrumentation {
     return info.workgroupSize ?? undefined;
   }
 
-  private boundBytes(st: PassState): number[] {
-    const out: number[] = [];
-    for (const bound of st.bindGroups) {
-      if (!bound) continue;
-      const sizes = this.bindGroupBytes.get(bound.group);
-      if (sizes) out.push(...sizes);
+  /**
+   * Sizes of the buffers bound now, in group order. With one sized group (the usual case) that
+   * group's own array is returned, shared and never mutated; flush copies it into the record.
+   */
+  private boundBytes(st: PassState): readonly number[] | undefined {
+    let out: number[] | undefined;
+    let shared = false;
+    for (const group of st.groups) {
+      if (!group) continue;
+      const sizes = this.bindGroupBytes.get(group);
+      if (!sizes || sizes.length === 0) continue;
+      if (out === undefined) {
+        out = sizes;
+        shared = true;
+      } else {
+        if (shared) {
+          out = out.slice();
+          shared = false;
+        }
+        for (const bytes of sizes) out.push(bytes);
+      }
     }
     return out;
   }
@@ -1103,68 +1129,63 @@ export class Instrumentation {
       states.push(enc);
     }
     if (states.length === 0) return submitOriginal.call(queue, list) as undefined;
-    const records = states.flatMap((enc) => enc.records);
-    if (states.every((enc) => enc.slices.length === 0)) {
-      // Nothing to time (mode 'none', or only passes with their own timestampWrites): no readback.
-      this.submits.push({ seq: 0n, cpuSubmitNs: this.clock(), timings: [], records });
-      return submitOriginal.call(queue, list) as undefined;
-    }
-    const device = this.device!;
+    const one = states.length === 1 ? states[0] : undefined;
+    const records = one ? one.records : states.flatMap((enc) => enc.records);
+    const timed = one ? one.timed : states.flatMap((enc) => enc.timed);
 
     // Layout: each used query slice at a 256-aligned offset, then the 8-byte submit marker.
-    const offsets = new Map<QuerySlice, number>();
     let bytes = 0;
     for (const enc of states) {
       for (const slice of enc.slices) {
-        offsets.set(slice, bytes);
+        slice.offset = bytes;
         bytes += alignUp(slice.used * 8, RESOLVE_ALIGN);
       }
+    }
+    if (bytes === 0) {
+      // Nothing to time (mode 'none', or only passes with their own timestampWrites): no readback.
+      this.submits.push({ seq: 0n, cpuSubmitNs: this.clock(), records, timed });
+      return submitOriginal.call(queue, list) as undefined;
     }
     const markerOffset = bytes;
     bytes += RESOLVE_ALIGN;
     const pair = this.readbacks!.acquire(bytes);
     const seq = ++this.submitSeq;
-    this.queueProto['writeBuffer']!.call(queue, pair.resolve, markerOffset, new BigUint64Array([seq]));
-    const encoder = this.deviceProto['createCommandEncoder']!.call(device, { label: 'wgprof.resolve' }) as GPUCommandEncoder;
-    for (const [slice, offset] of offsets) encoder.resolveQuerySet(slice.set, 0, slice.used, pair.resolve, offset);
+    this.marker[0] = seq;
+    this.queueProto['writeBuffer']!.call(queue, pair.resolve, markerOffset, this.marker);
+    const encoder = this.deviceProto['createCommandEncoder']!.call(this.device, RESOLVE_ENCODER) as GPUCommandEncoder;
+    for (const enc of states) for (const slice of enc.slices) encoder.resolveQuerySet(slice.set, 0, slice.used, pair.resolve, slice.offset);
     encoder.copyBufferToBuffer(pair.resolve, 0, pair.read, 0, bytes);
     const resolveCb = encoder.finish();
 
-    const timings = states.flatMap((enc) => enc.timings);
-    const submit: SubmitState = { seq, cpuSubmitNs: this.clock(), timings, records };
+    const submit: SubmitState = { seq, cpuSubmitNs: this.clock(), records, timed };
     submitOriginal.call(queue, [...list, resolveCb]);
     // The resolve for these sets is now queued ahead of any later use, so they can be reused at once.
     for (const enc of states) for (const slice of enc.slices) this.releaseQuerySet(slice.set);
 
-    const done = pair.read.mapAsync(0x0001 /* GPUMapMode.READ */, 0, bytes).then(
-      () => this.onMapped(submit, pair, offsets, markerOffset, bytes),
+    const done: Promise<void> = pair.read.mapAsync(0x0001 /* GPUMapMode.READ */, 0, bytes).then(
+      () => {
+        this.pending.delete(done);
+        this.onMapped(submit, pair, markerOffset, bytes);
+      },
       (error: unknown) => {
+        this.pending.delete(done);
         this.errors.push(new WgprofError('READBACK_FAILED', `timestamp readback of submit ${seq} failed: ${errorMessage(error)}; its dispatches have no GPU interval.`, { cause: error }));
         this.releasePair(pair, true);
       },
     );
     this.pending.add(done);
-    void done.then(() => this.pending.delete(done));
     this.stats.submits++;
     this.submits.push(submit);
     return undefined;
   }
 
-  private onMapped(submit: SubmitState, pair: ReadbackPair, offsets: Map<QuerySlice, number>, markerOffset: number, bytes: number): void {
+  /** Runs in the workload's time (a microtask between its steps): one copy, no per-dispatch work. */
+  private onMapped(submit: SubmitState, pair: ReadbackPair, markerOffset: number, bytes: number): void {
     try {
       submit.cpuDoneNs = this.clock();
-      const ticks = new BigUint64Array(pair.read.getMappedRange(0, bytes));
+      const ticks = new BigUint64Array(pair.read.getMappedRange(0, bytes).slice(0));
       submit.ran = ticks[markerOffset / 8] === submit.seq;
-      if (submit.ran) {
-        for (const timing of submit.timings) {
-          const base = offsets.get(timing.slice);
-          if (base === undefined) continue;
-          const begin = ticks[base / 8 + timing.index];
-          const end = ticks[base / 8 + timing.index + 1];
-          if (begin !== undefined) timing.begin = begin;
-          if (end !== undefined) timing.end = end;
-        }
-      }
+      if (submit.ran) submit.ticks = ticks;
       pair.read.unmap();
       this.releasePair(pair, false);
     } catch (error) {
@@ -1185,32 +1206,44 @@ export class Instrumentation {
   }
 
   /** Fits the clock over this window's submits and writes GPU intervals into the dispatch records. */
-  private applyClock(submits: readonly SubmitState[], stats: CaptureStats): ClockFit | undefined {
+  private applyClock(submits: readonly SubmitState[], records: readonly DispatchRecord[], stats: CaptureStats): ClockFit | undefined {
+    const log = this.log;
+    interface Timing {
+      record: DispatchRecord;
+      begin: bigint;
+      end: bigint;
+    }
     const samples: SubmitSample[] = [];
     const sampleTimings: Timing[][] = [];
     for (const submit of submits) {
-      const live = submit.timings.filter((t) => !t.abandoned);
+      // Dispatches an earlier flush handed over (encoded before it, submitted after) stay untimed.
+      const live = submit.timed.filter((seq) => log.holds(seq));
       if (live.length === 0) continue;
-      if (submit.ran !== true || submit.cpuDoneNs === undefined) {
+      const ticks = submit.ticks;
+      if (submit.ran !== true || submit.cpuDoneNs === undefined || ticks === undefined) {
         stats.failedSubmits += live.length;
         continue;
       }
       const valid: Timing[] = [];
-      for (const t of live) {
-        if (t.begin === undefined || t.end === undefined || t.begin === 0n || t.end < t.begin) stats.invalidTicks++;
-        else valid.push(t);
+      for (const seq of live) {
+        const i = seq - log.base;
+        const at = log.slices[i]!.offset / 8 + log.queryIndex[i]!;
+        const begin = ticks[at];
+        const end = ticks[at + 1];
+        if (begin === undefined || end === undefined || begin === 0n || end < begin) stats.invalidTicks++;
+        else valid.push({ record: records[i]!, begin, end });
       }
       if (valid.length === 0) continue;
       for (const t of valid) {
-        if (this.tickSamples.length < MAX_TICK_SAMPLES) this.tickSamples.push(t.begin!, t.end!);
-        this.tickBase ??= t.begin!;
+        if (this.tickSamples.length < MAX_TICK_SAMPLES) this.tickSamples.push(t.begin, t.end);
+        this.tickBase ??= t.begin;
       }
       const base = this.tickBase!;
       let first = Infinity;
       let last = -Infinity;
       for (const t of valid) {
-        first = Math.min(first, Number(t.begin! - base));
-        last = Math.max(last, Number(t.end! - base));
+        first = Math.min(first, Number(t.begin - base));
+        last = Math.max(last, Number(t.end - base));
       }
       samples.push({ cpuSubmitNs: submit.cpuSubmitNs, cpuDoneNs: submit.cpuDoneNs, firstTick: first, lastTick: last });
       sampleTimings.push(valid);
@@ -1227,7 +1260,7 @@ export class Instrumentation {
           stats.zeroWidth++;
           continue;
         }
-        const mapped = alignment ? mapInterval(alignment, i, sample, Number(t.begin! - base), Number(t.end! - base)) : undefined;
+        const mapped = alignment ? mapInterval(alignment, i, sample, Number(t.begin - base), Number(t.end - base)) : undefined;
         if (!mapped) {
           stats.unbracketed++;
           continue;
@@ -1241,8 +1274,23 @@ export class Instrumentation {
   }
 }
 
-const ENCODER_METHODS = ['beginComputePass', 'copyBufferToBuffer', 'finish'] as const;
-const PASS_CORE_METHODS: readonly string[] = ['setPipeline', 'setBindGroup', 'dispatchWorkgroups', 'dispatchWorkgroupsIndirect', 'end'];
+/**
+ * The user's pass descriptor plus our timestampWrites. Object spread costs ~0.5 µs per pass; the
+ * descriptor WebGPU defines has only `label` (and `timestampWrites`), so that case is a literal, and
+ * anything else is copied whole.
+ */
+function withTimestampWrites(desc: GPUComputePassDescriptor | undefined, timestampWrites: GPUComputePassTimestampWrites): GPUComputePassDescriptor {
+  if (desc == null) return { timestampWrites };
+  for (const key in desc) if (key !== 'label' && key !== 'timestampWrites') return { ...desc, timestampWrites };
+  return desc.label === undefined ? { timestampWrites } : { label: desc.label, timestampWrites };
+}
+
+/** Defines methods as non-enumerable properties (like WebIDL operations). */
+function defineMethods(target: object, methods: Record<string, Method>): void {
+  for (const [name, fn] of Object.entries(methods)) {
+    Object.defineProperty(target, name, { value: fn, configurable: true, writable: true, enumerable: false });
+  }
+}
 
 /** Defines `name` as an own, non-enumerable property of `target`, remembering what was there. */
 function override(target: object, name: string, fn: Method, saved: Map<string, PropertyDescriptor | undefined>): void {
@@ -1256,4 +1304,263 @@ function restore(target: object, saved: Map<string, PropertyDescriptor | undefin
     else delete (target as Record<string, unknown>)[name];
   }
   saved.clear();
+}
+
+
+// ---- instrumented prototypes (shared by every Instrumentation) ----------------------------------
+// One instrumented encoder prototype and one pass class per native prototype for the whole module,
+// not per Instrumentation: captured objects of every instance then share one hidden class, so the
+// workload's call sites (and ours) stay monomorphic (with a class per instance, five instances in one
+// process doubled the per-dispatch cost). Per-object state says which instance records; this code
+// reaches that instance's private members by element access (`inst['clock']`), which TypeScript
+// allows for exactly this kind of module-internal friend.
+
+/** The state of every instrumented, unfinished encoder (of any instance). */
+const encoderStates = new WeakMap<GPUCommandEncoder, EncoderState>();
+/** The encoder looked up last (passes are encoded one after another on one encoder). */
+let lastEncoder: EncoderState | undefined;
+const encoderProtos = new WeakMap<object, object>();
+const passClasses = new WeakMap<object, PassClass>();
+
+function encoderOf(encoder: GPUCommandEncoder): EncoderState | undefined {
+  const last = lastEncoder;
+  if (last !== undefined && last.encoder === encoder) return last;
+  const enc = encoderStates.get(encoder);
+  if (enc !== undefined) lastEncoder = enc;
+  return enc;
+}
+
+function encoderProtoFor(native: Proto): object {
+  let proto = encoderProtos.get(native);
+  if (!proto) {
+    proto = buildEncoderProto(native);
+    encoderProtos.set(native, proto);
+  }
+  return proto;
+}
+
+function passClassFor(native: Proto): PassClass {
+  let Pass = passClasses.get(native);
+  if (!Pass) {
+    Pass = buildPassClass(native);
+    passClasses.set(native, Pass);
+  }
+  return Pass;
+}
+
+/** `Object.create(native)` plus beginComputePass, copyBufferToBuffer and finish. */
+function buildEncoderProto(native: Proto): object {
+  const proto = Object.create(native) as object;
+  defineMethods(proto, {
+    beginComputePass: function beginComputePass(this: GPUCommandEncoder, desc?: GPUComputePassDescriptor) {
+      const enc = encoderOf(this);
+      if (enc === undefined || !enc.inst['capturingNow']) return native['beginComputePass']!.apply(this, arguments);
+      return enc.inst['beginPass'](enc, desc);
+    },
+    copyBufferToBuffer: function copyBufferToBuffer(this: GPUCommandEncoder) {
+      const enc = encoderOf(this);
+      if (enc === undefined || !enc.inst['capturingNow']) return native['copyBufferToBuffer']!.apply(this, arguments);
+      const inst = enc.inst;
+      const launchStartNs = inst['clock']();
+      const result = native['copyBufferToBuffer']!.apply(this, arguments);
+      const launchEndNs = inst['clock']();
+      // (src, dst, size?) or (src, srcOffset, dst, dstOffset, size?)
+      const long = typeof arguments[1] === 'number';
+      const src = arguments[0] as GPUBuffer;
+      const dst = (long ? arguments[2] : arguments[1]) as GPUBuffer;
+      const srcOffset = long ? (arguments[1] as number) : 0;
+      const size = (long ? arguments[4] : arguments[2]) as number | undefined;
+      const bytes = size ?? src.size - srcOffset;
+      inst['recordCopy'](dst.usage & MAP_READ ? 'DtoH' : 'DtoD', bytes, 'copyBufferToBuffer', launchStartNs, launchEndNs);
+      return result;
+    },
+    finish: function finish(this: GPUCommandEncoder) {
+      const cb = native['finish']!.apply(this, arguments) as GPUCommandBuffer;
+      const enc = encoderOf(this);
+      if (enc !== undefined) enc.inst['finishEncoder'](enc, cb);
+      return cb;
+    },
+  });
+  return proto;
+}
+
+/**
+ * The class of the objects handed out for captured passes (see PassState). Its prototype's
+ * prototype is the native one; it defines our wrappers for the methods we track and a forwarder for
+ * every other method and accessor of the native prototype chain, so that after a split every call
+ * reaches the real pass that receives commands now. Only what the native pass has is defined
+ * (feature tests on the pass still see what the runtime offers).
+ */
+function buildPassClass(native: Proto): PassClass {
+  // The wrappers capture stacks omitting themselves: V8 then walks no frame of ours.
+  let dispatchFn: Method;
+  let dispatchIndirectFn: Method;
+  class InstrumentedPass implements PassState {
+    readonly native: Proto = native;
+    current: GPUComputePassEncoder;
+    closed = false;
+    insideIndex = 0;
+    dispatchesInCurrent = 0;
+    dispatches = 0;
+    firstDispatch = -1;
+    pipeline: GPUComputePipeline | undefined = undefined;
+    readonly groups: (GPUBindGroup | undefined)[] = [];
+    offsets: (number[] | undefined)[] | undefined = undefined;
+    bound: readonly number[] | undefined = undefined;
+    boundValid = false;
+    debugGroups: string[] | undefined = undefined;
+    immediates: [number, Uint8Array][] | undefined = undefined;
+    opStartNs = NaN;
+    lastDispatchEndNs = NaN;
+
+    constructor(
+      readonly inst: Instrumentation,
+      readonly enc: EncoderState,
+      pass: GPUComputePassEncoder,
+      readonly mode: PassMode,
+      readonly userTimestampWrites: boolean,
+      readonly descLabel: string | undefined,
+      public slotSlice: QuerySlice | undefined,
+      public slotIndex: number,
+    ) {
+      this.current = pass;
+    }
+
+    setPipeline(pipeline: GPUComputePipeline): unknown {
+      if (!this.closed) {
+        if (this.opStartNs !== this.opStartNs && this.inst['capturingNow']) this.opStartNs = this.inst['clock']();
+        this.pipeline = pipeline;
+      }
+      return native['setPipeline']!.apply(this.current, arguments);
+    }
+
+    setBindGroup(index: number, group: GPUBindGroup | null | undefined, offsets?: Iterable<number> | Uint32Array, start?: number, length?: number): unknown {
+      if (!this.closed) {
+        if (this.opStartNs !== this.opStartNs && this.inst['capturingNow']) this.opStartNs = this.inst['clock']();
+        this.groups[index] = group ?? undefined;
+        this.boundValid = false;
+        // Dynamic offsets are re-applied after a split: keep a copy (the caller may reuse its array).
+        if (this.mode === 'split' && (offsets !== undefined || this.offsets?.[index] !== undefined)) {
+          (this.offsets ??= [])[index] =
+            group && offsets !== undefined
+              ? offsets instanceof Uint32Array && start !== undefined
+                ? [...offsets.subarray(start, start + (length ?? 0))]
+                : [...offsets]
+              : undefined;
+        }
+      }
+      return native['setBindGroup']!.apply(this.current, arguments);
+    }
+
+    setImmediates(rangeOffset: number, data: BufferSource, dataOffset?: number, size?: number): unknown {
+      if (!this.closed) {
+        if (this.opStartNs !== this.opStartNs && this.inst['capturingNow']) this.opStartNs = this.inst['clock']();
+        if (this.mode === 'split') (this.immediates ??= []).push([rangeOffset, sourceCopy(data, dataOffset, size)]);
+      }
+      return native['setImmediates']!.apply(this.current, arguments);
+    }
+
+    pushDebugGroup(label: string): unknown {
+      if (!this.closed) (this.debugGroups ??= []).push(label);
+      return native['pushDebugGroup']!.apply(this.current, arguments);
+    }
+
+    popDebugGroup(): unknown {
+      if (!this.closed) this.debugGroups?.pop();
+      return native['popDebugGroup']!.apply(this.current, arguments);
+    }
+
+    dispatchWorkgroups(x: number, y?: number, z?: number): unknown {
+      if (this.closed) return native['dispatchWorkgroups']!.apply(this.current, arguments);
+      const opStartNs = this.inst['beforeDispatch'](this);
+      const launchStartNs = this.inst['clock']();
+      const result = native['dispatchWorkgroups']!.apply(this.current, arguments) as unknown;
+      const launchEndNs = this.inst['clock']();
+      // Captured here, after the launch (not part of the op's span) and in this very frame: each
+      // frame of ours V8 walks past costs a few hundred ns. Formatted by flush().
+      let stack: StackHolder | undefined;
+      if (this.inst['withStack']) {
+        if (captureStackTrace !== undefined) {
+          stack = {};
+          const limit = V8Error.stackTraceLimit;
+          V8Error.stackTraceLimit = this.inst['stackLimit'];
+          try {
+            captureStackTrace(stack, dispatchFn);
+          } finally {
+            V8Error.stackTraceLimit = limit;
+          }
+        } else stack = new Error();
+      }
+      this.inst['afterDispatch'](this, 'dispatchWorkgroups', opStartNs, launchStartNs, launchEndNs, x, y ?? 1, z ?? 1, stack);
+      return result;
+    }
+
+    dispatchWorkgroupsIndirect(): unknown {
+      if (this.closed) return native['dispatchWorkgroupsIndirect']!.apply(this.current, arguments);
+      const opStartNs = this.inst['beforeDispatch'](this);
+      const launchStartNs = this.inst['clock']();
+      const result = native['dispatchWorkgroupsIndirect']!.apply(this.current, arguments) as unknown;
+      const launchEndNs = this.inst['clock']();
+      let stack: StackHolder | undefined;
+      if (this.inst['withStack']) {
+        if (captureStackTrace !== undefined) {
+          stack = {};
+          const limit = V8Error.stackTraceLimit;
+          V8Error.stackTraceLimit = this.inst['stackLimit'];
+          try {
+            captureStackTrace(stack, dispatchIndirectFn);
+          } finally {
+            V8Error.stackTraceLimit = limit;
+          }
+        } else stack = new Error();
+      }
+      // Indirect: the counts live in a GPU buffer; NaN asks afterDispatch for the hint's.
+      this.inst['afterDispatch'](this, 'dispatchWorkgroupsIndirect', opStartNs, launchStartNs, launchEndNs, NaN, NaN, NaN, stack);
+      return result;
+    }
+
+    end(): unknown {
+      const result = native['end']!.apply(this.current, arguments) as unknown;
+      if (!this.closed) this.inst['endPass'](this);
+      return result;
+    }
+  }
+  const proto = InstrumentedPass.prototype as unknown as Record<string, unknown>;
+  dispatchFn = proto['dispatchWorkgroups'] as Method;
+  dispatchIndirectFn = proto['dispatchWorkgroupsIndirect'] as Method;
+  for (const name of PASS_CORE_METHODS) {
+    if (typeof native[name] !== 'function') delete proto[name];
+  }
+  Object.setPrototypeOf(proto, native);
+  // `pass.constructor` names the runtime's class, as on the real pass.
+  Object.defineProperty(proto, 'constructor', { value: native['constructor'], configurable: true, writable: true, enumerable: false });
+  for (let p: object | null = native; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const name of Object.getOwnPropertyNames(p)) {
+      if (name === 'constructor' || Object.prototype.hasOwnProperty.call(proto, name)) continue;
+      const d = Object.getOwnPropertyDescriptor(p, name);
+      if (!d) continue;
+      if (typeof d.value === 'function') {
+        Object.defineProperty(proto, name, {
+          value: function (this: InstrumentedPass) {
+            return native[name]!.apply(this.current, arguments);
+          },
+          configurable: true,
+          writable: true,
+          enumerable: false,
+        });
+      } else if (d.get || d.set) {
+        // Accessors (label) read and write the real pass; the native getter would reject our object.
+        const forwarded: PropertyDescriptor = { configurable: true, enumerable: d.enumerable ?? false };
+        const { get, set } = d;
+        if (get) forwarded.get = function (this: InstrumentedPass) {
+          return get.call(this.current);
+        };
+        if (set) forwarded.set = function (this: InstrumentedPass, value: unknown) {
+          set.call(this.current, value);
+        };
+        Object.defineProperty(proto, name, forwarded);
+      }
+    }
+  }
+  return InstrumentedPass;
 }

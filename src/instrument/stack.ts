@@ -1,8 +1,16 @@
-// JS stacks at dispatch time (with_stack). V8 (Node, Chromium) lets us cut our own frames off at
-// capture time with Error.captureStackTrace; elsewhere we drop frames that name wgprof's own files.
+// JS stacks at dispatch time (with_stack), in two halves so the hot path stays cheap:
+// - captureStackHolder() at dispatch: V8 records the frames (function, script, position) into a
+//   holder object but formats nothing until `.stack` is read. Formatting is the expensive half
+//   (under Node with source maps, tens of µs per stack), so it waits for flush.
+// - formatStack() at flush: reads `.stack` once and cleans it into frames.
+// V8 (Node, Chromium) lets us cut our own frames off at capture time with Error.captureStackTrace;
+// elsewhere `new Error()` captures everything and cleanStack drops frames naming wgprof's own files.
 
 /** Frames pointing into these wgprof folders are removed (the instrumentation and the profiler). */
 const OWN_FRAME = /[\\/](?:src|dist)[\\/](?:instrument|profiler)[\\/]/;
+
+/** Frames captured beyond `maxFrames`, for the ones cleanStack drops (e.g. profiler frames mid-stack). */
+const SPARE_FRAMES = 8;
 
 /**
  * Turns an `Error.stack` string into frames, innermost first: the message line dropped, `at `
@@ -25,25 +33,55 @@ export function cleanStack(stack: string | undefined, maxFrames: number): string
   return frames;
 }
 
-interface V8ErrorConstructor {
+export interface V8ErrorConstructor {
   captureStackTrace?(target: object, constructorOpt?: Function): void;
   stackTraceLimit?: number | undefined;
 }
 
+/** `Error`, typed with V8's extras. */
+export const V8Error = Error as unknown as V8ErrorConstructor;
+const hasCaptureStackTrace = typeof V8Error.captureStackTrace === 'function';
+
+/** Error.stackTraceLimit to capture with: `maxFrames` plus spares for the frames cleanStack drops. */
+export function stackTraceLimitFor(maxFrames: number): number {
+  return maxFrames + SPARE_FRAMES;
+}
+
+/** An unformatted stack: read `.stack` (formatStack) to format it. */
+export interface StackHolder {
+  readonly stack?: string | undefined;
+}
+
+/**
+ * Records the caller's stack without formatting it: frames from `omitFrom` inwards (and `omitFrom`
+ * itself) are left out on V8. Keep the holder and call formatStack() later.
+ */
+export function captureStackHolder(omitFrom: Function, maxFrames: number): StackHolder {
+  if (!hasCaptureStackTrace) return new Error();
+  const holder: { stack?: string } = {};
+  const previous = V8Error.stackTraceLimit;
+  V8Error.stackTraceLimit = stackTraceLimitFor(maxFrames);
+  try {
+    V8Error.captureStackTrace!(holder, omitFrom);
+  } finally {
+    V8Error.stackTraceLimit = previous;
+  }
+  return holder;
+}
+
+/** The frames of a captured stack, innermost first, wgprof's own removed, at most `maxFrames`. */
+export function formatStack(holder: StackHolder, maxFrames: number): string[] {
+  let text: string | undefined;
+  try {
+    text = holder.stack;
+  } catch {
+    // A user Error.prepareStackTrace that throws: no frames rather than a failed flush.
+    text = undefined;
+  }
+  return cleanStack(typeof text === 'string' ? text : undefined, maxFrames);
+}
+
 /** The caller's stack, omitting `omitFrom` and everything it called (V8), innermost first. */
 export function captureStack(omitFrom: Function, maxFrames: number): string[] {
-  const E = Error as unknown as V8ErrorConstructor;
-  if (typeof E.captureStackTrace === 'function') {
-    const holder: { stack?: string } = {};
-    const previous = E.stackTraceLimit;
-    // A few spare frames for the ones cleanStack drops.
-    E.stackTraceLimit = maxFrames + 8;
-    try {
-      E.captureStackTrace(holder, omitFrom);
-    } finally {
-      E.stackTraceLimit = previous;
-    }
-    return cleanStack(holder.stack, maxFrames);
-  }
-  return cleanStack(new Error().stack, maxFrames);
+  return formatStack(captureStackHolder(omitFrom, maxFrames), maxFrames);
 }

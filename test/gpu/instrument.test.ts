@@ -368,6 +368,48 @@ describe('Instrumentation on dawn.node', () => {
     }
   });
 
+  test('a captured pass is a GPUComputePassEncoder with exactly the runtime pass\'s methods, and its label', async () => {
+    const { device } = runtime;
+    const inst = new Instrumentation();
+    inst.attach(device);
+    try {
+      device.pushErrorScope('validation');
+      const methods = (pass: object) => {
+        const names: string[] = [];
+        for (const name in pass) if (typeof (pass as Record<string, unknown>)[name] === 'function') names.push(name);
+        const all = new Set<string>();
+        for (let p = Object.getPrototypeOf(pass) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+          for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor' && typeof (pass as Record<string, unknown>)[name] === 'function') all.add(name);
+        }
+        return [...new Set([...names, ...all])].sort();
+      };
+      const plainEncoder = device.createCommandEncoder();
+      const plain = plainEncoder.beginComputePass({ label: 'plain' });
+      inst.setCapturing(true);
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass({ label: 'captured' });
+      assert.ok(pass instanceof (plain.constructor as new () => GPUComputePassEncoder), 'instanceof the runtime\'s class');
+      assert.equal(pass.constructor, plain.constructor);
+      assert.deepEqual(methods(pass), methods(plain));
+      assert.equal(pass.label, 'captured', 'the label accessor reads the real pass');
+      assert.ok(!Object.getOwnPropertyNames(pass).includes('label'), 'no own label shadows the accessor');
+      pass.label = 'renamed';
+      assert.equal(pass.label, 'renamed', 'and writes it');
+      pass.end();
+      const unlabeled = encoder.beginComputePass();
+      assert.equal(unlabeled.label, '');
+      unlabeled.end();
+      plain.end();
+      plainEncoder.finish();
+      device.queue.submit([encoder.finish()]);
+      inst.setCapturing(false);
+      await inst.flush();
+      assert.equal(await device.popErrorScope(), null);
+    } finally {
+      inst.detach();
+    }
+  });
+
   test('with splitPasses: false a multi-dispatch pass stays whole and untimed; a one-dispatch pass is timed', async () => {
     const { device } = runtime;
     const inst = new Instrumentation({ splitPasses: false });

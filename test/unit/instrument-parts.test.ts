@@ -2,9 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DispatchLog } from '../../src/instrument/dispatch-log.js';
 import { bindGroupBufferBytes } from '../../src/instrument/instrumentation.js';
 import { MemoryTracker, textureBytes } from '../../src/instrument/memory.js';
-import { cleanStack } from '../../src/instrument/stack.js';
+import { captureStackHolder, cleanStack, formatStack } from '../../src/instrument/stack.js';
 import { parseWorkgroupSize } from '../../src/instrument/wgsl.js';
 
 describe('parseWorkgroupSize', () => {
@@ -138,5 +139,83 @@ describe('bindGroupBufferBytes on one-shot iterables', () => {
       yield { binding: 0, resource: buffer };
     }
     assert.deepEqual(bindGroupBufferBytes(entries()), []);
+  });
+});
+
+describe('DispatchLog', () => {
+  const push = (log: DispatchLog<string, object, unknown, unknown>, id: number) =>
+    log.push(id, `k${id}`, 'dispatchWorkgroups', id * 10, id * 10 + 1, id * 10 + 2, id, 1, 1, undefined, [id], undefined, undefined, undefined);
+
+  test('keeps every column through growth; sequence numbers keep counting across clear()', () => {
+    const log = new DispatchLog<string, object, unknown, unknown>(2);
+    const seqs = [1, 2, 3, 4, 5].map((id) => push(log, id));
+    assert.deepEqual(seqs, [0, 1, 2, 3, 4]);
+    log.setTiming(3, 'slice', 6);
+    assert.equal(log.length, 5);
+    assert.deepEqual([...log.ids.subarray(0, 5)], [1, 2, 3, 4, 5]);
+    assert.deepEqual([...log.times.subarray(12, 15)], [50, 51, 52], 'entry 4 (seq 4) after two growths');
+    assert.deepEqual([...log.counts.subarray(0, 3)], [1, 1, 1]);
+    assert.deepEqual(log.kernels, ['k1', 'k2', 'k3', 'k4', 'k5']);
+    assert.deepEqual([log.slices[3], log.queryIndex[3]], ['slice', 6]);
+    assert.equal(log.slices[2], undefined, 'untimed entries have no slice');
+    assert.ok(log.holds(0) && log.holds(4) && !log.holds(5) && !log.holds(-1));
+    log.clear();
+    assert.equal(log.length, 0);
+    assert.deepEqual(log.kernels, [], 'references dropped');
+    assert.ok(!log.holds(4), 'entries handed over are no longer held');
+    assert.equal(push(log, 6), 5, 'numbering continues');
+    assert.ok(log.holds(5));
+  });
+});
+
+describe('deferred stacks', () => {
+  interface V8Error {
+    prepareStackTrace?: ((error: Error, frames: unknown[]) => unknown) | undefined;
+  }
+  const E = Error as unknown as V8Error;
+
+  test('capturing formats nothing; formatStack formats once, innermost first, without the omitted frame', () => {
+    const previous = E.prepareStackTrace;
+    let formatted = 0;
+    E.prepareStackTrace = (error, frames) => {
+      formatted++;
+      return `${String(error)}\n${frames.map((f) => `    at ${String(f)}`).join('\n')}`;
+    };
+    try {
+      function omitted(): object {
+        return captureStackHolder(omitted, 8);
+      }
+      function callerOfOmitted(): object {
+        return omitted();
+      }
+      const holder = callerOfOmitted();
+      assert.equal(formatted, 0, 'nothing formatted at capture');
+      const frames = formatStack(holder, 8);
+      assert.equal(formatted, 1);
+      assert.match(frames[0] ?? '', /^callerOfOmitted /);
+      assert.ok(!frames.some((f) => f.startsWith('omitted ')), JSON.stringify(frames));
+      assert.ok(frames.length <= 8);
+    } finally {
+      E.prepareStackTrace = previous;
+    }
+  });
+
+  test('a prepareStackTrace that throws at flush gives no frames instead of failing the flush', () => {
+    const previous = E.prepareStackTrace;
+    try {
+      function capture(): object {
+        return captureStackHolder(capture, 4);
+      }
+      const holder = capture();
+      let calls = 0;
+      E.prepareStackTrace = () => {
+        calls++;
+        throw new Error('broken hook');
+      };
+      assert.deepEqual(formatStack(holder, 4), []);
+      assert.equal(calls, 1, 'the hook ran (and threw)');
+    } finally {
+      E.prepareStackTrace = previous;
+    }
   });
 });

@@ -131,6 +131,10 @@ class FakePass {
   insertDebugMarker(label: string) {
     return this.push('insertDebugMarker', [label]);
   }
+  /** An accessor, like WebGPU's `label`: a captured pass must read it from the real pass. */
+  get passId(): number {
+    return this.id;
+  }
   end() {
     this.push('end', []);
     this.ended = true;
@@ -344,12 +348,14 @@ describe('pass splitting (pass-boundaries mode)', () => {
     pass.popDebugGroup();
     pass.dispatchWorkgroups(3);
     pass.end();
-    assert.ok(pass instanceof FakePass, 'the user keeps the real pass object');
-    assert.deepEqual(Object.getOwnPropertyNames(pass).filter((n) => typeof (pass as unknown as Record<string, unknown>)[n] === 'function'), [], 'own overrides removed at end()');
-    const ownFns = () => Object.getOwnPropertyNames(encoder).filter((n) => typeof (encoder as unknown as Record<string, unknown>)[n] === 'function');
-    assert.deepEqual(ownFns(), ['beginComputePass', 'copyBufferToBuffer', 'finish'], 'a captured encoder is instrumented until finish()');
+    assert.ok(pass instanceof FakePass, 'the pass the user holds is still a FakePass (instanceof holds)');
+    const ownFns = (obj: object) => Object.getOwnPropertyNames(obj).filter((n) => typeof (obj as Record<string, unknown>)[n] === 'function');
+    assert.deepEqual(ownFns(pass), [], 'its methods live on its prototype');
+    const encoderProto = Object.getPrototypeOf(encoder) as object;
+    assert.ok(encoderProto !== FakeEncoder.prototype && Object.getPrototypeOf(encoderProto) === FakeEncoder.prototype, 'a captured encoder is instrumented until finish()');
+    assert.deepEqual(ownFns(encoder), [], 'through its prototype: nothing is defined on the encoder itself');
     const cb = encoder.finish();
-    assert.deepEqual(ownFns(), [], 'and restored by finish()');
+    assert.equal(Object.getPrototypeOf(encoder), FakeEncoder.prototype, 'and restored by finish()');
     gpu.queue.submit([cb]);
     inst.setCapturing(false);
     const captured = await inst.flush();
@@ -396,6 +402,63 @@ describe('pass splitting (pass-boundaries mode)', () => {
     assert.equal(captured.dispatches.filter((d) => d.gpuStartNs !== undefined).length, 0);
     assert.equal(world.submits[0], 1, 'nothing to resolve: no extra command buffer');
     assert.equal(inst.querySetsCreated, 0);
+  });
+});
+
+describe('the pass the user holds while capturing', () => {
+  test('forwards untracked methods and accessors to the real pass receiving commands, also after a split', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass() as unknown as FakePass;
+    const firstId = pass.passId;
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.insertDebugMarker('before split');
+    pass.dispatchWorkgroups(2); // splits: a second real pass
+    pass.insertDebugMarker('after split');
+    assert.equal(pass.passId, firstId + 1, 'the accessor reads the current real pass');
+    pass.end();
+    const cb = encoder.finish() as unknown as FakeCommandBuffer;
+    const markers = cb.cmds.filter((c) => c.op === 'insertDebugMarker').map((c) => [c.args[0], c.pass?.id]);
+    assert.deepEqual(markers, [
+      ['before split', firstId],
+      ['after split', firstId + 1],
+    ]);
+    gpu.queue.submit([cb as unknown as GPUCommandBuffer]);
+    const captured = await inst.flush();
+    assert.deepEqual(world.errors, []);
+    assert.equal(captured.dispatches.length, 2);
+    assert.equal(captured.stats.passSplits, 1);
+  });
+
+  test('offers exactly the methods the real pass has (feature tests still work)', () => {
+    const plain = setup();
+    plain.inst.setCapturing(true);
+    const pass = plain.gpu.createCommandEncoder().beginComputePass() as unknown as Record<string, unknown>;
+    assert.equal(typeof pass['writeTimestamp'], 'undefined', 'a FakePass has no writeTimestamp: neither has the captured pass');
+    assert.equal(typeof pass['insertDebugMarker'], 'function');
+    assert.ok(pass instanceof FakePass && !(pass instanceof FakeInsidePass));
+    const inside = setup(['timestamp-query', 'chromium-experimental-timestamp-query-inside-passes']);
+    inside.inst.setCapturing(true);
+    const insidePass = inside.gpu.createCommandEncoder().beginComputePass() as unknown as Record<string, unknown>;
+    assert.equal(typeof insidePass['writeTimestamp'], 'function');
+    assert.ok(insidePass instanceof FakeInsidePass);
+  });
+
+  test('after end() calls only forward: a dispatch on the ended pass reaches the runtime (which rejects it) and is not recorded', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    pass.dispatchWorkgroups(1);
+    assert.deepEqual(world.errors, ['dispatch on an ended pass']);
+    gpu.queue.submit([encoder.finish()]);
+    const captured = await inst.flush();
+    assert.equal(captured.dispatches.length, 1);
   });
 });
 
@@ -560,7 +623,9 @@ describe('modes and window', () => {
     const { world, gpu, inst, pipeline } = setup();
     const encoder = gpu.createCommandEncoder();
     assert.deepEqual(Object.getOwnPropertyNames(encoder).filter((n) => typeof (encoder as unknown as Record<string, unknown>)[n] === 'function'), []);
+    assert.equal(Object.getPrototypeOf(encoder), FakeEncoder.prototype, 'the encoder is untouched');
     const pass = encoder.beginComputePass();
+    assert.equal(Object.getPrototypeOf(pass), FakePass.prototype, 'the pass is untouched');
     assert.ok(!('timestampWrites' in ((pass as unknown as FakePass).desc ?? {})), 'no timestamps injected');
     pass.setPipeline(pipeline('A'));
     pass.dispatchWorkgroups(1);
