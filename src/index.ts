@@ -19,5 +19,5 @@ export type { ProfilerConfig, ProfilerConfigInput, ProfilerConfigIssue, ParsePro
 export { Instrumentation, alignClock } from './instrument/index.js';
 export type { InstrumentationOptions, Captured, CaptureStats, SubmitRecord, SubmitSample, ClockAlignment } from './instrument/index.js';
 export * from './profiler/index.js';
-export { buildTrace, serializeTrace, validateTrace, parseTraceFile, parseTraceBytes, encodeTrace, writeTrace, traceFileName, sanitizeWorkerName, sinkForDir, FsSink, CallbackSink, HttpSink, OpfsSink, DownloadSink, keyAverages, formatKeyAveragesTable, dumpKeyAverages } from './trace/index.js';
+export { buildTrace, serializeTrace, serializeTraceBytes, validateTrace, parseTraceFile, parseTraceBytes, encodeTrace, writeTrace, traceFileName, sanitizeWorkerName, sinkForDir, FsSink, CallbackSink, HttpSink, OpfsSink, DownloadSink, keyAverages, formatKeyAveragesTable, dumpKeyAverages } from './trace/index.js';
 export type { KinetoTrace, TraceEvent, TraceSink, TraceSinkWriter, WriteTraceOptions, WrittenTrace, KeyAverages, KeyAverageRow, KeyAveragesSortKey, GzipEngine } from './trace/index.js';

@@ -1,8 +1,9 @@
 // CaptureRecord -> Kineto trace. One planning pass (pure, over typed arrays) fixes every time on the
 // relative-ns grid and enforces strict nesting; one emission pass walks the plan and hands each event
-// to a writer: ObjectWriter builds the in-memory trace (buildTrace), TextWriter builds the JSON text in
-// chunks (serializeTrace) without ever holding the whole document. Both writers see the same calls, so
-// JSON.parse(serializeTrace(r)) deep-equals buildTrace(r) (test/unit/trace-build.test.ts checks it).
+// to a writer: ObjectWriter builds the in-memory trace (buildTrace), ByteWriter writes the JSON text as
+// UTF-8 bytes in chunks (serializeTraceBytes, serializeTrace) without ever holding the whole document.
+// Both writers see the same calls, so JSON.parse(serializeTrace(r)) deep-equals buildTrace(r)
+// (test/unit/trace-build.test.ts checks it).
 //
 // Times: record fields are ns since performance.timeOrigin (floats). Each becomes an integer ns offset
 // from `baseTimeNanoseconds` (epoch ns floored to Kineto's 7 889 238 s "trimonth" grid, taken at the
@@ -20,7 +21,8 @@
 import type { AdapterFacts } from '../gpu/device.js';
 import { WgprofError } from '../util/errors.js';
 import { WGPROF_VERSION } from '../version.js';
-import { cleanJson, fmtUs, jsonString, jsonText, sanitizeEventName, wellFormed } from './json.js';
+import { cleanJson, jsonString, jsonText, sanitizeEventName, wellFormed } from './json.js';
+import { ByteOut, utf8 } from './out.js';
 import type { KinetoTrace, TraceArgs, TraceDeviceProperties, TraceEvent, TraceJson, TraceProvenance } from './kineto.js';
 import type { KernelCost } from '../../kernels/define.js';
 import type { CaptureRecord, CopyRecord, DispatchRecord, TraceMeta } from './model.js';
@@ -32,7 +34,10 @@ export interface TraceBuildOptions {
   processName?: string;
   /** Extra lines for `wgprof.notes`. */
   notes?: string[];
-  /** serializeTrace chunk size, in UTF-16 code units (default 65536). */
+  /**
+   * Chunk size of serializeTraceBytes in bytes, and so (for ASCII text) of serializeTrace in characters
+   * (default 65536; at least 1024). A chunk ends after the event that reaches it.
+   */
   chunkChars?: number;
 }
 
@@ -65,7 +70,7 @@ type ArgBag = Record<string, unknown>;
 
 /** What the emission pass calls; `name`s are raw (writers sanitize and cache them). */
 interface EventWriter {
-  /** Characters buffered and not yet taken (0 for the object writer). */
+  /** Bytes buffered and not yet taken (0 for the object writer). */
   pending(): number;
   meta(name: string, pid: number, tid: number, tsNs: number, key: string, value: string | number): void;
   complete(cat: string, name: string, pid: number, tid: number, tsNs: number, durNs: number, args: ArgBag): void;
@@ -388,6 +393,378 @@ function provenanceOf(meta: TraceMeta, counts: TraceProvenance['counts'], adj: T
   return provenance;
 }
 
+type Adjustments = TraceProvenance['adjustments'];
+
+// The planning passes below are small functions over typed arrays on purpose: V8 optimizes a small
+// hot function after a few thousand iterations, a single 400-line one only after millions, and a
+// trace is usually exported once per process (test/bench/trace.ts measures the first export).
+
+/** Kineto's transToRelativeTime: ns since timeOrigin -> integer ns since the base; negative clamps to 0. */
+function relNs(offsetNs: number, ns: number): number {
+  const v = Math.round(offsetNs + ns);
+  return v > 0 ? v : 0;
+}
+
+/** Steps made disjoint, in start order, and their annotations clamped into them (relative ns). */
+class StepGrid {
+  readonly n: number;
+  /** Record index of the step at each position. */
+  readonly stepRec: Int32Array;
+  readonly sS: Float64Array;
+  readonly sE: Float64Array;
+  /** Annotation interval, NaN: no annotation. */
+  readonly aS: Float64Array;
+  readonly aE: Float64Array;
+
+  constructor(steps: CaptureRecord['steps'], offsetNs: number, adj: Adjustments) {
+    const n = steps.length;
+    this.n = n;
+    const stepOrder = sortedIndices(n, (i) => steps[i]!.startNs);
+    const stepRec = (this.stepRec = new Int32Array(n));
+    const sS = (this.sS = new Float64Array(n));
+    const sE = (this.sE = new Float64Array(n));
+    const aS = (this.aS = new Float64Array(n).fill(NaN));
+    const aE = (this.aE = new Float64Array(n).fill(NaN));
+    for (let p = 0; p < n; p++) {
+      const s = steps[stepOrder[p]!]!;
+      stepRec[p] = stepOrder[p]!;
+      sS[p] = relNs(offsetNs, s.startNs);
+      sE[p] = relNs(offsetNs, s.endNs);
+      if (sE[p]! < sS[p]!) {
+        sE[p] = sS[p]!;
+        adj.hostSpansClamped++;
+      }
+      if (p > 0 && sS[p]! < sE[p - 1]!) {
+        sE[p - 1] = Math.max(sS[p - 1]!, sS[p]!);
+        adj.hostSpansClamped++;
+      }
+    }
+    for (let p = 0; p < n; p++) {
+      const s = steps[stepRec[p]!]!;
+      if (s.annotation === undefined) continue;
+      const lo = sS[p]!;
+      const hi = sE[p]!;
+      const rawS = relNs(offsetNs, s.annotationStartNs ?? s.startNs);
+      const rawE = relNs(offsetNs, s.annotationEndNs ?? s.endNs);
+      const a0 = Math.min(Math.max(rawS, lo), hi);
+      const a1 = Math.min(Math.max(rawE, a0), hi);
+      if (a0 !== rawS || a1 !== rawE) adj.hostSpansClamped++;
+      aS[p] = a0;
+      aE[p] = a1;
+    }
+  }
+
+  /** Position of the step that contains t, or -1. */
+  locate(t: number): number {
+    const p = lastAtOrBefore(this.sS, t);
+    return p >= 0 && t < this.sE[p]! ? p : -1;
+  }
+
+  /** Cuts a span's end so that it does not straddle a step or annotation edge; returns the new end. */
+  clampEnd(s: number, e: number): number {
+    const p = this.locate(s);
+    if (p >= 0) {
+      if (e > this.sE[p]!) e = this.sE[p]!;
+      const a0 = this.aS[p]!;
+      const a1 = this.aE[p]!;
+      if (a0 === a0) {
+        if (s >= a0 && s < a1) {
+          if (e > a1) e = a1;
+        } else if (s < a0 && e > a0 && e < a1) e = a0;
+      }
+    } else {
+      const q = lastAtOrBefore(this.sS, e - 1);
+      if (q >= 0 && e < this.sE[q]! && e > this.sS[q]! && s < this.sS[q]!) e = this.sS[q]!;
+    }
+    return e;
+  }
+}
+
+/** Host items (steps, annotations, spans, ops, launches, copies) as parallel arrays, in push order. */
+class HostItems {
+  readonly iS: Float64Array;
+  readonly iE: Float64Array;
+  readonly iKind: Uint8Array;
+  readonly iRec: Int32Array;
+  n = 0;
+  constructor(capacity: number) {
+    this.iS = new Float64Array(capacity);
+    this.iE = new Float64Array(capacity);
+    this.iKind = new Uint8Array(capacity);
+    this.iRec = new Int32Array(capacity);
+  }
+  push(kind: number, rec: number, s: number, e: number): void {
+    const n = this.n++;
+    this.iS[n] = s;
+    this.iE[n] = e;
+    this.iKind[n] = kind;
+    this.iRec[n] = rec;
+  }
+  /** A host span [s, e] cut to its containers; an end before the start becomes the start. Both count as clamps. */
+  pushClamped(kind: number, rec: number, s: number, e: number, grid: StepGrid, adj: Adjustments): void {
+    if (e < s) {
+      e = s;
+      adj.hostSpansClamped++;
+    }
+    const c = grid.clampEnd(s, e);
+    if (c !== e) adj.hostSpansClamped++;
+    this.push(kind, rec, s, c);
+  }
+  /** Parents first: earlier start, then longer, then lower rank, then push order. */
+  before(a: number, b: number): number {
+    return this.iS[a]! - this.iS[b]! || this.iE[b]! - this.iE[a]! || RANK[this.iKind[a]!]! - RANK[this.iKind[b]!]! || a - b;
+  }
+}
+
+/** Sets out[i], outEnd[i] to the GPU interval of record times; leaves NaN when there is none, or when it ends before it starts (counted). */
+function gpuInterval(out: Float64Array, outEnd: Float64Array, i: number, offsetNs: number, startNs: number | undefined, endNs: number | undefined, adj: Adjustments): void {
+  if (startNs === undefined || endNs === undefined) return;
+  const gs = relNs(offsetNs, startNs);
+  const ge = relNs(offsetNs, endNs);
+  if (ge >= gs) {
+    out[i] = gs;
+    outEnd[i] = ge;
+  } else adj.gpuIntervalsDropped++;
+}
+
+function planOps(dispatches: DispatchRecord[], offsetNs: number, grid: StepGrid, items: HostItems, adj: Adjustments, dStep: Int32Array, dGs: Float64Array, dGe: Float64Array): void {
+  for (let i = 0; i < dispatches.length; i++) {
+    const d = dispatches[i]!;
+    const s = relNs(offsetNs, d.opStartNs);
+    items.pushClamped(K_OP, i, s, relNs(offsetNs, d.opEndNs), grid, adj);
+    dStep[i] = grid.locate(s);
+    gpuInterval(dGs, dGe, i, offsetNs, d.gpuStartNs, d.gpuEndNs, adj);
+  }
+}
+
+/** Each launch is clamped into its op (item opItem0 + i). */
+function planLaunches(dispatches: DispatchRecord[], offsetNs: number, items: HostItems, opItem0: number, adj: Adjustments): void {
+  const { iS, iE } = items;
+  for (let i = 0; i < dispatches.length; i++) {
+    const d = dispatches[i]!;
+    const os = iS[opItem0 + i]!;
+    const oe = iE[opItem0 + i]!;
+    const rawS = relNs(offsetNs, d.launchStartNs);
+    const rawE = relNs(offsetNs, d.launchEndNs);
+    const ls = Math.min(Math.max(rawS, os), oe);
+    const le = Math.min(Math.max(rawE, ls), oe);
+    if (ls !== rawS || le !== rawE) adj.hostSpansClamped++;
+    items.push(K_LAUNCH, i, ls, le);
+  }
+}
+
+function planCopies(copies: CopyRecord[], offsetNs: number, grid: StepGrid, items: HostItems, adj: Adjustments, cStep: Int32Array, cGs: Float64Array, cGe: Float64Array): void {
+  for (let i = 0; i < copies.length; i++) {
+    const cp = copies[i]!;
+    const s = relNs(offsetNs, cp.launchStartNs);
+    items.pushClamped(K_COPY, i, s, relNs(offsetNs, cp.launchEndNs), grid, adj);
+    cStep[i] = grid.locate(s);
+    gpuInterval(cGs, cGe, i, offsetNs, cp.gpuStartNs, cp.gpuEndNs, adj);
+  }
+}
+
+/**
+ * Host items in emission order (parents first). Dispatches (op, launch, op, launch...) are nearly always
+ * in order already: merge that stream with the few other items instead of sorting everything; fall back
+ * to a full sort when the stream is out of order.
+ */
+function orderItems(items: HostItems, opItem0: number, nD: number): number[] {
+  const nItems = items.n;
+  const cmp = (a: number, b: number): number => items.before(a, b);
+  const others: number[] = [];
+  for (let x = 0; x < opItem0; x++) others.push(x);
+  for (let x = opItem0 + 2 * nD; x < nItems; x++) others.push(x);
+  others.sort(cmp);
+  const pairs = new Array<number>(2 * nD);
+  for (let i = 0; i < nD; i++) {
+    pairs[2 * i] = opItem0 + i;
+    pairs[2 * i + 1] = opItem0 + nD + i;
+  }
+  let pairsSorted = true;
+  for (let k = 1; k < pairs.length && pairsSorted; k++) if (items.before(pairs[k - 1]!, pairs[k]!) > 0) pairsSorted = false;
+  if (!pairsSorted) pairs.sort(cmp);
+  const order = new Array<number>(nItems);
+  for (let a = 0, b = 0, k = 0; k < nItems; k++) {
+    if (b >= pairs.length || (a < others.length && items.before(others[a]!, pairs[b]!) <= 0)) order[k] = others[a++]!;
+    else order[k] = pairs[b++]!;
+  }
+  return order;
+}
+
+/** Stack pass: a child never outlives its parent. */
+function clampToParents(order: number[], items: HostItems, adj: Adjustments): void {
+  const { iS, iE } = items;
+  const stack = new Int32Array(order.length);
+  let sp = 0;
+  for (let k = 0; k < order.length; k++) {
+    const x = order[k]!;
+    while (sp > 0 && iE[stack[sp - 1]!]! <= iS[x]!) sp--;
+    if (sp > 0 && iE[x]! > iE[stack[sp - 1]!]!) {
+      iE[x] = iE[stack[sp - 1]!]!;
+      adj.hostSpansClamped++;
+    }
+    stack[sp++] = x;
+  }
+}
+
+/** The GPU stream's intervals in start order (ids: dispatch i, or nD + copy i), siblings never overlapping. */
+interface GpuStream {
+  ids: number[];
+  gS: Float64Array;
+  gE: Float64Array;
+}
+
+/** An interval that starts before the previous one ended is shifted to start at that end (its end is kept). */
+function gpuSiblings(nD: number, dGs: Float64Array, dGe: Float64Array, cGs: Float64Array, cGe: Float64Array, adj: Adjustments): GpuStream {
+  const ids: number[] = [];
+  for (let i = 0; i < nD; i++) if (dGs[i] === dGs[i]) ids.push(i);
+  for (let i = 0; i < cGs.length; i++) if (cGs[i] === cGs[i]) ids.push(nD + i);
+  const gStart = (g: number): number => (g < nD ? dGs[g]! : cGs[g - nD]!);
+  let sorted = true;
+  for (let k = 1; k < ids.length; k++) if (gStart(ids[k]!) < gStart(ids[k - 1]!)) sorted = false;
+  if (!sorted) ids.sort((a, b) => gStart(a) - gStart(b) || a - b);
+  let prevEnd = -Infinity;
+  const gS = new Float64Array(ids.length);
+  const gE = new Float64Array(ids.length);
+  for (let k = 0; k < ids.length; k++) {
+    const g = ids[k]!;
+    const isD = g < nD;
+    const i = isD ? g : g - nD;
+    const starts = isD ? dGs : cGs;
+    const ends = isD ? dGe : cGe;
+    let s = starts[i]!;
+    let e = ends[i]!;
+    if (s < prevEnd) {
+      const shift = prevEnd - s;
+      if (shift > adj.maxGpuShiftNs) adj.maxGpuShiftNs = shift;
+      adj.gpuIntervalsShifted++;
+      s = prevEnd;
+      if (e < s) e = s;
+      starts[i] = s;
+      ends[i] = e;
+    }
+    gS[k] = s;
+    gE[k] = e;
+    if (e > prevEnd) prevEnd = e;
+  }
+  return { ids, gS, gE };
+}
+
+interface StepTotals {
+  stepKernels: Int32Array;
+  stepGpuNs: Float64Array;
+  stepFlops: Float64Array;
+  stepBytes: Float64Array;
+  stepCostKnown: Int32Array;
+  stepFlopsGpuNs: Float64Array;
+}
+
+function stepTotals(nSteps: number, dispatches: DispatchRecord[], dStep: Int32Array, dGs: Float64Array, dGe: Float64Array, cStep: Int32Array, cGs: Float64Array, cGe: Float64Array): StepTotals {
+  const t: StepTotals = {
+    stepKernels: new Int32Array(nSteps),
+    stepGpuNs: new Float64Array(nSteps),
+    stepFlops: new Float64Array(nSteps),
+    stepBytes: new Float64Array(nSteps),
+    stepCostKnown: new Int32Array(nSteps),
+    stepFlopsGpuNs: new Float64Array(nSteps),
+  };
+  for (let i = 0; i < dispatches.length; i++) {
+    const p = dStep[i]!;
+    if (p < 0) continue;
+    t.stepKernels[p] = t.stepKernels[p]! + 1;
+    const hasGpu = dGs[i] === dGs[i];
+    if (hasGpu) t.stepGpuNs[p] = t.stepGpuNs[p]! + dGe[i]! - dGs[i]!;
+    const cost = knownCost(dispatches[i]!);
+    if (cost) {
+      t.stepCostKnown[p] = t.stepCostKnown[p]! + 1;
+      t.stepFlops[p] = t.stepFlops[p]! + cost.flops;
+      t.stepBytes[p] = t.stepBytes[p]! + cost.bytesRead + cost.bytesWritten;
+      if (hasGpu) t.stepFlopsGpuNs[p] = t.stepFlopsGpuNs[p]! + dGe[i]! - dGs[i]!;
+    }
+  }
+  for (let i = 0; i < cStep.length; i++) {
+    const p = cStep[i]!;
+    if (p >= 0 && cGs[i] === cGs[i]) t.stepGpuNs[p] = t.stepGpuNs[p]! + cGe[i]! - cGs[i]!;
+  }
+  return t;
+}
+
+/** Each step's gpu_user_annotation interval (NaN: none), drawn over its GPU work without cutting a slice. */
+function gpuAnnotations(nSteps: number, nD: number, gpu: GpuStream, dStep: Int32Array, cStep: Int32Array, adj: Adjustments): { gaS: Float64Array; gaE: Float64Array } {
+  const gaS = new Float64Array(nSteps).fill(NaN);
+  const gaE = new Float64Array(nSteps).fill(NaN);
+  const { ids, gS, gE } = gpu;
+  if (nSteps === 0 || ids.length === 0) return { gaS, gaE };
+  const first = new Int32Array(nSteps).fill(-1);
+  const last = new Int32Array(nSteps).fill(-1);
+  for (let k = 0; k < ids.length; k++) {
+    const g = ids[k]!;
+    const p = g < nD ? dStep[g]! : cStep[g - nD]!;
+    if (p < 0) continue;
+    if (first[p] === -1) first[p] = k;
+    last[p] = k;
+  }
+  let prevAnnEnd = -Infinity;
+  for (let p = 0; p < nSteps; p++) {
+    const f = first[p]!;
+    if (f < 0) continue;
+    const l = last[p]!;
+    // Kineto draws it 1 ns early and 2 ns longer; neighbours bound it so it never cuts a slice.
+    let s = gS[f]! - 1;
+    if (f > 0 && s < gE[f - 1]!) s = gE[f - 1]!;
+    if (s < 0) s = 0;
+    let e = gE[l]! + 1;
+    if (l + 1 < gS.length && e > gS[l + 1]!) e = gS[l + 1]!;
+    if (s < prevAnnEnd) s = prevAnnEnd;
+    if (s > gS[f]! || e < s) {
+      adj.gpuAnnotationsDropped++;
+      continue;
+    }
+    gaS[p] = s;
+    gaE[p] = e;
+    prevAnnEnd = e;
+  }
+  return { gaS, gaE };
+}
+
+/** Peak allocated bytes per step (NaN: unknown): the level at its start, raised by each event inside it. */
+function stepPeaks(grid: StepGrid, steps: CaptureRecord['steps'], memory: CaptureRecord['memory'], memTs: Float64Array, memOrder: number[]): Float64Array {
+  const nM = memOrder.length;
+  const stepPeak = new Float64Array(grid.n).fill(NaN);
+  let m = 0;
+  let level = NaN;
+  for (let p = 0; p < grid.n; p++) {
+    const given = steps[grid.stepRec[p]!]!.peakAllocatedBytes;
+    while (m < nM && memTs[memOrder[m]!]! < grid.sS[p]!) level = memory[memOrder[m++]!]!.totalAllocatedBytes;
+    let peak = level;
+    let k = m;
+    while (k < nM && memTs[memOrder[k]!]! <= grid.sE[p]!) {
+      const r = memory[memOrder[k++]!]!;
+      if (peak !== peak) peak = r.totalAllocatedBytes - r.bytes;
+      if (r.totalAllocatedBytes > peak) peak = r.totalAllocatedBytes;
+    }
+    stepPeak[p] = given !== undefined && Number.isFinite(given) ? given : peak;
+  }
+  return stepPeak;
+}
+
+/** [min, max] over every interval and instant of the trace (relative ns); [Infinity, -Infinity] when empty. */
+function captureWindow(items: HostItems, gpu: GpuStream, gaS: Float64Array, gaE: Float64Array, memTs: Float64Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  const span = (starts: Float64Array, ends: Float64Array, n: number): void => {
+    for (let i = 0; i < n; i++) {
+      if (starts[i]! < lo) lo = starts[i]!;
+      if (ends[i]! > hi) hi = ends[i]!;
+    }
+  };
+  span(items.iS, items.iE, items.n);
+  span(gpu.gS, gpu.gE, gpu.gS.length);
+  span(gaS, gaE, gaS.length);
+  span(memTs, memTs, memTs.length);
+  return [lo, hi];
+}
+
 function plan(record: CaptureRecord, options: TraceBuildOptions): Plan {
   const meta = checkMeta(record);
   const { steps, dispatches, copies, cpuSpans, memory } = record;
@@ -398,80 +775,17 @@ function plan(record: CaptureRecord, options: TraceBuildOptions): Plan {
   const captureEpochNs = meta.timeOriginEpochNs + BigInt(Math.floor(minNs));
   const baseNs = (captureEpochNs / TRIMONTH_NS) * TRIMONTH_NS;
   const offsetNs = Number(meta.timeOriginEpochNs - baseNs);
-  // Kineto's transToRelativeTime: negative clamps to 0.
-  const rel = (ns: number): number => {
-    const v = Math.round(offsetNs + ns);
-    return v > 0 ? v : 0;
-  };
-
-  let hostClamped = 0;
-  let gpuShifted = 0;
-  let maxGpuShiftNs = 0;
-  let gpuDropped = 0;
-  let gpuAnnotationsDropped = 0;
+  const adj: Adjustments = { hostSpansClamped: 0, gpuIntervalsShifted: 0, maxGpuShiftNs: 0, gpuAnnotationsDropped: 0, gpuIntervalsDropped: 0 };
 
   // ---- steps and their annotations
-  const nSteps = steps.length;
-  const stepOrder = sortedIndices(nSteps, (i) => steps[i]!.startNs);
-  const stepRec = new Int32Array(nSteps);
-  const sS = new Float64Array(nSteps);
-  const sE = new Float64Array(nSteps);
-  const aS = new Float64Array(nSteps).fill(NaN);
-  const aE = new Float64Array(nSteps).fill(NaN);
-  for (let p = 0; p < nSteps; p++) {
-    const s = steps[stepOrder[p]!]!;
-    stepRec[p] = stepOrder[p]!;
-    sS[p] = rel(s.startNs);
-    sE[p] = rel(s.endNs);
-    if (sE[p]! < sS[p]!) {
-      sE[p] = sS[p]!;
-      hostClamped++;
-    }
-    if (p > 0 && sS[p]! < sE[p - 1]!) {
-      sE[p - 1] = Math.max(sS[p - 1]!, sS[p]!);
-      hostClamped++;
-    }
-  }
-  for (let p = 0; p < nSteps; p++) {
-    const s = steps[stepRec[p]!]!;
-    if (s.annotation === undefined) continue;
-    const lo = sS[p]!;
-    const hi = sE[p]!;
-    const rawS = rel(s.annotationStartNs ?? s.startNs);
-    const rawE = rel(s.annotationEndNs ?? s.endNs);
-    const a0 = Math.min(Math.max(rawS, lo), hi);
-    const a1 = Math.min(Math.max(rawE, a0), hi);
-    if (a0 !== rawS || a1 !== rawE) hostClamped++;
-    aS[p] = a0;
-    aE[p] = a1;
-  }
-  const locateStep = (t: number): number => {
-    const p = lastAtOrBefore(sS, t);
-    return p >= 0 && t < sE[p]! ? p : -1;
-  };
-  // Cuts a span's end so that it does not straddle a step or annotation edge; returns the new end.
-  const clampToContainers = (s: number, e: number): number => {
-    const p = locateStep(s);
-    if (p >= 0) {
-      if (e > sE[p]!) e = sE[p]!;
-      const a0 = aS[p]!;
-      const a1 = aE[p]!;
-      if (a0 === a0) {
-        if (s >= a0 && s < a1) {
-          if (e > a1) e = a1;
-        } else if (s < a0 && e > a0 && e < a1) e = a0;
-      }
-    } else {
-      const q = lastAtOrBefore(sS, e - 1);
-      if (q >= 0 && e < sE[q]! && e > sS[q]! && s < sS[q]!) e = sS[q]!;
-    }
-    return e;
-  };
+  const grid = new StepGrid(steps, offsetNs, adj);
+  const nSteps = grid.n;
+  const { aS } = grid;
 
   // External ids for annotations and spans come after the record's own ids.
   let maxExt = 0;
-  for (const d of dispatches) if (d.externalId > maxExt) maxExt = d.externalId;
-  for (const c of copies) if (c.externalId > maxExt) maxExt = c.externalId;
+  for (let i = 0; i < dispatches.length; i++) if (dispatches[i]!.externalId > maxExt) maxExt = dispatches[i]!.externalId;
+  for (let i = 0; i < copies.length; i++) if (copies[i]!.externalId > maxExt) maxExt = copies[i]!.externalId;
   let nextExt = Math.floor(maxExt) + 1;
   const stepExt: number[] = new Array<number>(nSteps);
   const annExt: number[] = new Array<number>(nSteps);
@@ -486,278 +800,54 @@ function plan(record: CaptureRecord, options: TraceBuildOptions): Plan {
   const nSp = cpuSpans.length;
   let nAnn = 0;
   for (let p = 0; p < nSteps; p++) if (aS[p] === aS[p]) nAnn++;
-  const nItems = nSteps + nAnn + nSp + 2 * nD + nC;
-  const iS = new Float64Array(nItems);
-  const iE = new Float64Array(nItems);
-  const iKind = new Uint8Array(nItems);
-  const iRec = new Int32Array(nItems);
-  let n = 0;
-  const push = (kind: number, rec: number, s: number, e: number): void => {
-    iS[n] = s;
-    iE[n] = e;
-    iKind[n] = kind;
-    iRec[n] = rec;
-    n++;
-  };
-  for (let p = 0; p < nSteps; p++) push(K_STEP, p, sS[p]!, sE[p]!);
-  for (let p = 0; p < nSteps; p++) if (aS[p] === aS[p]) push(K_ANNOTATION, p, aS[p]!, aE[p]!);
+  const items = new HostItems(nSteps + nAnn + nSp + 2 * nD + nC);
+  for (let p = 0; p < nSteps; p++) items.push(K_STEP, p, grid.sS[p]!, grid.sE[p]!);
+  for (let p = 0; p < nSteps; p++) if (aS[p] === aS[p]) items.push(K_ANNOTATION, p, aS[p]!, grid.aE[p]!);
 
   const spanExt = new Float64Array(nSp).fill(NaN);
   for (let i = 0; i < nSp; i++) {
     const sp = cpuSpans[i]!;
-    const s = rel(sp.startNs);
-    let e = rel(sp.endNs);
-    if (e < s) {
-      e = s;
-      hostClamped++;
-    }
-    const c = clampToContainers(s, e);
-    if (c !== e) hostClamped++;
-    push(K_SPAN, i, s, c);
+    items.pushClamped(K_SPAN, i, relNs(offsetNs, sp.startNs), relNs(offsetNs, sp.endNs), grid, adj);
     if ((sp.cat === 'cpu_op' || sp.cat === 'user_annotation') && !(sp.args && 'External id' in sp.args)) spanExt[i] = nextExt++;
   }
 
   const dStep = new Int32Array(nD);
   const dGs = new Float64Array(nD).fill(NaN);
   const dGe = new Float64Array(nD).fill(NaN);
-  const opItem0 = n;
-  for (let i = 0; i < nD; i++) {
-    const d = dispatches[i]!;
-    const s = rel(d.opStartNs);
-    let e = rel(d.opEndNs);
-    if (e < s) {
-      e = s;
-      hostClamped++;
-    }
-    const c = clampToContainers(s, e);
-    if (c !== e) hostClamped++;
-    push(K_OP, i, s, c);
-    dStep[i] = locateStep(s);
-    if (d.gpuStartNs !== undefined && d.gpuEndNs !== undefined) {
-      const gs = rel(d.gpuStartNs);
-      const ge = rel(d.gpuEndNs);
-      if (ge >= gs) {
-        dGs[i] = gs;
-        dGe[i] = ge;
-      } else gpuDropped++;
-    }
-  }
-  for (let i = 0; i < nD; i++) {
-    const d = dispatches[i]!;
-    const os = iS[opItem0 + i]!;
-    const oe = iE[opItem0 + i]!;
-    const rawS = rel(d.launchStartNs);
-    const rawE = rel(d.launchEndNs);
-    const ls = Math.min(Math.max(rawS, os), oe);
-    const le = Math.min(Math.max(rawE, ls), oe);
-    if (ls !== rawS || le !== rawE) hostClamped++;
-    push(K_LAUNCH, i, ls, le);
-  }
+  const opItem0 = items.n;
+  planOps(dispatches, offsetNs, grid, items, adj, dStep, dGs, dGe);
+  planLaunches(dispatches, offsetNs, items, opItem0, adj);
   const cStep = new Int32Array(nC);
   const cGs = new Float64Array(nC).fill(NaN);
   const cGe = new Float64Array(nC).fill(NaN);
-  for (let i = 0; i < nC; i++) {
-    const cp = copies[i]!;
-    const s = rel(cp.launchStartNs);
-    let e = rel(cp.launchEndNs);
-    if (e < s) {
-      e = s;
-      hostClamped++;
-    }
-    const c = clampToContainers(s, e);
-    if (c !== e) hostClamped++;
-    push(K_COPY, i, s, c);
-    cStep[i] = locateStep(s);
-    if (cp.gpuStartNs !== undefined && cp.gpuEndNs !== undefined) {
-      const gs = rel(cp.gpuStartNs);
-      const ge = rel(cp.gpuEndNs);
-      if (ge >= gs) {
-        cGs[i] = gs;
-        cGe[i] = ge;
-      } else gpuDropped++;
-    }
-  }
+  planCopies(copies, offsetNs, grid, items, adj, cStep, cGs, cGe);
 
-  // Parents first: earlier start, then longer, then lower rank. Dispatches (op, launch, op, launch...)
-  // are nearly always in order already: merge that stream with the few other items instead of
-  // sorting everything; fall back to a full sort when the stream is out of order.
-  const cmp = (a: number, b: number): number => iS[a]! - iS[b]! || iE[b]! - iE[a]! || RANK[iKind[a]!]! - RANK[iKind[b]!]! || a - b;
-  const others: number[] = [];
-  for (let x = 0; x < opItem0; x++) others.push(x);
-  for (let x = opItem0 + 2 * nD; x < nItems; x++) others.push(x);
-  others.sort(cmp);
-  const pairs = new Array<number>(2 * nD);
-  let pairsSorted = true;
-  for (let i = 0; i < nD; i++) {
-    pairs[2 * i] = opItem0 + i;
-    pairs[2 * i + 1] = opItem0 + nD + i;
-  }
-  for (let k = 1; k < pairs.length && pairsSorted; k++) if (cmp(pairs[k - 1]!, pairs[k]!) > 0) pairsSorted = false;
-  if (!pairsSorted) pairs.sort(cmp);
-  const order = new Array<number>(nItems);
-  for (let a = 0, b = 0, k = 0; k < nItems; k++) {
-    if (b >= pairs.length || (a < others.length && cmp(others[a]!, pairs[b]!) <= 0)) order[k] = others[a++]!;
-    else order[k] = pairs[b++]!;
-  }
-  // Stack pass: a child never outlives its parent.
-  const stack = new Int32Array(nItems);
-  let sp = 0;
-  for (let k = 0; k < nItems; k++) {
-    const x = order[k]!;
-    while (sp > 0 && iE[stack[sp - 1]!]! <= iS[x]!) sp--;
-    if (sp > 0 && iE[x]! > iE[stack[sp - 1]!]!) {
-      iE[x] = iE[stack[sp - 1]!]!;
-      hostClamped++;
-    }
-    stack[sp++] = x;
-  }
+  const order = orderItems(items, opItem0, nD);
+  clampToParents(order, items, adj);
 
-  // ---- GPU stream: siblings never overlap.
-  const gpuIds: number[] = [];
-  for (let i = 0; i < nD; i++) if (dGs[i] === dGs[i]) gpuIds.push(i);
-  for (let i = 0; i < nC; i++) if (cGs[i] === cGs[i]) gpuIds.push(nD + i);
-  const gStart = (g: number): number => (g < nD ? dGs[g]! : cGs[g - nD]!);
-  let gpuSorted = true;
-  for (let k = 1; k < gpuIds.length; k++) if (gStart(gpuIds[k]!) < gStart(gpuIds[k - 1]!)) gpuSorted = false;
-  if (!gpuSorted) gpuIds.sort((a, b) => gStart(a) - gStart(b) || a - b);
-  let prevEnd = -Infinity;
-  const gS = new Float64Array(gpuIds.length);
-  const gE = new Float64Array(gpuIds.length);
-  for (let k = 0; k < gpuIds.length; k++) {
-    const g = gpuIds[k]!;
-    const isD = g < nD;
-    const i = isD ? g : g - nD;
-    let s = isD ? dGs[i]! : cGs[i]!;
-    let e = isD ? dGe[i]! : cGe[i]!;
-    if (s < prevEnd) {
-      const shift = prevEnd - s;
-      if (shift > maxGpuShiftNs) maxGpuShiftNs = shift;
-      gpuShifted++;
-      s = prevEnd;
-      if (e < s) e = s;
-      if (isD) {
-        dGs[i] = s;
-        dGe[i] = e;
-      } else {
-        cGs[i] = s;
-        cGe[i] = e;
-      }
-    }
-    gS[k] = s;
-    gE[k] = e;
-    if (e > prevEnd) prevEnd = e;
-  }
-
-  // ---- per-step totals and gpu_user_annotation spans
-  const stepKernels = new Int32Array(nSteps);
-  const stepGpuNs = new Float64Array(nSteps);
-  const stepFlops = new Float64Array(nSteps);
-  const stepBytes = new Float64Array(nSteps);
-  const stepCostKnown = new Int32Array(nSteps);
-  const stepFlopsGpuNs = new Float64Array(nSteps);
-  for (let i = 0; i < nD; i++) {
-    const p = dStep[i]!;
-    if (p < 0) continue;
-    stepKernels[p] = stepKernels[p]! + 1;
-    const hasGpu = dGs[i] === dGs[i];
-    if (hasGpu) stepGpuNs[p] = stepGpuNs[p]! + dGe[i]! - dGs[i]!;
-    const cost = knownCost(dispatches[i]!);
-    if (cost) {
-      stepCostKnown[p] = stepCostKnown[p]! + 1;
-      stepFlops[p] = stepFlops[p]! + cost.flops;
-      stepBytes[p] = stepBytes[p]! + cost.bytesRead + cost.bytesWritten;
-      if (hasGpu) stepFlopsGpuNs[p] = stepFlopsGpuNs[p]! + dGe[i]! - dGs[i]!;
-    }
-  }
-  for (let i = 0; i < nC; i++) {
-    const p = cStep[i]!;
-    if (p >= 0 && cGs[i] === cGs[i]) stepGpuNs[p] = stepGpuNs[p]! + cGe[i]! - cGs[i]!;
-  }
-  const gaS = new Float64Array(nSteps).fill(NaN);
-  const gaE = new Float64Array(nSteps).fill(NaN);
-  if (nSteps > 0 && gpuIds.length > 0) {
-    const first = new Int32Array(nSteps).fill(-1);
-    const last = new Int32Array(nSteps).fill(-1);
-    for (let k = 0; k < gpuIds.length; k++) {
-      const g = gpuIds[k]!;
-      const p = g < nD ? dStep[g]! : cStep[g - nD]!;
-      if (p < 0) continue;
-      if (first[p] === -1) first[p] = k;
-      last[p] = k;
-    }
-    let prevAnnEnd = -Infinity;
-    for (let p = 0; p < nSteps; p++) {
-      const f = first[p]!;
-      if (f < 0) continue;
-      const l = last[p]!;
-      // Kineto draws it 1 ns early and 2 ns longer; neighbours bound it so it never cuts a slice.
-      let s = gS[f]! - 1;
-      if (f > 0 && s < gE[f - 1]!) s = gE[f - 1]!;
-      if (s < 0) s = 0;
-      let e = gE[l]! + 1;
-      if (l + 1 < gS.length && e > gS[l + 1]!) e = gS[l + 1]!;
-      if (s < prevAnnEnd) s = prevAnnEnd;
-      if (s > gS[f]! || e < s) {
-        gpuAnnotationsDropped++;
-        continue;
-      }
-      gaS[p] = s;
-      gaE[p] = e;
-      prevAnnEnd = e;
-    }
-  }
+  // ---- GPU stream, per-step totals and gpu_user_annotation spans
+  const gpu = gpuSiblings(nD, dGs, dGe, cGs, cGe, adj);
+  const totals = stepTotals(nSteps, dispatches, dStep, dGs, dGe, cStep, cGs, cGe);
+  const { gaS, gaE } = gpuAnnotations(nSteps, nD, gpu, dStep, cStep, adj);
 
   // ---- memory
   const nM = withMemory ? memory.length : 0;
   const memTs = new Float64Array(nM);
-  for (let i = 0; i < nM; i++) memTs[i] = rel(memory[i]!.tsNs);
+  for (let i = 0; i < nM; i++) memTs[i] = relNs(offsetNs, memory[i]!.tsNs);
   const memOrder = sortedIndices(nM, (i) => memTs[i]!);
-  const stepPeak = new Float64Array(nSteps).fill(NaN);
-  if (withMemory) {
-    let m = 0;
-    let level = NaN;
-    for (let p = 0; p < nSteps; p++) {
-      const given = steps[stepRec[p]!]!.peakAllocatedBytes;
-      while (m < nM && memTs[memOrder[m]!]! < sS[p]!) level = memory[memOrder[m++]!]!.totalAllocatedBytes;
-      let peak = level;
-      let k = m;
-      while (k < nM && memTs[memOrder[k]!]! <= sE[p]!) {
-        const r = memory[memOrder[k++]!]!;
-        if (peak !== peak) peak = r.totalAllocatedBytes - r.bytes;
-        if (r.totalAllocatedBytes > peak) peak = r.totalAllocatedBytes;
-      }
-      stepPeak[p] = given !== undefined && Number.isFinite(given) ? given : peak;
-    }
-  }
+  const stepPeak = withMemory ? stepPeaks(grid, steps, memory, memTs, memOrder) : new Float64Array(nSteps).fill(NaN);
 
   // ---- capture window (relative ns)
-  let windowStart = Infinity;
-  let windowEnd = -Infinity;
-  for (let i = 0; i < nItems; i++) {
-    if (iS[i]! < windowStart) windowStart = iS[i]!;
-    if (iE[i]! > windowEnd) windowEnd = iE[i]!;
-  }
-  for (let k = 0; k < gS.length; k++) {
-    if (gS[k]! < windowStart) windowStart = gS[k]!;
-    if (gE[k]! > windowEnd) windowEnd = gE[k]!;
-  }
-  for (let p = 0; p < nSteps; p++) {
-    if (gaS[p]! < windowStart) windowStart = gaS[p]!;
-    if (gaE[p]! > windowEnd) windowEnd = gaE[p]!;
-  }
-  for (let i = 0; i < nM; i++) {
-    if (memTs[i]! < windowStart) windowStart = memTs[i]!;
-    if (memTs[i]! > windowEnd) windowEnd = memTs[i]!;
-  }
-  if (windowStart === Infinity) windowStart = windowEnd = rel(minNs);
+  let [windowStart, windowEnd] = captureWindow(items, gpu, gaS, gaE, memTs);
+  if (windowStart === Infinity) windowStart = windowEnd = relNs(offsetNs, minNs);
 
   // ---- provenance
   let kernels = 0;
-  for (const g of gpuIds) if (g < nD) kernels++;
+  for (const g of gpu.ids) if (g < nD) kernels++;
   const provenance = provenanceOf(
     meta,
-    { steps: nSteps, dispatches: nD, kernels, copies: nC, memcpys: gpuIds.length - kernels, memory: nM, cpuSpans: nSp },
-    { hostSpansClamped: hostClamped, gpuIntervalsShifted: gpuShifted, maxGpuShiftNs, gpuAnnotationsDropped, gpuIntervalsDropped: gpuDropped },
+    { steps: nSteps, dispatches: nD, kernels, copies: nC, memcpys: gpu.ids.length - kernels, memory: nM, cpuSpans: nSp },
+    adj,
     options.notes ?? [],
   );
 
@@ -766,25 +856,20 @@ function plan(record: CaptureRecord, options: TraceBuildOptions): Plan {
     meta,
     processName: options.processName ?? meta.adapter?.runtime ?? 'wgprof',
     traceName: options.traceName ?? `${meta.workerName}.pt.trace.json`,
-    hasGpu: meta.adapter !== undefined || gpuIds.length > 0,
+    hasGpu: meta.adapter !== undefined || gpu.ids.length > 0,
     baseNs,
     windowStart,
     windowEnd,
-    stepRec,
-    sS,
-    sE,
+    stepRec: grid.stepRec,
+    sS: grid.sS,
+    sE: grid.sE,
     aS,
-    aE,
+    aE: grid.aE,
     gaS,
     gaE,
     stepExt,
     annExt,
-    stepKernels,
-    stepGpuNs,
-    stepFlops,
-    stepBytes,
-    stepCostKnown,
-    stepFlopsGpuNs,
+    ...totals,
     stepPeak,
     dGs,
     dGe,
@@ -792,10 +877,10 @@ function plan(record: CaptureRecord, options: TraceBuildOptions): Plan {
     cGe,
     spanExt,
     order,
-    iS,
-    iE,
-    iKind,
-    iRec,
+    iS: items.iS,
+    iE: items.iE,
+    iKind: items.iKind,
+    iRec: items.iRec,
     memOrder,
     memTs,
     provenance,
@@ -803,43 +888,142 @@ function plan(record: CaptureRecord, options: TraceBuildOptions): Plan {
   };
 }
 
-/** The emission pass. Yields whenever the writer holds at least `chunkChars` characters. */
-function* emit(pl: Plan, w: EventWriter, chunkChars: number): Generator<void, void, undefined> {
-  const { record, meta } = pl;
-  const hostPid = meta.pid;
-  const hostTid = meta.tid;
-  const gpuPid = meta.deviceIndex;
-  const gpuTid = meta.streamId;
-  const t0 = pl.windowStart;
+/**
+ * The emission pass as a resumable loop: run() writes events until the writer holds `chunkBytes`
+ * bytes, and returns true once everything (tail included) is written. A plain method, not a
+ * generator, so that V8 optimizes it between chunks of the first export.
+ */
+class Emission {
+  private k = 0;
+  private m = 0;
+  private readonly hostPid: number;
+  private readonly hostTid: number;
+  private readonly gpuPid: number;
+  private readonly gpuTid: number;
+  private readonly withFlops: boolean;
+  private readonly withMemory: boolean;
+  private readonly opOptions: OpOptions;
+  private readonly ids: ThreadIds;
 
-  // Metadata rows (Kineto handleDeviceInfo / handleResourceInfo).
-  w.meta('process_name', hostPid, 0, t0, 'name', pl.processName);
-  w.meta('process_labels', hostPid, 0, t0, 'labels', 'CPU');
-  w.meta('process_sort_index', hostPid, 0, t0, 'sort_index', hostPid);
-  if (pl.hasGpu) {
-    w.meta('process_name', gpuPid, 0, t0, 'name', pl.processName);
-    w.meta('process_labels', gpuPid, 0, t0, 'labels', `GPU ${gpuPid}`);
-    w.meta('process_sort_index', gpuPid, 0, t0, 'sort_index', gpuPid + GPU_SORT_INDEX_BASE);
+  constructor(
+    private readonly pl: Plan,
+    private readonly w: EventWriter,
+  ) {
+    const meta = pl.meta;
+    this.hostPid = meta.pid;
+    this.hostTid = meta.tid;
+    this.gpuPid = meta.deviceIndex;
+    this.gpuTid = meta.streamId;
+    this.withFlops = meta.withFlops === true;
+    this.withMemory = meta.withMemory === true;
+    this.opOptions = { pid: meta.pid, tid: meta.tid, withShapes: meta.recordShapes === true, withFlops: this.withFlops, withStack: meta.withStack === true };
+    this.ids = { hostPid: meta.pid, hostTid: meta.tid, gpuPid: meta.deviceIndex, gpuTid: meta.streamId };
   }
-  w.meta('thread_name', hostPid, hostTid, t0, 'name', `thread ${hostTid} (${pl.processName})`);
-  w.meta('thread_sort_index', hostPid, hostTid, t0, 'sort_index', hostTid);
-  if (pl.hasGpu) {
-    w.meta('thread_name', gpuPid, gpuTid, t0, 'name', `stream ${gpuTid} `);
-    w.meta('thread_sort_index', gpuPid, gpuTid, t0, 'sort_index', gpuTid);
+
+  /** Metadata rows (Kineto handleDeviceInfo / handleResourceInfo), at the capture start. */
+  head(): void {
+    const { pl, w, hostPid, hostTid, gpuPid, gpuTid } = this;
+    const t0 = pl.windowStart;
+    w.meta('process_name', hostPid, 0, t0, 'name', pl.processName);
+    w.meta('process_labels', hostPid, 0, t0, 'labels', 'CPU');
+    w.meta('process_sort_index', hostPid, 0, t0, 'sort_index', hostPid);
+    if (pl.hasGpu) {
+      w.meta('process_name', gpuPid, 0, t0, 'name', pl.processName);
+      w.meta('process_labels', gpuPid, 0, t0, 'labels', `GPU ${gpuPid}`);
+      w.meta('process_sort_index', gpuPid, 0, t0, 'sort_index', gpuPid + GPU_SORT_INDEX_BASE);
+    }
+    w.meta('thread_name', hostPid, hostTid, t0, 'name', `thread ${hostTid} (${pl.processName})`);
+    w.meta('thread_sort_index', hostPid, hostTid, t0, 'sort_index', hostTid);
+    if (pl.hasGpu) {
+      w.meta('thread_name', gpuPid, gpuTid, t0, 'name', `stream ${gpuTid} `);
+      w.meta('thread_sort_index', gpuPid, gpuTid, t0, 'sort_index', gpuTid);
+    }
   }
 
-  const withFlops = meta.withFlops === true;
-  const withMemory = meta.withMemory === true;
-  const opOptions: OpOptions = { pid: hostPid, tid: hostTid, withShapes: meta.recordShapes === true, withFlops, withStack: meta.withStack === true };
-  const ids: ThreadIds = { hostPid, hostTid, gpuPid, gpuTid };
-  const { steps, cpuSpans, dispatches, copies, memory } = record;
-  const { order, iS, iE, iKind, iRec, memOrder, memTs, dGs, dGe, cGs, cGe } = pl;
-  const nM = memOrder.length;
-  let m = 0;
+  run(chunkBytes: number): boolean {
+    const { pl, w } = this;
+    const { order, iS, iE, iKind, iRec, dGs, dGe } = pl;
+    const dispatches = pl.record.dispatches;
+    while (this.k < order.length) {
+      const x = order[this.k++]!;
+      const s = iS[x]!;
+      const dur = iE[x]! - s;
+      if (this.withMemory) this.memoryUntil(s);
+      const i = iRec[x]!;
+      const kind = iKind[x];
+      if (kind === K_OP) w.cpuOp(dispatches[i]!, s, dur, this.opOptions);
+      else if (kind === K_LAUNCH) {
+        const gs = dGs[i]!;
+        if (gs === gs) w.dispatchLaunch(dispatches[i]!, s, dur, gs, dGe[i]! - gs, this.ids);
+        else w.dispatchLaunch(dispatches[i]!, s, dur, -1, 0, this.ids);
+      } else this.other(kind!, i, s, dur);
+      if (w.pending() >= chunkBytes) return false;
+    }
+    if (this.withMemory) this.memoryUntil(Infinity);
+    w.instant(undefined, 'g', 'Record Window End', '', '', pl.windowEnd, undefined);
+    return true;
+  }
 
-  const emitMemoryUntil = (t: number): void => {
-    while (m < nM && memTs[memOrder[m]!]! <= t) {
-      const i = memOrder[m++]!;
+  /** Steps, annotations, CPU spans and copies (the items that are not one per dispatch). */
+  private other(kind: number, i: number, s: number, dur: number): void {
+    const { pl, w, hostPid, hostTid, gpuPid, gpuTid } = this;
+    const steps = pl.record.steps;
+    switch (kind) {
+      case K_STEP: {
+        const step = steps[pl.stepRec[i]!]!;
+        const args: ArgBag = { 'External id': pl.stepExt[i], 'Record function id': 0, kernels: pl.stepKernels[i], gpu_time_us: pl.stepGpuNs[i]! / 1000 };
+        if (this.withFlops && pl.stepCostKnown[i]! > 0) {
+          args['flops'] = pl.stepFlops[i];
+          args['bytes'] = pl.stepBytes[i];
+          const gpuNs = pl.stepFlopsGpuNs[i]!;
+          if (gpuNs > 0) {
+            // flops per ns = GFLOP/s; bytes per ns = GB/s (achieved, over kernels with a known cost).
+            args['achieved_gflop_per_s'] = round6(pl.stepFlops[i]! / gpuNs);
+            args['achieved_gb_per_s'] = round6(pl.stepBytes[i]! / gpuNs);
+          }
+        }
+        if (this.withMemory && pl.stepPeak[i] === pl.stepPeak[i]) args['peak_allocated_bytes'] = pl.stepPeak[i];
+        w.complete('user_annotation', `ProfilerStep#${step.number}`, hostPid, hostTid, s, dur, args);
+        const ga = pl.gaS[i]!;
+        if (ga === ga) w.complete('gpu_user_annotation', `ProfilerStep#${step.number}`, gpuPid, gpuTid, ga, pl.gaE[i]! - ga, { 'External id': pl.stepExt[i] });
+        break;
+      }
+      case K_ANNOTATION:
+        w.complete('user_annotation', steps[pl.stepRec[i]!]!.annotation ?? '', hostPid, hostTid, s, dur, { 'External id': pl.annExt[i], 'Record function id': 0 });
+        break;
+      case K_SPAN: {
+        const span = pl.record.cpuSpans[i]!;
+        const ext = pl.spanExt[i]!;
+        const args: ArgBag = ext === ext ? { 'External id': ext } : {};
+        if (span.args) for (const key of Object.keys(span.args)) args[key] = span.args[key];
+        w.complete(span.cat, span.name, hostPid, hostTid, s, dur, args);
+        break;
+      }
+      case K_COPY: {
+        const c = pl.record.copies[i]!;
+        // No cpu_op wraps a copy, so (like Kineto for unlinked runtime calls) no External id.
+        w.complete('cuda_runtime', c.launch, hostPid, hostTid, s, dur, { correlation: c.correlation });
+        const gs = pl.cGs[i]!;
+        if (gs === gs) {
+          w.flow('s', c.correlation, hostPid, hostTid, s);
+          const gdur = pl.cGe[i]! - gs;
+          const args: ArgBag = { device: gpuPid, stream: gpuTid, correlation: c.correlation, bytes: c.bytes };
+          if (gdur > 0) args['memory bandwidth (GB/s)'] = round6(c.bytes / gdur);
+          w.complete('gpu_memcpy', MEMCPY_NAMES[c.kind], gpuPid, gpuTid, gs, gdur, args);
+          w.flow('f', c.correlation, gpuPid, gpuTid, gs);
+        }
+        break;
+      }
+    }
+  }
+
+  /** `[memory]` instants (and the counter track) up to time t, as Kineto writes them. */
+  private memoryUntil(t: number): void {
+    const { pl, w, hostPid, hostTid, gpuPid, gpuTid } = this;
+    const { memOrder, memTs } = pl;
+    const memory = pl.record.memory;
+    while (this.m < memOrder.length && memTs[memOrder[this.m]!]! <= t) {
+      const i = memOrder[this.m++]!;
       const r = memory[i]!;
       const ts = memTs[i]!;
       w.instant('cpu_instant_event', 't', '[memory]', hostPid, hostTid, ts, {
@@ -853,74 +1037,14 @@ function* emit(pl: Plan, w: EventWriter, chunkChars: number): Generator<void, vo
       });
       w.counter('gpu_memory', MEMORY_COUNTER_NAME, gpuPid, gpuTid, ts, { bytes: r.totalAllocatedBytes });
     }
-  };
-
-  for (let k = 0; k < order.length; k++) {
-    const x = order[k]!;
-    const s = iS[x]!;
-    const dur = iE[x]! - s;
-    if (withMemory) emitMemoryUntil(s);
-    const i = iRec[x]!;
-    switch (iKind[x]) {
-      case K_STEP: {
-        const step = steps[pl.stepRec[i]!]!;
-        const args: ArgBag = { 'External id': pl.stepExt[i], 'Record function id': 0, kernels: pl.stepKernels[i], gpu_time_us: pl.stepGpuNs[i]! / 1000 };
-        if (withFlops && pl.stepCostKnown[i]! > 0) {
-          args['flops'] = pl.stepFlops[i];
-          args['bytes'] = pl.stepBytes[i];
-          const gpuNs = pl.stepFlopsGpuNs[i]!;
-          if (gpuNs > 0) {
-            // flops per ns = GFLOP/s; bytes per ns = GB/s (achieved, over kernels with a known cost).
-            args['achieved_gflop_per_s'] = round6(pl.stepFlops[i]! / gpuNs);
-            args['achieved_gb_per_s'] = round6(pl.stepBytes[i]! / gpuNs);
-          }
-        }
-        if (withMemory && pl.stepPeak[i] === pl.stepPeak[i]) args['peak_allocated_bytes'] = pl.stepPeak[i];
-        w.complete('user_annotation', `ProfilerStep#${step.number}`, hostPid, hostTid, s, dur, args);
-        const ga = pl.gaS[i]!;
-        if (ga === ga) w.complete('gpu_user_annotation', `ProfilerStep#${step.number}`, gpuPid, gpuTid, ga, pl.gaE[i]! - ga, { 'External id': pl.stepExt[i] });
-        break;
-      }
-      case K_ANNOTATION:
-        w.complete('user_annotation', steps[pl.stepRec[i]!]!.annotation ?? '', hostPid, hostTid, s, dur, { 'External id': pl.annExt[i], 'Record function id': 0 });
-        break;
-      case K_SPAN: {
-        const span = cpuSpans[i]!;
-        const ext = pl.spanExt[i]!;
-        const args: ArgBag = ext === ext ? { 'External id': ext } : {};
-        if (span.args) for (const key of Object.keys(span.args)) args[key] = span.args[key];
-        w.complete(span.cat, span.name, hostPid, hostTid, s, dur, args);
-        break;
-      }
-      case K_OP:
-        w.cpuOp(dispatches[i]!, s, dur, opOptions);
-        break;
-      case K_LAUNCH: {
-        const gs = dGs[i]!;
-        if (gs === gs) w.dispatchLaunch(dispatches[i]!, s, dur, gs, dGe[i]! - gs, ids);
-        else w.dispatchLaunch(dispatches[i]!, s, dur, -1, 0, ids);
-        break;
-      }
-      case K_COPY: {
-        const c = copies[i]!;
-        // No cpu_op wraps a copy, so (like Kineto for unlinked runtime calls) no External id.
-        w.complete('cuda_runtime', c.launch, hostPid, hostTid, s, dur, { correlation: c.correlation });
-        const gs = cGs[i]!;
-        if (gs === gs) {
-          w.flow('s', c.correlation, hostPid, hostTid, s);
-          const gdur = cGe[i]! - gs;
-          const args: ArgBag = { device: gpuPid, stream: gpuTid, correlation: c.correlation, bytes: c.bytes };
-          if (gdur > 0) args['memory bandwidth (GB/s)'] = round6(c.bytes / gdur);
-          w.complete('gpu_memcpy', MEMCPY_NAMES[c.kind], gpuPid, gpuTid, gs, gdur, args);
-          w.flow('f', c.correlation, gpuPid, gpuTid, gs);
-        }
-        break;
-      }
-    }
-    if (w.pending() >= chunkChars) yield;
   }
-  if (withMemory) emitMemoryUntil(Infinity);
-  w.instant(undefined, 'g', 'Record Window End', '', '', pl.windowEnd, undefined);
+}
+
+/** The emission pass. Yields whenever the writer holds at least `chunkBytes` bytes. */
+function* emit(pl: Plan, w: EventWriter, chunkBytes: number): Generator<void, void, undefined> {
+  const emission = new Emission(pl, w);
+  emission.head();
+  while (!emission.run(chunkBytes)) yield;
 }
 
 // ---------------------------------------------------------------- writers
@@ -980,98 +1104,299 @@ class ObjectWriter implements EventWriter {
   }
 }
 
-class TextWriter implements EventWriter {
-  buf = '';
-  events = 0;
-  private readonly names = new Map<string, string>();
-  private readonly keys = new Map<string, string>();
+// Pre-encoded fragments (keys in Kineto's order per `ph`). Event heads start at the newline: the
+// comma between events is written separately (none before the first).
+const F = {
+  metaHead: utf8('\n{"ph":"M","name":"'),
+  metaTs: utf8('","ts":'),
+  pid: utf8(',"pid":'),
+  tid: utf8(',"tid":'),
+  argsOpen: utf8(',"args":{'),
+  close2: utf8('}}'),
+  xHead: utf8('\n{"ph":"X","cat":'),
+  name: utf8(',"name":'),
+  dur: utf8(',"dur":'),
+  args: utf8(',"args":'),
+  iHead: utf8('\n{"ph":"i",'),
+  cat: utf8('"cat":'),
+  scope: utf8('"s":"'),
+  scopeEnd: utf8('","name":'),
+  cHead: utf8('\n{"ph":"C","cat":'),
+  sHead: utf8('\n{"ph":"s","id":'),
+  fHead: utf8('\n{"ph":"f","id":'),
+  flowEnd: utf8(',"cat":"ac2g","name":"ac2g"}'),
+  flowEndBp: utf8(',"cat":"ac2g","name":"ac2g","bp":"e"}'),
+  extArgs: utf8(',"args":{"External id":'),
+  corrArg: utf8(',"correlation":'),
+  dims: utf8(',"Input Dims":'),
+  types: utf8(',"Input type":'),
+  flops: utf8(',"flops":'),
+  bytes: utf8(',"bytes":'),
+  stack: utf8(',"Call stack":'),
+  queued: utf8(',"queued":0,"device":'),
+  stream: utf8(',"stream":'),
+  grid: utf8(',"grid":'),
+  block: utf8(',"block":'),
+  bound: utf8(',"bound buffer bytes":'),
+};
+const COMMA = 44;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
 
-  pending(): number {
-    return this.buf.length;
-  }
-  take(): string {
-    const out = this.buf;
-    this.buf = '';
-    return out;
-  }
-  private sep(): string {
-    return this.events++ === 0 ? '\n' : ',\n';
-  }
-  private name(raw: string): string {
-    let out = this.names.get(raw);
+/** Caches raw string -> encoded fragment, bounded so that a stream of unique strings cannot grow it without end. */
+class FragmentCache {
+  private readonly map = new Map<string, Uint8Array>();
+  constructor(private readonly make: (raw: string) => string) {}
+  get(raw: string): Uint8Array {
+    let out = this.map.get(raw);
     if (out === undefined) {
-      out = jsonString(sanitizeEventName(raw));
-      if (this.names.size < 4096) this.names.set(raw, out);
+      out = utf8(this.make(raw));
+      if (this.map.size < 4096) this.map.set(raw, out);
     }
     return out;
   }
-  private args(bag: ArgBag): string {
-    let out = '{';
+}
+
+/**
+ * Everything of a hot event before its `ts` value, per event name, as one fragment:
+ * `\n{"ph":"X","cat":"kernel","name":"matmul","pid":0,"tid":7,"ts":`.
+ */
+class HeadCache {
+  private readonly map = new Map<string, Uint8Array>();
+  private pid = NaN;
+  private tid = NaN;
+  constructor(private readonly cat: string) {}
+  get(name: string, pid: number, tid: number): Uint8Array {
+    if (pid !== this.pid || tid !== this.tid) {
+      this.map.clear();
+      this.pid = pid;
+      this.tid = tid;
+    }
+    let out = this.map.get(name);
+    if (out === undefined) {
+      out = utf8(`\n{"ph":"X","cat":"${this.cat}","name":${jsonString(sanitizeEventName(name))},"pid":${pid},"tid":${tid},"ts":`);
+      if (this.map.size < 4096) this.map.set(name, out);
+    }
+    return out;
+  }
+}
+
+/**
+ * The JSON text writer: each event goes straight into UTF-8 bytes (ByteOut). Output is compact (no
+ * whitespace but the newline before each event) and JSON.parse of it deep-equals what ObjectWriter
+ * builds from the same calls.
+ */
+class ByteWriter implements EventWriter {
+  readonly out: ByteOut;
+  events = 0;
+  private readonly names = new FragmentCache((raw) => jsonString(sanitizeEventName(raw)));
+  private readonly strings = new FragmentCache(jsonString);
+  private readonly keys = new FragmentCache((key) => jsonString(key) + ':');
+  private readonly opHeads = new HeadCache('cpu_op');
+  private readonly launchHeads = new HeadCache('cuda_runtime');
+  private readonly kernelHeads = new HeadCache('kernel');
+  // `,"pid":P,"tid":T,"ts":` for the last two threads seen (host and GPU alternate).
+  private threadA = { pid: NaN as number | string, tid: NaN as number | string, bytes: new Uint8Array() as Uint8Array };
+  private threadB = { pid: NaN as number | string, tid: NaN as number | string, bytes: new Uint8Array() as Uint8Array };
+  // `Call stack` text by stack array (records may share one) and by joined text (stacks repeat).
+  private readonly stackBytes = new WeakMap<readonly string[], Uint8Array>();
+
+  constructor(chunkBytes: number) {
+    this.out = new ByteOut(chunkBytes);
+  }
+
+  pending(): number {
+    return this.out.pending();
+  }
+  take(): Uint8Array {
+    return this.out.take();
+  }
+  /** The comma before every event but the first; the event's own head starts with the newline. */
+  private sep(): void {
+    if (this.events++ > 0) this.out.byte(COMMA);
+  }
+  /** `,"pid":P,"tid":T,"ts":` */
+  private thread(pid: number | string, tid: number | string): Uint8Array {
+    const a = this.threadA;
+    if (a.pid === pid && a.tid === tid) return a.bytes;
+    const b = this.threadB;
+    if (b.pid === pid && b.tid === tid) return b.bytes;
+    const text = `,"pid":${typeof pid === 'number' ? pid : jsonString(pid)},"tid":${typeof tid === 'number' ? tid : jsonString(tid)},"ts":`;
+    this.threadB = a;
+    this.threadA = { pid, tid, bytes: utf8(text) };
+    return this.threadA.bytes;
+  }
+  private args(bag: ArgBag): void {
+    const out = this.out;
+    out.byte(OPEN_BRACE);
     let first = true;
     for (const key in bag) {
       const v = bag[key];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-      let k = this.keys.get(key);
-      if (k === undefined) {
-        k = jsonString(key) + ':';
-        if (this.keys.size < 4096) this.keys.set(key, k);
-      }
-      out += (first ? '' : ',') + k + (typeof v === 'number' ? (Number.isFinite(v) ? (v === 0 ? '0' : '' + v) : 'null') : jsonText(v));
+      if (!first) out.byte(COMMA);
+      out.bytes(this.keys.get(key));
+      out.value(v);
       first = false;
     }
-    return out + '}';
+    out.byte(CLOSE_BRACE);
   }
   meta(name: string, pid: number, tid: number, tsNs: number, key: string, value: string | number): void {
-    this.buf += `${this.sep()}{"ph":"M","name":"${name}","ts":${fmtUs(tsNs)},"pid":${pid},"tid":${tid},"args":{${jsonString(key)}:${jsonText(value)}}}`;
+    const out = this.out;
+    this.sep();
+    out.bytes(F.metaHead);
+    out.text(name);
+    out.bytes(F.metaTs);
+    out.us(tsNs);
+    out.bytes(F.pid);
+    out.num(pid);
+    out.bytes(F.tid);
+    out.num(tid);
+    out.bytes(F.argsOpen);
+    out.bytes(this.keys.get(key));
+    out.value(value);
+    out.bytes(F.close2);
   }
   complete(cat: string, name: string, pid: number, tid: number, tsNs: number, durNs: number, args: ArgBag): void {
-    this.buf += `${this.sep()}{"ph":"X","cat":${jsonString(cat)},"name":${this.name(name)},"pid":${pid},"tid":${tid},"ts":${fmtUs(tsNs)},"dur":${fmtUs(durNs)},"args":${this.args(args)}}`;
+    const out = this.out;
+    this.sep();
+    out.bytes(F.xHead);
+    out.bytes(this.strings.get(cat));
+    out.bytes(F.name);
+    out.bytes(this.names.get(name));
+    out.bytes(this.thread(pid, tid));
+    out.us(tsNs);
+    out.bytes(F.dur);
+    out.us(durNs);
+    out.bytes(F.args);
+    this.args(args);
+    out.byte(CLOSE_BRACE);
   }
   instant(cat: string | undefined, scope: 't' | 'g', name: string, pid: number | string, tid: number | string, tsNs: number, args: ArgBag | undefined): void {
-    const catText = cat === undefined ? '' : `"cat":${jsonString(cat)},`;
-    const p = typeof pid === 'number' ? pid : jsonString(pid);
-    const t = typeof tid === 'number' ? tid : jsonString(tid);
-    this.buf += `${this.sep()}{"ph":"i",${catText}"s":"${scope}","name":${jsonString(name)},"pid":${p},"tid":${t},"ts":${fmtUs(tsNs)}${args ? `,"args":${this.args(args)}` : ''}}`;
+    const out = this.out;
+    this.sep();
+    out.bytes(F.iHead);
+    if (cat !== undefined) {
+      out.bytes(F.cat);
+      out.bytes(this.strings.get(cat));
+      out.byte(COMMA);
+    }
+    out.bytes(F.scope);
+    out.text(scope);
+    out.bytes(F.scopeEnd);
+    out.bytes(this.strings.get(name));
+    out.bytes(this.thread(pid, tid));
+    out.us(tsNs);
+    if (args) {
+      out.bytes(F.args);
+      this.args(args);
+    }
+    out.byte(CLOSE_BRACE);
   }
   counter(cat: string, name: string, pid: number, tid: number, tsNs: number, args: ArgBag): void {
-    this.buf += `${this.sep()}{"ph":"C","cat":${jsonString(cat)},"name":${jsonString(name)},"pid":${pid},"tid":${tid},"ts":${fmtUs(tsNs)},"args":${this.args(args)}}`;
+    const out = this.out;
+    this.sep();
+    out.bytes(F.cHead);
+    out.bytes(this.strings.get(cat));
+    out.bytes(F.name);
+    out.bytes(this.strings.get(name));
+    out.bytes(this.thread(pid, tid));
+    out.us(tsNs);
+    out.bytes(F.args);
+    this.args(args);
+    out.byte(CLOSE_BRACE);
   }
   flow(ph: 's' | 'f', id: number, pid: number, tid: number, tsNs: number): void {
-    this.buf += `${this.sep()}{"ph":"${ph}","id":${id},"pid":${pid},"tid":${tid},"ts":${fmtUs(tsNs)},"cat":"ac2g","name":"ac2g"${ph === 'f' ? ',"bp":"e"' : ''}}`;
+    const out = this.out;
+    this.sep();
+    out.bytes(ph === 's' ? F.sHead : F.fHead);
+    out.uint(id);
+    out.bytes(this.thread(pid, tid));
+    out.us(tsNs);
+    out.bytes(ph === 's' ? F.flowEnd : F.flowEndBp);
   }
-  private arr(values: readonly unknown[]): string {
-    return values.length === 3 && typeof values[0] === 'number' && typeof values[1] === 'number' && typeof values[2] === 'number' && Number.isFinite(values[0] + values[1] + values[2])
-      ? `[${values[0] === 0 ? 0 : values[0]},${values[1] === 0 ? 0 : values[1]},${values[2] === 0 ? 0 : values[2]}]`
-      : jsonText(values);
+  private callStack(stack: readonly string[]): Uint8Array {
+    let bytes = this.stackBytes.get(stack);
+    if (bytes === undefined) {
+      bytes = this.strings.get(stack.join(';'));
+      this.stackBytes.set(stack, bytes);
+    }
+    return bytes;
   }
   cpuOp(d: DispatchRecord, tsNs: number, durNs: number, opts: OpOptions): void {
-    let args = `{"External id":${d.externalId}`;
+    const out = this.out;
+    this.sep();
+    out.bytes(this.opHeads.get(d.kernel, opts.pid, opts.tid));
+    out.us(tsNs);
+    out.bytes(F.dur);
+    out.us(durNs);
+    out.bytes(F.extArgs);
+    out.uint(d.externalId);
     if (opts.withShapes) {
-      if (d.inputDims !== undefined) args += `,"Input Dims":${jsonText(d.inputDims)}`;
-      if (d.inputTypes !== undefined) args += `,"Input type":${jsonText(d.inputTypes)}`;
+      if (d.inputDims !== undefined) {
+        out.bytes(F.dims);
+        out.value(d.inputDims);
+      }
+      if (d.inputTypes !== undefined) {
+        out.bytes(F.types);
+        out.value(d.inputTypes);
+      }
     }
     const cost = opts.withFlops ? knownCost(d) : undefined;
-    if (cost) args += `,"flops":${jsonText(cost.flops)},"bytes":${jsonText(cost.bytesRead + cost.bytesWritten)}`;
-    if (opts.withStack && d.stack !== undefined && d.stack.length > 0) args += `,"Call stack":${jsonString(d.stack.join(';'))}`;
-    this.buf += `${this.sep()}{"ph":"X","cat":"cpu_op","name":${this.name(d.kernel)},"pid":${opts.pid},"tid":${opts.tid},"ts":${fmtUs(tsNs)},"dur":${fmtUs(durNs)},"args":${args}}}`;
+    if (cost) {
+      out.bytes(F.flops);
+      out.num(cost.flops);
+      out.bytes(F.bytes);
+      out.num(cost.bytesRead + cost.bytesWritten);
+    }
+    if (opts.withStack && d.stack !== undefined && d.stack.length > 0) {
+      out.bytes(F.stack);
+      out.bytes(this.callStack(d.stack));
+    }
+    out.bytes(F.close2);
   }
   // No `cbid`: WebGPU has no CUPTI callback id, and neither HTA nor tb_plugin reads it. The launch is
   // named by the WebGPU call ('dispatchWorkgroups'), so HTA's launch statistics, which key on
   // cudaLaunchKernel & co, do not count it; its cat (cuda_runtime) is what links kernels to ops.
   dispatchLaunch(d: DispatchRecord, tsNs: number, durNs: number, gsNs: number, gdurNs: number, ids: ThreadIds): void {
-    const ts = fmtUs(tsNs);
+    const out = this.out;
     const corr = d.correlation;
-    this.buf += `${this.sep()}{"ph":"X","cat":"cuda_runtime","name":${this.name(d.launch)},"pid":${ids.hostPid},"tid":${ids.hostTid},"ts":${ts},"dur":${fmtUs(durNs)},"args":{"External id":${d.externalId},"correlation":${corr}}}`;
+    this.sep();
+    out.bytes(this.launchHeads.get(d.launch, ids.hostPid, ids.hostTid));
+    out.us(tsNs);
+    out.bytes(F.dur);
+    out.us(durNs);
+    out.bytes(F.extArgs);
+    out.uint(d.externalId);
+    out.bytes(F.corrArg);
+    out.uint(corr);
+    out.bytes(F.close2);
     if (gsNs < 0) return;
-    const gs = fmtUs(gsNs);
-    let args = `{"External id":${d.externalId},"queued":0,"device":${ids.gpuPid},"stream":${ids.gpuTid},"correlation":${corr},"grid":${this.arr(d.workgroups)}`;
-    if (d.workgroupSize !== undefined) args += `,"block":${this.arr(d.workgroupSize)}`;
-    if (d.boundBufferBytes !== undefined) args += `,"bound buffer bytes":${jsonText(d.boundBufferBytes)}`;
-    this.events += 3;
-    this.buf +=
-      `,\n{"ph":"s","id":${corr},"pid":${ids.hostPid},"tid":${ids.hostTid},"ts":${ts},"cat":"ac2g","name":"ac2g"}` +
-      `,\n{"ph":"X","cat":"kernel","name":${this.name(kernelName(d))},"pid":${ids.gpuPid},"tid":${ids.gpuTid},"ts":${gs},"dur":${fmtUs(gdurNs)},"args":${args}}}` +
-      `,\n{"ph":"f","id":${corr},"pid":${ids.gpuPid},"tid":${ids.gpuTid},"ts":${gs},"cat":"ac2g","name":"ac2g","bp":"e"}`;
+    this.flow('s', corr, ids.hostPid, ids.hostTid, tsNs);
+    this.sep();
+    out.bytes(this.kernelHeads.get(kernelName(d), ids.gpuPid, ids.gpuTid));
+    out.us(gsNs);
+    out.bytes(F.dur);
+    out.us(gdurNs);
+    out.bytes(F.extArgs);
+    out.uint(d.externalId);
+    out.bytes(F.queued);
+    out.uint(ids.gpuPid);
+    out.bytes(F.stream);
+    out.uint(ids.gpuTid);
+    out.bytes(F.corrArg);
+    out.uint(corr);
+    out.bytes(F.grid);
+    out.value(d.workgroups);
+    if (d.workgroupSize !== undefined) {
+      out.bytes(F.block);
+      out.value(d.workgroupSize);
+    }
+    if (d.boundBufferBytes !== undefined) {
+      out.bytes(F.bound);
+      out.value(d.boundBufferBytes);
+    }
+    out.bytes(F.close2);
+    this.flow('f', corr, ids.gpuPid, ids.gpuTid, gsNs);
   }
 }
 
@@ -1109,44 +1434,74 @@ export function buildTrace(record: CaptureRecord, options: TraceBuildOptions = {
 export interface SerializeStats {
   /** `traceEvents` written so far. */
   events: number;
-  /** UTF-16 code units yielded so far (= bytes for ASCII text). */
+  /** UTF-16 code units yielded so far by serializeTrace (= bytes for ASCII text); 0 for serializeTraceBytes. */
   chars: number;
+  /** UTF-8 bytes of JSON text produced so far. */
+  bytes: number;
 }
 
 export interface TraceChunks extends Iterable<string> {
   readonly stats: SerializeStats;
 }
 
+export interface TraceByteChunks extends Iterable<Uint8Array> {
+  readonly stats: SerializeStats;
+}
+
 /**
- * The trace as JSON text in chunks of about `chunkChars` (64 Ki) characters, built event by event;
- * the whole document is never held in memory. Compact: no whitespace except `"rank": N` in
+ * The trace as UTF-8 JSON bytes in chunks of about `chunkChars` bytes (64 KiB), written event by event
+ * straight into bytes; the whole document is never held in memory. Each chunk is a fresh array (keep it
+ * as long as you like). Compact: no whitespace except the newline before each event and `"rank": N` in
  * `distributedInfo`, which HTA finds with the regex `"rank":\s+(\d+)`. The record is checked (and
  * planned) by this call: a bad one throws WgprofError TRACE_INVALID_RECORD before any chunk.
  */
-export function serializeTrace(record: CaptureRecord, options: TraceBuildOptions = {}): TraceChunks {
-  const stats: SerializeStats = { events: 0, chars: 0 };
-  const chunkChars = Math.max(1024, options.chunkChars ?? DEFAULT_CHUNK_CHARS);
+export function serializeTraceBytes(record: CaptureRecord, options: TraceBuildOptions = {}): TraceByteChunks {
+  const stats: SerializeStats = { events: 0, chars: 0, bytes: 0 };
+  const chunkBytes = Math.max(1024, options.chunkChars ?? DEFAULT_CHUNK_CHARS);
   // Plan (and check the record) now, so a bad record throws before anything is opened or written.
   const pl = plan(record, options);
-  function* chunks(): Generator<string, void, undefined> {
+  function* chunks(): Generator<Uint8Array, void, undefined> {
     const meta = pl.meta;
     let head = `{"schemaVersion":1,"deviceProperties":${jsonText(pl.deviceProperties)}`;
     for (const [key, value] of Object.entries(flagsOf(meta))) head += `,"${key}":${value}`;
     head += `,"distributedInfo":{"backend":"webgpu","rank": ${meta.rank},"world_size":${meta.worldSize}}`;
     head += `,"wgprof":${jsonText(pl.provenance)}`;
     head += `,"displayTimeUnit":"ms","baseTimeNanoseconds":${pl.baseNs.toString()},"traceEvents":[`;
-    const writer = new TextWriter();
-    writer.buf = head;
-    for (const _ of emit(pl, writer, chunkChars)) {
-      const text = writer.take();
+    const writer = new ByteWriter(chunkBytes);
+    writer.out.text(head);
+    for (const _ of emit(pl, writer, chunkBytes)) {
+      const bytes = writer.take();
       stats.events = writer.events;
-      stats.chars += text.length;
-      yield text;
+      stats.bytes += bytes.length;
+      yield bytes;
     }
-    const tail = writer.take() + `\n],"traceName":${jsonString(pl.traceName)}}\n`;
+    writer.out.text(`\n],"traceName":${jsonString(pl.traceName)}}\n`);
+    const tail = writer.take();
     stats.events = writer.events;
-    stats.chars += tail.length;
+    stats.bytes += tail.length;
     yield tail;
+  }
+  return { stats, [Symbol.iterator]: chunks };
+}
+
+/**
+ * The same JSON text as serializeTraceBytes, as strings of about `chunkChars` (64 Ki) characters
+ * (decoded from its chunks). Checks and plans the record at once, like serializeTraceBytes.
+ */
+export function serializeTrace(record: CaptureRecord, options: TraceBuildOptions = {}): TraceChunks {
+  const bytes = serializeTraceBytes(record, options);
+  const stats = bytes.stats;
+  function* chunks(): Generator<string, void, undefined> {
+    const decoder = new TextDecoder();
+    for (const chunk of bytes) {
+      // stream: a multi-byte character may straddle two chunks.
+      const text = decoder.decode(chunk, { stream: true });
+      stats.chars += text.length;
+      if (text.length > 0) yield text;
+    }
+    const rest = decoder.decode();
+    stats.chars += rest.length;
+    if (rest.length > 0) yield rest;
   }
   return { stats, [Symbol.iterator]: chunks };
 }

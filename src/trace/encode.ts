@@ -12,11 +12,15 @@ export interface EncodeOptions {
   level?: GzipLevel;
 }
 
-/** UTF-8 bytes of each chunk, gzipped when asked. Output chunks may be empty-free and fewer than inputs. */
-export function* encodeTrace(chunks: Iterable<string>, options: EncodeOptions): Generator<Uint8Array, void, undefined> {
+/**
+ * UTF-8 bytes of each chunk (text chunks are encoded, byte chunks from serializeTraceBytes pass as
+ * they are), gzipped when asked. No output chunk is empty; there may be fewer than inputs.
+ */
+export function* encodeTrace(chunks: Iterable<string | Uint8Array>, options: EncodeOptions): Generator<Uint8Array, void, undefined> {
   const encoder = new TextEncoder();
+  const bytesOf = (chunk: string | Uint8Array): Uint8Array => (typeof chunk === 'string' ? encoder.encode(chunk) : chunk);
   if (!options.gzip) {
-    for (const chunk of chunks) if (chunk.length > 0) yield encoder.encode(chunk);
+    for (const chunk of chunks) if (chunk.length > 0) yield bytesOf(chunk);
     return;
   }
   const out: Uint8Array[] = [];
@@ -25,7 +29,7 @@ export function* encodeTrace(chunks: Iterable<string>, options: EncodeOptions): 
   });
   for (const chunk of chunks) {
     if (chunk.length === 0) continue;
-    gz.push(encoder.encode(chunk));
+    gz.push(bytesOf(chunk));
     while (out.length > 0) yield out.shift()!;
   }
   gz.push(new Uint8Array(0), true);

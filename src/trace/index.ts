@@ -1,7 +1,7 @@
 // The trace side of wgprof: CaptureRecord -> Kineto JSON (object or streamed text), validation,
 // reading back, file naming, sinks, atomic writing, and torch-style key averages.
-export { buildTrace, serializeTrace, MEMCPY_NAMES, MEMORY_COUNTER_NAME, TRIMONTH_NS } from './build.js';
-export type { SerializeStats, TraceBuildOptions, TraceChunks } from './build.js';
+export { buildTrace, serializeTrace, serializeTraceBytes, MEMCPY_NAMES, MEMORY_COUNTER_NAME, TRIMONTH_NS } from './build.js';
+export type { SerializeStats, TraceBuildOptions, TraceByteChunks, TraceChunks } from './build.js';
 export { validateTrace } from './validate.js';
 export { parseTraceBytes, parseTraceFile } from './parse.js';
 export { concatBytes, encodeTrace, yieldToEventLoop } from './encode.js';

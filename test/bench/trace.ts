@@ -1,22 +1,29 @@
 // Trace export benchmark: a synthetic CaptureRecord of ~100k trace events (dispatch triples with
 // flows, steps, copies, memory), exported the way the profiler does at stop().
 //
-// Reports (STYLE §14: warm-up excluded, every sample kept, min/median/max):
-//   - export throughput with gzip, events/s (serialize + gzip into memory)        target >= 470k/s
-//   - gzip bytes per event                                                          target <= 10 B
+// Reports (STYLE §14: warm-up excluded, every sample kept, min/median/max; ratios from one run):
+//   - export throughput with gzip, events/s: writeTrace into memory with Node's zlib (the default in
+//     Node: parallel deflate on the thread pool) and with fflate (the default in pages)   target >= 470k/s
+//   - gzip bytes per event, with ns-resolution clocks and with browser-like clocks          target <= 10 B
+//   - the gzip level / strategy trade-off: size and speed for levels 1-9
 //   - peak heap+external growth while streaming vs JSON.stringify(buildTrace()) + gzipSync
-//   - stop-to-file latency: writeTrace() to a local directory, resolve to file on disk
+//   - stop-to-file latency: writeTrace() to a local directory, resolved with the file on disk; the first
+//     export of the process (cold JIT, as a profiler's single stop() sees it) and warm repeats
 //
-// Run: node scripts/run-ts.mjs test/bench/trace.ts [--events N] [--reps N] [--level 0-9]
+// Run: npm run bench -- trace, or node scripts/run-ts.mjs test/bench/trace.ts [--events N] [--reps N] [--level 0-9] [--full]
 
 import { mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { gzipSync } from 'fflate';
-import { buildTrace, CallbackSink, encodeTrace, serializeTrace, writeTrace } from '../../src/trace/index.js';
+import { buildTrace, CallbackSink, concatBytes, encodeTrace, serializeTraceBytes, writeTrace } from '../../src/trace/index.js';
 import type { GzipLevel } from '../../src/trace/index.js';
 import type { CaptureRecord, DispatchRecord } from '../../src/trace/model.js';
+import { distribution, formatNumber, formatTable } from './util.js';
+import type { Distribution } from './util.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -143,141 +150,212 @@ export function syntheticRecord(events: number, full = false): CaptureRecord {
   };
 }
 
-interface Stats {
-  min: number;
-  median: number;
-  max: number;
-  samples: number[];
-}
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { min: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]!, max: sorted[sorted.length - 1]!, samples };
-}
 /** Heap plus off-heap memory (`external` already includes ArrayBuffers). */
 function memNow(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.external;
 }
 
+/** One row of the gzip level table. */
+export interface GzipLevelRow {
+  level: GzipLevel;
+  strategy: 'default' | 'filtered';
+  gzBytesPerEvent: number;
+  /** Deflate alone, one thread, whole text (deflateRawSync), MB of JSON per second: best of 2. */
+  deflateMBPerS: number;
+  /** writeTrace with node zlib at this level (default strategy only), median events/s. */
+  exportEventsPerS?: number;
+}
+
 export interface TraceBenchResult {
+  bench: 'trace';
   events: number;
   gzipLevel: GzipLevel;
-  /** Node's native zlib on the thread pool (writeTrace's default engine in Node), into memory. */
-  exportNativeEventsPerS: Stats;
-  /** Same, per CPU-second of this process (main thread + zlib threads): robust to a busy machine. */
-  exportNativeEventsPerCpuS: Stats;
-  /** fflate, synchronous, into memory. */
-  exportEventsPerS: Stats;
-  serializeOnlyEventsPerS: Stats;
+  environment: { node: string; cores: number; uvThreadpoolSize: string; loadAverageStart: number[]; loadAverageEnd: number[] };
+  /** writeTrace with Node's zlib (the Node default: parallel deflate jobs on the thread pool), into memory. */
+  exportNodeZlibEventsPerS: Distribution;
+  /** Same, per CPU-second of this process (main thread + zlib threads + GC): robust to a busy machine. */
+  exportNodeZlibEventsPerCpuS: Distribution;
+  /** writeTrace with fflate (the default in pages), into memory. */
+  exportFflateEventsPerS: Distribution;
+  /** serializeTraceBytes alone (what writeTrace consumes): JSON bytes, no compression. */
+  serializeEventsPerS: Distribution;
   gzBytesPerEvent: number;
+  fflateGzBytesPerEvent: number;
   /** Same record with browser-like clocks: CPU times at 5 µs, GPU ticks at 1 µs resolution. */
   gzBytesPerEventCoarseClock: number;
   rawBytesPerEvent: number;
-  /** Peak live heap + external growth while streaming (serialize + gzip), sampled after a forced GC. */
+  levels: GzipLevelRow[];
+  /** Peak live heap + external growth while streaming (serialize + fflate gzip), sampled after a forced GC. */
   peakMemStreamingBytes: number;
   /** Same for buildTrace + JSON.stringify + gzipSync of the whole text. */
   peakMemStringifyBytes: number;
-  stopToFileMs: Stats;
-  stringifyBaselineMs: Stats;
+  /** The first writeTrace of the process to a directory (cold JIT), ms. */
+  firstStopToFileMs: number;
+  /** Longest the event loop waited for a turn during an export, ms: the first export, then the worst of 2 warm ones per engine. */
+  maxEventLoopStallMs: { first: number; nodeZlib: number; fflate: number };
+  stopToFileMs: Distribution;
+  stringifyBaselineMs: Distribution;
   targets: { eventsPerS: number; gzBytesPerEvent: number };
 }
 
-/** Runs the benchmark; prints a table and returns the numbers. */
-export async function benchTrace(opts: { events?: number; reps?: number; level?: GzipLevel; full?: boolean; print?: boolean } = {}): Promise<TraceBenchResult> {
-  const nEvents = opts.events ?? 100_000;
-  const reps = opts.reps ?? 5;
-  const level = opts.level ?? 6;
-  const record = syntheticRecord(nEvents, opts.full ?? false);
+const LEVELS: readonly GzipLevel[] = [1, 3, 4, 5, 6, 7, 9];
+const TIME_NS = 1_795_829_617_000_000_000n;
 
-  const exportOnce = (gzip: boolean): { ms: number; bytes: number; events: number } => {
+/**
+ * Runs `work` while a 1 ms timer measures the longest wait for an event-loop turn (a timer, not a
+ * setImmediate chain: that would spin the main thread and steal the cores the export runs on).
+ */
+async function stallDuring<T>(work: () => Promise<T>): Promise<{ result: T; maxStallMs: number }> {
+  let last = performance.now();
+  let maxStallMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxStallMs = Math.max(maxStallMs, now - last);
+    last = now;
+  }, 1);
+  try {
+    const result = await work();
+    return { result, maxStallMs: Math.max(maxStallMs, performance.now() - last) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Runs the benchmark and returns the numbers (printed with formatTraceBench). */
+export async function benchTrace(
+  opts: { events?: number; reps?: number; level?: GzipLevel; full?: boolean; levelTable?: boolean; print?: boolean; progress?: (line: string) => void } = {},
+): Promise<TraceBenchResult> {
+  const nEvents = opts.events ?? 100_000;
+  const reps = opts.reps ?? 7;
+  const level = opts.level ?? 6;
+  const progress = opts.progress ?? (() => undefined);
+  const loadAverageStart = loadavg();
+  const record = syntheticRecord(nEvents, opts.full ?? false);
+  const dir = join(process.cwd(), '.wgprof-tmp', 'trace-bench');
+  mkdirSync(dir, { recursive: true });
+
+  const toFile = async (r: number): Promise<number> => {
+    const t0 = performance.now();
+    const written = await writeTrace(record, { dir, gzipLevel: level, timeNs: TIME_NS + BigInt(r) });
+    const ms = performance.now() - t0;
+    rmSync(written.path);
+    return ms;
+  };
+  // First, before anything else has run the trace code: what a profiler's one stop() sees.
+  const first = await stallDuring(() => toFile(0));
+  const firstStopToFileMs = first.result;
+
+  const exportWith = async (gzipEngine: 'node-zlib' | 'fflate', gzipLevel: GzipLevel = level): Promise<{ ms: number; cpuMs: number; bytes: number; events: number }> => {
+    gc();
+    let bytes = 0;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const written = await writeTrace(record, { sink: new CallbackSink((_name, data) => void (bytes = data.length)), gzipEngine, gzipLevel, timeNs: TIME_NS });
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes, events: written.events };
+  };
+  const serializeOnce = (): { ms: number; bytes: number } => {
     gc();
     const t0 = performance.now();
-    const chunks = serializeTrace(record);
     let bytes = 0;
-    for (const data of encodeTrace(chunks, { gzip, level })) bytes += data.length;
-    return { ms: performance.now() - t0, bytes, events: chunks.stats.events };
+    for (const chunk of serializeTraceBytes(record)) bytes += chunk.length;
+    return { ms: performance.now() - t0, bytes };
   };
+
+  // Two warm-up rounds: V8 needs a couple of exports to optimize the writer.
+  progress('warm-up');
+  for (let r = 0; r < 2; r++) {
+    await exportWith('node-zlib');
+    await exportWith('fflate');
+    serializeOnce();
+  }
+  // Interleaved, so that a busy machine slows every variant alike.
+  progress(`${reps} reps`);
+  const nativeRuns: { ms: number; cpuMs: number; bytes: number; events: number }[] = [];
+  const fflateRuns: { ms: number; bytes: number; events: number }[] = [];
+  const serializeRuns: { ms: number; bytes: number }[] = [];
+  for (let r = 0; r < reps; r++) {
+    nativeRuns.push(await exportWith('node-zlib'));
+    fflateRuns.push(await exportWith('fflate'));
+    serializeRuns.push(serializeOnce());
+  }
+  const events = nativeRuns[0]!.events;
+  // Event-loop stalls, on separate runs so that the probe's timer never slows the timed ones.
+  const stalls = { nodeZlib: 0, fflate: 0 };
+  for (let r = 0; r < 2; r++) {
+    stalls.nodeZlib = Math.max(stalls.nodeZlib, (await stallDuring(() => exportWith('node-zlib'))).maxStallMs);
+    stalls.fflate = Math.max(stalls.fflate, (await stallDuring(() => exportWith('fflate'))).maxStallMs);
+  }
+
+  // The level table: deflate alone on the whole JSON text, and writeTrace at each level.
+  const levels: GzipLevelRow[] = [];
+  if (opts.levelTable ?? true) {
+    progress('gzip levels');
+    const text = concatBytes([...serializeTraceBytes(record)]);
+    for (const lv of LEVELS) {
+      for (const strategy of ['default', 'filtered'] as const) {
+        let best = Infinity;
+        let size = 0;
+        for (let r = 0; r < 2; r++) {
+          const t0 = performance.now();
+          size = deflateRawSync(text, { level: lv, strategy: strategy === 'filtered' ? zlibConstants.Z_FILTERED : zlibConstants.Z_DEFAULT_STRATEGY }).length + 18;
+          best = Math.min(best, performance.now() - t0);
+        }
+        const row: GzipLevelRow = { level: lv, strategy, gzBytesPerEvent: size / events, deflateMBPerS: text.length / 1e3 / best };
+        if (strategy === 'default') {
+          const runs: number[] = [];
+          for (let r = 0; r < 3; r++) {
+            const run = await exportWith('node-zlib', lv);
+            runs.push((run.events / run.ms) * 1000);
+          }
+          row.exportEventsPerS = distribution(runs, 'events/s').median;
+        }
+        levels.push(row);
+      }
+    }
+  }
+
   // Peak live memory (sampled after a forced GC at every chunk, so garbage is not counted). Native
   // memory of earlier runs (zlib handles) is freed by finalizers after a GC: settle it first.
+  progress('memory');
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 3; i++) {
       gc();
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
-  const streamingPeakLive = async (): Promise<number> => {
-    await settle();
-    const before = memNow();
-    let peak = 0;
-    for (const data of encodeTrace(serializeTrace(record), { gzip: true, level })) {
-      void data;
-      gc();
-      peak = Math.max(peak, memNow() - before);
-    }
-    return peak;
-  };
-  const stringifyPeakLive = async (): Promise<number> => {
-    await settle();
-    const before = memNow();
-    const trace = buildTrace(record);
+  await settle();
+  let before = memNow();
+  let peakStreaming = 0;
+  for (const data of encodeTrace(serializeTraceBytes(record), { gzip: true, level })) {
+    void data;
     gc();
-    let peak = memNow() - before;
-    const jsonText = JSON.stringify(trace);
-    gc();
-    peak = Math.max(peak, memNow() - before);
-    const gz = gzipSync(new TextEncoder().encode(jsonText), { level, mtime: 0 });
-    gc();
-    peak = Math.max(peak, memNow() - before);
-    void [trace.traceEvents.length, jsonText.length, gz.length];
-    return peak;
-  };
-  const serializeOnce = (): number => {
-    const t0 = performance.now();
-    let chars = 0;
-    for (const chunk of serializeTrace(record)) chars += chunk.length;
-    void chars;
-    return performance.now() - t0;
-  };
-
-  const exportNative = async (): Promise<{ ms: number; cpuMs: number; bytes: number; events: number }> => {
-    gc();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    let bytes = 0;
-    const written = await writeTrace(record, {
-      sink: new CallbackSink((_name, data) => {
-        bytes = data.length;
-      }),
-      gzipEngine: 'node-zlib',
-      gzipLevel: level,
-      timeNs: 1_795_829_617_000_000_000n,
-    });
-    const ms = performance.now() - t0;
-    const cpu = process.cpuUsage(c0);
-    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes, events: written.events };
-  };
-
-  exportOnce(true); // warm-up (JIT)
-  await exportNative();
-  const nativeRuns: { ms: number; cpuMs: number; bytes: number; events: number }[] = [];
-  for (let r = 0; r < reps; r++) nativeRuns.push(await exportNative());
-  const exportRuns = Array.from({ length: reps }, () => exportOnce(true));
-  const events = exportRuns[0]!.events;
-  const raw = exportOnce(false);
-  serializeOnce();
-  const serializeRuns = Array.from({ length: reps }, () => serializeOnce());
+    peakStreaming = Math.max(peakStreaming, memNow() - before);
+  }
+  await settle();
+  before = memNow();
+  const trace = buildTrace(record);
+  gc();
+  let peakStringify = memNow() - before;
+  const jsonText = JSON.stringify(trace);
+  gc();
+  peakStringify = Math.max(peakStringify, memNow() - before);
+  const gz = gzipSync(new TextEncoder().encode(jsonText), { level, mtime: 0 });
+  gc();
+  peakStringify = Math.max(peakStringify, memNow() - before);
+  void [trace.traceEvents.length, jsonText.length, gz.length];
 
   // Baseline: the whole object, one JSON string, one gzip call.
+  progress('baselines');
   const stringifyRuns: number[] = [];
   for (let r = 0; r < Math.min(reps, 3); r++) {
     gc();
     const t0 = performance.now();
-    const gz = gzipSync(new TextEncoder().encode(JSON.stringify(buildTrace(record))), { level, mtime: 0 });
+    void gzipSync(new TextEncoder().encode(JSON.stringify(buildTrace(record))), { level, mtime: 0 });
     stringifyRuns.push(performance.now() - t0);
-    void gz;
   }
-  const peakStreaming = await streamingPeakLive();
-  const peakStringify = await stringifyPeakLive();
 
   // Browser-like clocks (performance.now() coarsened to 5 µs, GPU ticks to 1 µs): fewer random digits.
   const coarse = syntheticRecord(nEvents, opts.full ?? false);
@@ -291,59 +369,73 @@ export async function benchTrace(opts: { events?: number; reps?: number; level?:
     d.gpuEndNs = q(d.gpuEndNs!, 1000);
   }
   let coarseBytes = 0;
-  await writeTrace(coarse, { sink: new CallbackSink((_n, data) => void (coarseBytes = data.length)), gzipLevel: level, gzipEngine: 'node-zlib', timeNs: 1_795_829_617_000_000_000n });
+  await writeTrace(coarse, { sink: new CallbackSink((_n, data) => void (coarseBytes = data.length)), gzipLevel: level, gzipEngine: 'node-zlib', timeNs: TIME_NS });
 
-  const dir = join(process.cwd(), '.wgprof-tmp', 'trace-bench');
-  mkdirSync(dir, { recursive: true });
+  progress('stop-to-file');
   const fileRuns: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    const written = await writeTrace(record, { dir, gzipLevel: level, timeNs: BigInt(1_795_829_617_000_000_000 + r) });
-    fileRuns.push(performance.now() - t0);
-    rmSync(written.path);
-  }
+  for (let r = 1; r <= reps; r++) fileRuns.push(await toFile(r));
   rmSync(dir, { recursive: true, force: true });
 
   const result: TraceBenchResult = {
+    bench: 'trace',
     events,
     gzipLevel: level,
-    exportNativeEventsPerS: stats(nativeRuns.map((r) => (r.events / r.ms) * 1000)),
-    exportNativeEventsPerCpuS: stats(nativeRuns.map((r) => (r.events / r.cpuMs) * 1000)),
-    exportEventsPerS: stats(exportRuns.map((r) => (r.events / r.ms) * 1000)),
-    serializeOnlyEventsPerS: stats(serializeRuns.map((ms) => (events / ms) * 1000)),
+    environment: { node: process.version, cores: availableParallelism(), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] ?? '4 (default)', loadAverageStart, loadAverageEnd: loadavg() },
+    exportNodeZlibEventsPerS: distribution(nativeRuns.map((r) => (r.events / r.ms) * 1000), 'events/s'),
+    exportNodeZlibEventsPerCpuS: distribution(nativeRuns.map((r) => (r.events / r.cpuMs) * 1000), 'events/cpu-s'),
+    exportFflateEventsPerS: distribution(fflateRuns.map((r) => (r.events / r.ms) * 1000), 'events/s'),
+    serializeEventsPerS: distribution(serializeRuns.map((r) => (events / r.ms) * 1000), 'events/s'),
     gzBytesPerEvent: nativeRuns[0]!.bytes / events,
+    fflateGzBytesPerEvent: fflateRuns[0]!.bytes / events,
     gzBytesPerEventCoarseClock: coarseBytes / events,
-    rawBytesPerEvent: raw.bytes / events,
+    rawBytesPerEvent: serializeRuns[0]!.bytes / events,
+    levels,
     peakMemStreamingBytes: peakStreaming,
     peakMemStringifyBytes: peakStringify,
-    stopToFileMs: stats(fileRuns),
-    stringifyBaselineMs: stats(stringifyRuns),
+    firstStopToFileMs,
+    maxEventLoopStallMs: { first: first.maxStallMs, ...stalls },
+    stopToFileMs: distribution(fileRuns, 'ms'),
+    stringifyBaselineMs: distribution(stringifyRuns, 'ms'),
     targets: { eventsPerS: 470_000, gzBytesPerEvent: 10 },
   };
-  if (opts.print ?? true) {
-    const k = (x: number): string => `${(x / 1000).toFixed(0)}k`;
-    const mb = (x: number): string => `${(x / 1048576).toFixed(1)} MiB`;
-    const rows: [string, string, string][] = [
-      ['events', String(events), ''],
-      ['export+gzip events/s, node zlib (min/med/max)', `${k(result.exportNativeEventsPerS.min)} / ${k(result.exportNativeEventsPerS.median)} / ${k(result.exportNativeEventsPerS.max)}`, `target >= ${k(470_000)}`],
-      ['  same, per CPU-second (median)', k(result.exportNativeEventsPerCpuS.median), ''],
-      ['export+gzip events/s, fflate (min/med/max)', `${k(result.exportEventsPerS.min)} / ${k(result.exportEventsPerS.median)} / ${k(result.exportEventsPerS.max)}`, ''],
-      [`fflate gzip bytes/event (level ${level})`, (exportRuns[0]!.bytes / events).toFixed(2), ''],
-      ['serialize only events/s (median)', k(result.serializeOnlyEventsPerS.median), ''],
-      [`node zlib gzip bytes/event (level ${level})`, result.gzBytesPerEvent.toFixed(2), 'target <= 10'],
-      ['  same, browser-like clocks (5 µs CPU, 1 µs GPU)', result.gzBytesPerEventCoarseClock.toFixed(2), ''],
-      ['raw JSON bytes/event', result.rawBytesPerEvent.toFixed(1), ''],
-      ['peak live memory, streaming (after GC)', mb(result.peakMemStreamingBytes), ''],
-      ['peak live memory, JSON.stringify baseline', mb(result.peakMemStringifyBytes), `${(result.peakMemStringifyBytes / Math.max(1, result.peakMemStreamingBytes)).toFixed(1)}x streaming`],
-      ['stop-to-file ms (min/med/max)', `${result.stopToFileMs.min.toFixed(0)} / ${result.stopToFileMs.median.toFixed(0)} / ${result.stopToFileMs.max.toFixed(0)}`, ''],
-      ['stringify+gzipSync baseline ms (median)', result.stringifyBaselineMs.median.toFixed(0), `${(result.stringifyBaselineMs.median / result.stopToFileMs.median).toFixed(2)}x stop-to-file`],
-    ];
-    const w0 = Math.max(...rows.map((r) => r[0].length));
-    const w1 = Math.max(...rows.map((r) => r[1].length));
-    process.stdout.write(`wgprof trace export bench (node ${process.version}, ${reps} reps after 1 warm-up)\n`);
-    for (const [a, b, c] of rows) process.stdout.write(`  ${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}\n`);
-  }
+  if (opts.print) process.stdout.write(`${formatTraceBench(result)}\n`);
   return result;
+}
+
+/** The result as text tables: headline numbers, then the gzip level trade-off. */
+export function formatTraceBench(r: TraceBenchResult): string {
+  const k = (x: number): string => `${(x / 1000).toFixed(0)}k`;
+  const mb = (x: number): string => `${(x / 1048576).toFixed(1)} MiB`;
+  const dist = (d: Distribution, f: (x: number) => string): string => `${f(d.min)} / ${f(d.median)} / ${f(d.max)}`;
+  const ms = (x: number): string => x.toFixed(0);
+  const rows: string[][] = [
+    ['events', String(r.events), ''],
+    ['export+gzip events/s, node zlib (min/med/max)', dist(r.exportNodeZlibEventsPerS, k), `target >= ${k(r.targets.eventsPerS)}`],
+    ['  same, per CPU-second (median)', k(r.exportNodeZlibEventsPerCpuS.median), ''],
+    ['export+gzip events/s, fflate (min/med/max)', dist(r.exportFflateEventsPerS, k), `${(r.exportNodeZlibEventsPerS.median / r.exportFflateEventsPerS.median).toFixed(2)}x slower than node zlib`],
+    ['serialize only (JSON bytes) events/s (min/med/max)', dist(r.serializeEventsPerS, k), ''],
+    [`gzip bytes/event, node zlib level ${r.gzipLevel}`, r.gzBytesPerEvent.toFixed(2), `target <= ${r.targets.gzBytesPerEvent}`],
+    ['  same, browser-like clocks (5 µs CPU, 1 µs GPU)', r.gzBytesPerEventCoarseClock.toFixed(2), ''],
+    [`  same, fflate level ${r.gzipLevel}`, r.fflateGzBytesPerEvent.toFixed(2), ''],
+    ['raw JSON bytes/event', r.rawBytesPerEvent.toFixed(1), ''],
+    ['peak live memory, streaming (after GC)', mb(r.peakMemStreamingBytes), ''],
+    ['peak live memory, JSON.stringify baseline', mb(r.peakMemStringifyBytes), `${(r.peakMemStringifyBytes / Math.max(1, r.peakMemStreamingBytes)).toFixed(1)}x streaming`],
+    ['stop-to-file ms, first export of the process', ms(r.firstStopToFileMs), 'cold JIT'],
+    ['longest event-loop stall ms: first / node zlib / fflate', `${ms(r.maxEventLoopStallMs.first)} / ${ms(r.maxEventLoopStallMs.nodeZlib)} / ${ms(r.maxEventLoopStallMs.fflate)}`, 'writeTrace yields every 8 ms'],
+    ['stop-to-file ms, warm (min/med/max)', dist(r.stopToFileMs, ms), ''],
+    ['stringify+gzipSync baseline ms (median)', ms(r.stringifyBaselineMs.median), `${(r.stringifyBaselineMs.median / r.stopToFileMs.median).toFixed(2)}x stop-to-file`],
+  ];
+  const env = r.environment;
+  let out = `wgprof trace export bench (node ${env.node}, ${env.cores} cores, UV_THREADPOOL_SIZE ${env.uvThreadpoolSize}, load ${env.loadAverageStart[0]!.toFixed(1)} -> ${env.loadAverageEnd[0]!.toFixed(1)}; ${r.exportNodeZlibEventsPerS.count} reps after 2 warm-up rounds)\n`;
+  out += formatTable(['metric', 'value', 'note'], rows);
+  if (r.levels.length > 0) {
+    out += '\n\ngzip level trade-off (same record; deflate alone on one thread, and writeTrace with node zlib)\n';
+    out += formatTable(
+      ['level', 'strategy', 'gzip B/event', 'deflate MB/s (1 thread)', 'writeTrace events/s (median)'],
+      r.levels.map((row) => [String(row.level), row.strategy, row.gzBytesPerEvent.toFixed(2), formatNumber(row.deflateMBPerS), row.exportEventsPerS !== undefined ? k(row.exportEventsPerS) : '']),
+    );
+  }
+  return out;
 }
 
 const isMain = process.argv[1] !== undefined && /bench[\\/]trace\.ts$/.test(process.argv[1]);
@@ -358,5 +450,8 @@ if (isMain) {
     ...(arg('reps') !== undefined ? { reps: arg('reps')! } : {}),
     ...(level !== undefined ? { level: level as GzipLevel } : {}),
     full: process.argv.includes('--full'),
+    levelTable: !process.argv.includes('--no-levels'),
+    print: true,
+    progress: (line) => process.stderr.write(`trace bench: ${line}\n`),
   });
 }
