@@ -8,6 +8,7 @@
 // TODO(ort-compare): the matmul-vs-onnxruntime-web comparison is a separate task; it plugs in as
 // another entry of `BenchEngineResult.comparisons`, measured on the same device in the same run.
 
+import { formatNumber, formatTable } from './util.js';
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { createEngine } from '../../src/engine/engine.js';
@@ -231,4 +232,25 @@ if (isMain) {
     process.stderr.write(`bench engine: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   }
+}
+
+/** The engine bench as a table (every sample stays in the JSON result). */
+export function formatEngineBench(result: BenchEngineResult): string {
+  const ms = (v: number) => (Number.isNaN(v) ? '--' : formatNumber(v));
+  const a = result.adapter;
+  const rows = result.models.map((m) => [
+    m.model,
+    `${m.requests}x${m.maxTokens}`,
+    formatNumber(m.tokensPerSecond),
+    formatNumber(m.decodeTokensPerSecond),
+    `${ms(m.stepMs.median)} (${ms(m.stepMs.min)}-${ms(m.stepMs.max)}, p90 ${ms(m.stepMs.p90)})`,
+    ms(m.decodeStepMs.median),
+    ms(m.ttftMs.median),
+    String(m.steps),
+    formatNumber(m.initMs),
+  ]);
+  return [
+    `engine: generate on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')} (${a.runtime}, backend ${a.backend}); warm-up excluded`,
+    formatTable(['model', 'requests', 'tokens/s', 'decode tok/s', 'step ms median (min-max, p90)', 'decode step ms', 'TTFT ms', 'steps', 'init ms'], rows),
+  ].join('\n');
 }
