@@ -24,21 +24,11 @@ import type { GzipLevel } from '../../src/trace/index.js';
 import type { CaptureRecord, DispatchRecord } from '../../src/trace/model.js';
 import { distribution, formatNumber, formatTable } from './util.js';
 import type { Distribution } from './util.js';
+import { mulberry32 as rng } from '../../src/engine/weights.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-/** Deterministic PRNG (mulberry32) so every run measures the same record. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KERNELS = ['matmul', 'matmul_bias_gelu', 'layer_norm', 'softmax', 'attention_scores', 'attention_apply', 'rope', 'add', 'embedding', 'argmax'];
 const STACKS = [

@@ -4,18 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { alignClock, CLOCK_METHODS, mapInterval, offsetBounds, type ClockAlignment, type SubmitSample } from '../../src/instrument/clock.js';
+import { mulberry32 as rng } from '../../src/engine/weights.js';
 
-/** A tiny deterministic PRNG (mulberry32): reproducible jitter without Math.random. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Kernel {
   submit: number;
