@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds dist/ from the sources (runs on `npm ci` through `prepare`, and from scripts/bootstrap.sh when stale):
-//   dist/index.js, dist/ort.js      the package (Node + bundlers), dependencies left external
+//   dist/index.js                    the package (Node + bundlers), dependencies left external
 //   dist/cli.js                      the `wgprof` command
 //   dist/browser/wgprof.js           one self-contained ES module for pages (examples/, test/browser/)
 //   dist/types/                      declarations for the `exports` map (tsc, skipped with --no-types)
@@ -19,7 +19,7 @@ await build({
   ...common,
   platform: 'node',
   target: 'node20',
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts', ort: 'src/ort/index.ts' },
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
   outdir: 'dist',
   packages: 'external',
   splitting: true,
