@@ -48,6 +48,8 @@ export interface CaptureSource {
   flush(): Promise<Captured>;
   /** Peak allocated bytes since the previous call; starts the next step. */
   markStep(): number;
+  /** GPU bytes allocated now (the memory counter's level at a step's start). */
+  readonly allocatedBytes?: number;
   detach(): void;
 }
 
@@ -305,7 +307,14 @@ export class Profiler implements EngineProfilerHooks {
       return;
     }
     this.openStep = { number: this.stepNumber, startNs: this.nowNs(), endNs: 0 };
-    if (this.config.torch_profiler_with_memory) this.guard('step', () => this.source?.markStep());
+    if (this.config.torch_profiler_with_memory) {
+      const step = this.openStep;
+      this.guard('step', () => {
+        this.source?.markStep();
+        const level = this.source?.allocatedBytes;
+        if (level !== undefined) step.allocatedBytesAtStart = level;
+      });
+    }
   }
 
   beginIteration(annotation: string): void {

@@ -984,6 +984,8 @@ class Emission {
         }
         if (this.withMemory && pl.stepPeak[i] === pl.stepPeak[i]) args['peak_allocated_bytes'] = pl.stepPeak[i];
         w.complete('user_annotation', `ProfilerStep#${step.number}`, hostPid, hostTid, s, dur, args);
+        const level = step.allocatedBytesAtStart;
+        if (this.withMemory && level !== undefined && Number.isFinite(level)) w.counter('gpu_memory', MEMORY_COUNTER_NAME, gpuPid, gpuTid, s, { bytes: level });
         const ga = pl.gaS[i]!;
         if (ga === ga) w.complete('gpu_user_annotation', `ProfilerStep#${step.number}`, gpuPid, gpuTid, ga, pl.gaE[i]! - ga, { 'External id': pl.stepExt[i] });
         break;

@@ -68,6 +68,11 @@ export interface StepRecord {
   annotationEndNs?: number;
   /** Peak of allocated GPU bytes during the step (with_memory). */
   peakAllocatedBytes?: number;
+  /**
+   * GPU bytes allocated when the step began (with_memory): a sample of the memory counter track at the
+   * step's start, so Perfetto draws the level even when nothing is allocated inside the window.
+   */
+  allocatedBytesAtStart?: number;
 }
 
 /** A CPU span on the host thread: API-layer work, user annotations, JS stack frames. */

@@ -98,6 +98,19 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
     }
   });
 
+  it('with_memory: the allocated-bytes counter track has a sample at each step start, at most the step peak', () => {
+    const counters = worker.traceEvents.filter((e) => e.ph === 'C' && e.name === 'GPU Memory Allocated');
+    const s = steps(worker);
+    for (const step of s) {
+      const sample = counters.find((c) => c.ts === step.ts);
+      assert.ok(sample, `${step.name}: a counter sample at its start`);
+      const bytes = sample.args?.['bytes'] as number;
+      // The engine allocates everything up front (weights, KV cache, activations): the level is that.
+      assert.ok(bytes > 0, `${step.name}: ${bytes} bytes allocated`);
+      assert.ok(bytes <= (step.args?.['peak_allocated_bytes'] as number), `${step.name}: level ≤ peak`);
+    }
+  });
+
   it('the frontend trace holds the API-layer spans of the whole run', () => {
     const names = new Set(frontend.traceEvents.filter((e) => e.cat === 'cpu_op').map((e) => e.name));
     for (const name of ['schedule', 'detokenize']) assert.ok(names.has(name), `frontend has ${name}`);
