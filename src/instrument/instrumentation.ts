@@ -31,6 +31,13 @@
  *   re-applying the pipeline, bind groups (with dynamic offsets), immediates and open debug groups.
  *   Passes with their own timestampWrites are left whole and untimed. 'none': no GPU times, and the
  *   trace says why.
+ * - Copies: while capturing with timestamps (either mode), copyBufferToBuffer on a captured encoder
+ *   is bracketed by two empty compute passes in the same command stream: one writing its
+ *   endOfPassWriteIndex just before the copy, one writing its beginningOfPassWriteIndex just after.
+ *   The copy's GPU interval is [end of the pass before, beginning of the pass after] (an upper bound
+ *   that includes the two pass boundaries); equal ticks, invalid ticks or a submit that did not run
+ *   give none, as for dispatches (CaptureStats.timedCopies/untimedCopies). A copy encoded while a pass
+ *   is open (a validation error of the caller's) is not bracketed. Cost: two extra empty passes per copy.
  * - Query sets come from a pool (256 queries each); at `queue.submit` one extra command buffer
  *   resolves every set the submitted command buffers used into a pooled buffer and copies it to a
  *   pooled MAP_READ buffer, which is mapped asynchronously: no per-kernel wait, no
@@ -69,7 +76,8 @@
  *   method added to that prototype later is inherited unforwarded (it gets our object as `this`).
  * - Buffers, query sets and textures created before attach are unknown (give `memoryBaselineBytes`).
  *   Objects garbage-collected without destroy() are freed through a FinalizationRegistry (late).
- * - Copies get no GPU interval (WebGPU has no timestamp around a copy outside a pass).
+ * - queue.writeBuffer (HtoD) gets no GPU interval: it is a queue operation that runs before the
+ *   submit's command buffers, outside any command stream a timestamp could be written in.
  * - dispatchWorkgroupsIndirect: workgroup counts come from the hint's kernel descriptor when given,
  *   else they are unknown and recorded as [0, 0, 0].
  * - Pass splitting re-applies the state WebGPU defines for compute passes (pipeline, bind groups,
@@ -137,6 +145,13 @@ export interface CaptureStats {
   failedSubmits: number;
   /** Encoded but not submitted (or not finished) when flush() ran. */
   unsubmitted: number;
+  /** copyBufferToBuffer calls that got a GPU interval (bracketed by timestamps). */
+  timedCopies: number;
+  /**
+   * Bracketed copyBufferToBuffer calls that got none (zero-width or invalid ticks, a submit that did
+   * not run or could not be bracketed, not submitted before flush). Not counted in the dispatch fields.
+   */
+  untimedCopies: number;
 }
 
 /** One queue.submit of instrumented work. */
@@ -197,6 +212,17 @@ interface QuerySlice {
   offset: number;
 }
 
+/** A bracketed copyBufferToBuffer: its record and the query pair (end of the pass before, begin of the pass after). */
+interface CopyTiming {
+  record: CopyRecord;
+  slice: QuerySlice;
+  index: number;
+}
+
+/** The empty passes around a timed copy (labels show in GPU captures such as RenderDoc or PIX). */
+const COPY_BEFORE_LABEL = 'wgprof.copy-begin';
+const COPY_AFTER_LABEL = 'wgprof.copy-end';
+
 class EncoderState {
   readonly slices: QuerySlice[] = [];
   /** The slice new query pairs come from (the last of `slices`). */
@@ -205,6 +231,8 @@ class EncoderState {
   records: number[] = [];
   /** Those of them that own a query pair. */
   readonly timed: number[] = [];
+  /** Its bracketed copies (cleared when a flush hands them over unsubmitted). */
+  copies: CopyTiming[] = [];
   openPass: PassState | undefined = undefined;
   cb: GPUCommandBuffer | undefined = undefined;
 
@@ -223,6 +251,8 @@ interface SubmitState {
   /** Sequence numbers of the dispatches it carried (timed or not), and of the timed ones. */
   records: number[];
   timed: number[];
+  /** Its bracketed copies. */
+  copies: CopyTiming[];
   /** false: the marker did not come back, the submit did not run. */
   ran?: boolean;
   /** A copy of the resolved ticks (only when the submit ran). */
@@ -316,6 +346,8 @@ function emptyStats(): CaptureStats {
     unbracketed: 0,
     failedSubmits: 0,
     unsubmitted: 0,
+    timedCopies: 0,
+    untimedCopies: 0,
   };
 }
 
@@ -576,7 +608,9 @@ export class Instrumentation {
     for (const enc of [...this.unsubmitted, ...this.openEncoders]) {
       // Handed over now without GPU times (a later submit skips them: the log no longer holds them).
       for (const seq of enc.timed) if (log.holds(seq)) stats.unsubmitted++;
+      stats.untimedCopies += enc.copies.length;
       enc.records = [];
+      enc.copies = [];
     }
     for (const enc of this.unsubmitted) if (enc.cb) this.commandBuffers.delete(enc.cb);
     this.unsubmitted.clear();
@@ -805,9 +839,25 @@ export class Instrumentation {
     );
   }
 
-  private recordCopy(kind: CopyRecord['kind'], bytes: number, launch: string, launchStartNs: number, launchEndNs: number): void {
+  private recordCopy(kind: CopyRecord['kind'], bytes: number, launch: string, launchStartNs: number, launchEndNs: number): CopyRecord {
     const id = this.nextId++;
-    this.copies.push({ externalId: id, correlation: id, kind, bytes, launch, launchStartNs, launchEndNs });
+    const record: CopyRecord = { externalId: id, correlation: id, kind, bytes, launch, launchStartNs, launchEndNs };
+    this.copies.push(record);
+    return record;
+  }
+
+  /**
+   * Encodes an empty compute pass that writes one timestamp: at its end (`end: true`, the pass before
+   * a copy) or at its beginning (the pass after). Timestamps are written only at pass boundaries (or
+   * inside passes), never around a copy, so the copy is bracketed by two such passes in the same
+   * command stream; both timestamp-query modes support timestampWrites.
+   */
+  private copyBracket(enc: EncoderState, slice: QuerySlice, index: number, end: boolean): void {
+    const timestampWrites: GPUComputePassTimestampWrites = end
+      ? { querySet: slice.set, endOfPassWriteIndex: index }
+      : { querySet: slice.set, beginningOfPassWriteIndex: index };
+    const pass = enc.native['beginComputePass']!.call(enc.encoder, { label: end ? COPY_BEFORE_LABEL : COPY_AFTER_LABEL, timestampWrites }) as GPUComputePassEncoder;
+    (Object.getPrototypeOf(pass) as Proto)['end']!.call(pass);
   }
 
   // ---- memory ---------------------------------------------------------------------------------
@@ -1132,6 +1182,7 @@ export class Instrumentation {
     const one = states.length === 1 ? states[0] : undefined;
     const records = one ? one.records : states.flatMap((enc) => enc.records);
     const timed = one ? one.timed : states.flatMap((enc) => enc.timed);
+    const copies = one ? one.copies : states.flatMap((enc) => enc.copies);
 
     // Layout: each used query slice at a 256-aligned offset, then the 8-byte submit marker.
     let bytes = 0;
@@ -1143,7 +1194,7 @@ export class Instrumentation {
     }
     if (bytes === 0) {
       // Nothing to time (mode 'none', or only passes with their own timestampWrites): no readback.
-      this.submits.push({ seq: 0n, cpuSubmitNs: this.clock(), records, timed });
+      this.submits.push({ seq: 0n, cpuSubmitNs: this.clock(), records, timed, copies });
       return submitOriginal.call(queue, list) as undefined;
     }
     const markerOffset = bytes;
@@ -1157,7 +1208,7 @@ export class Instrumentation {
     encoder.copyBufferToBuffer(pair.resolve, 0, pair.read, 0, bytes);
     const resolveCb = encoder.finish();
 
-    const submit: SubmitState = { seq, cpuSubmitNs: this.clock(), records, timed };
+    const submit: SubmitState = { seq, cpuSubmitNs: this.clock(), records, timed, copies };
     submitOriginal.call(queue, [...list, resolveCb]);
     // The resolve for these sets is now queued ahead of any later use, so they can be reused at once.
     for (const enc of states) for (const slice of enc.slices) this.releaseQuerySet(slice.set);
@@ -1205,23 +1256,30 @@ export class Instrumentation {
     else this.readbacks!.release(pair);
   }
 
-  /** Fits the clock over this window's submits and writes GPU intervals into the dispatch records. */
+  /**
+   * Fits the clock over this window's submits and writes GPU intervals into the dispatch records and
+   * the bracketed copy records. A copy's pair is (end of the pass before it, begin of the pass after
+   * it): the same command stream, so its ticks share the dispatches' clock and fit.
+   */
   private applyClock(submits: readonly SubmitState[], records: readonly DispatchRecord[], stats: CaptureStats): ClockFit | undefined {
     const log = this.log;
     interface Timing {
-      record: DispatchRecord;
+      record: { gpuStartNs?: number; gpuEndNs?: number };
       begin: bigint;
       end: bigint;
+      copy: boolean;
     }
     const samples: SubmitSample[] = [];
     const sampleTimings: Timing[][] = [];
     for (const submit of submits) {
       // Dispatches an earlier flush handed over (encoded before it, submitted after) stay untimed.
       const live = submit.timed.filter((seq) => log.holds(seq));
-      if (live.length === 0) continue;
+      const copies = submit.copies;
+      if (live.length === 0 && copies.length === 0) continue;
       const ticks = submit.ticks;
       if (submit.ran !== true || submit.cpuDoneNs === undefined || ticks === undefined) {
         stats.failedSubmits += live.length;
+        stats.untimedCopies += copies.length;
         continue;
       }
       const valid: Timing[] = [];
@@ -1231,7 +1289,14 @@ export class Instrumentation {
         const begin = ticks[at];
         const end = ticks[at + 1];
         if (begin === undefined || end === undefined || begin === 0n || end < begin) stats.invalidTicks++;
-        else valid.push({ record: records[i]!, begin, end });
+        else valid.push({ record: records[i]!, begin, end, copy: false });
+      }
+      for (const c of copies) {
+        const at = c.slice.offset / 8 + c.index;
+        const begin = ticks[at];
+        const end = ticks[at + 1];
+        if (begin === undefined || end === undefined || begin === 0n || end < begin) stats.untimedCopies++;
+        else valid.push({ record: c.record, begin, end, copy: true });
       }
       if (valid.length === 0) continue;
       for (const t of valid) {
@@ -1256,18 +1321,22 @@ export class Instrumentation {
     const base = this.tickBase!;
     samples.forEach((sample, i) => {
       for (const t of sampleTimings[i] ?? []) {
+        // Equal ticks: shorter than the timestamp resolution; the data supports no duration.
         if (t.begin === t.end) {
-          stats.zeroWidth++;
+          if (t.copy) stats.untimedCopies++;
+          else stats.zeroWidth++;
           continue;
         }
         const mapped = alignment ? mapInterval(alignment, i, sample, Number(t.begin - base), Number(t.end - base)) : undefined;
         if (!mapped) {
-          stats.unbracketed++;
+          if (t.copy) stats.untimedCopies++;
+          else stats.unbracketed++;
           continue;
         }
         t.record.gpuStartNs = mapped.startNs;
         t.record.gpuEndNs = mapped.endNs;
-        stats.timedDispatches++;
+        if (t.copy) stats.timedCopies++;
+        else stats.timedDispatches++;
       }
     });
     return alignment?.fit;
@@ -1361,9 +1430,20 @@ function buildEncoderProto(native: Proto): object {
       const enc = encoderOf(this);
       if (enc === undefined || !enc.inst['capturingNow']) return native['copyBufferToBuffer']!.apply(this, arguments);
       const inst = enc.inst;
+      // Bracket with timestamps unless a pass is open (then the copy is the caller's validation error,
+      // and passes of ours would only add errors).
+      const bracket = inst['mode'] !== 'none' && enc.openPass === undefined;
+      let index = 0;
+      let slice: QuerySlice | undefined;
+      if (bracket) {
+        index = inst['allocPair'](enc);
+        slice = enc.slice!;
+        inst['copyBracket'](enc, slice, index, true);
+      }
       const launchStartNs = inst['clock']();
       const result = native['copyBufferToBuffer']!.apply(this, arguments);
       const launchEndNs = inst['clock']();
+      if (slice !== undefined) inst['copyBracket'](enc, slice, index + 1, false);
       // (src, dst, size?) or (src, srcOffset, dst, dstOffset, size?)
       const long = typeof arguments[1] === 'number';
       const src = arguments[0] as GPUBuffer;
@@ -1371,7 +1451,8 @@ function buildEncoderProto(native: Proto): object {
       const srcOffset = long ? (arguments[1] as number) : 0;
       const size = (long ? arguments[4] : arguments[2]) as number | undefined;
       const bytes = size ?? src.size - srcOffset;
-      inst['recordCopy'](dst.usage & MAP_READ ? 'DtoH' : 'DtoD', bytes, 'copyBufferToBuffer', launchStartNs, launchEndNs);
+      const record = inst['recordCopy'](dst.usage & MAP_READ ? 'DtoH' : 'DtoD', bytes, 'copyBufferToBuffer', launchStartNs, launchEndNs);
+      if (slice !== undefined) enc.copies.push({ record, slice, index });
       return result;
     },
     finish: function finish(this: GPUCommandEncoder) {

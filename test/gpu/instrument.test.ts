@@ -6,7 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { defineKernel, ceilDiv } from '../../kernels/define.js';
 import { requestGpuDevice, type GpuRuntime } from '../../src/gpu/device.js';
 import { Instrumentation, noteDispatch, type Captured } from '../../src/instrument/index.js';
+import { buildTrace, validateTrace } from '../../src/trace/index.js';
+import type { CaptureRecord } from '../../src/trace/model.js';
 import { WgprofError } from '../../src/util/errors.js';
+import { baseMeta } from '../unit/fixtures/trace-records.js';
 import { resetWarnOnce, setLogSink } from '../../src/util/log.js';
 
 const N = 256;
@@ -265,7 +268,8 @@ describe('Instrumentation on dawn.node', () => {
       assert.equal(captured.timestamps.quantized, false);
       assert.deepEqual(captured.errors, []);
 
-      // Copies: two writeBuffers (HtoD), a DtoD and a readback (DtoH); no GPU interval for copies.
+      // Copies: two writeBuffers (HtoD, never timed: queue operations outside the command stream), a
+      // DtoD and a readback (DtoH), both bracketed by timestamps in submit 1.
       assert.deepEqual(
         captured.copies.map((c) => [c.kind, c.launch, c.bytes]),
         [
@@ -275,7 +279,14 @@ describe('Instrumentation on dawn.node', () => {
           ['DtoH', 'copyBufferToBuffer', 4 * N],
         ],
       );
-      for (const c of captured.copies) assert.equal(c.gpuStartNs, undefined);
+      for (const c of captured.copies.slice(0, 2)) assert.equal(c.gpuStartNs, undefined);
+      assert.equal(captured.stats.timedCopies + captured.stats.untimedCopies, 2);
+      const submit1 = captured.submits[0]!;
+      for (const c of captured.copies.slice(2)) {
+        if (c.gpuStartNs === undefined) continue;
+        assert.ok(c.gpuEndNs! > c.gpuStartNs, 'positive copy duration');
+        assert.ok(c.gpuStartNs >= d[2]!.gpuEndNs! && c.gpuEndNs! <= submit1.cpuDoneNs!, 'copy after the split pass, inside submit 1');
+      }
 
       // Memory: 7 buffers and the user's query set, with running totals; our own query sets are not counted.
       const allocs = captured.memory.filter((m) => m.bytes > 0);
@@ -560,6 +571,112 @@ describe('Instrumentation on dawn.node', () => {
       () => new Instrumentation({ withStack: 'yes' as unknown as boolean }),
       (e: unknown) => e instanceof WgprofError && /"withStack".*"yes"/.test(e.message),
     );
+  });
+});
+
+describe('copyBufferToBuffer GPU timing on dawn.node', () => {
+  test('a 1 MiB copy between two dispatches gets a GPU interval between them, and the trace a gpu_memcpy', async () => {
+    const runtime = await requestGpuDevice();
+    const { device } = runtime;
+    const inst = new Instrumentation();
+    inst.attach(device);
+    try {
+      const kit = makeKit(device);
+      const COPY_BYTES = 1 << 20;
+      const x = Float32Array.from({ length: N }, (_, i) => (i % 7) - 3);
+      const big = Uint32Array.from({ length: COPY_BYTES / 4 }, (_, i) => (i * 2654435761) >>> 0);
+      const xBuf = device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      const yBuf = device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      const zBuf = device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      const src = device.createBuffer({ size: COPY_BYTES, usage: USAGE_RW });
+      const dst = device.createBuffer({ size: COPY_BYTES, usage: USAGE_RW });
+      device.queue.writeBuffer(xBuf, 0, x);
+      device.queue.writeBuffer(src, 0, big);
+      const group = (a: GPUBuffer, b: GPUBuffer) =>
+        device.createBindGroup({
+          layout: kit.addOne.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: a } },
+            { binding: 1, resource: { buffer: b } },
+          ],
+        });
+      const xToY = group(xBuf, yBuf);
+      const yToZ = group(yBuf, zBuf);
+
+      device.pushErrorScope('validation');
+      inst.setCapturing(true);
+      device.queue.writeBuffer(xBuf, 0, x); // HtoD inside the window: a launch, never a GPU interval
+      const encoder = device.createCommandEncoder();
+      let pass = encoder.beginComputePass();
+      pass.setPipeline(kit.addOne);
+      pass.setBindGroup(0, xToY);
+      pass.dispatchWorkgroups(ceilDiv(N, 32)); // y = x + 1
+      pass.end();
+      encoder.copyBufferToBuffer(src, 0, dst, 0, COPY_BYTES);
+      pass = encoder.beginComputePass();
+      pass.setPipeline(kit.addOne);
+      pass.setBindGroup(0, yToZ);
+      pass.dispatchWorkgroups(ceilDiv(N, 32)); // z = y + 1
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      inst.setCapturing(false);
+      const captured = await inst.flush();
+      const error = await device.popErrorScope();
+      assert.equal(error, null, `validation error: ${error?.message}`);
+
+      // Results equal the CPU reference: the bracket passes changed nothing.
+      assert.deepEqual(await readBuffer(device, zBuf, 4 * N), x.map((v) => v + 2));
+      const copied = await readBuffer(device, dst, COPY_BYTES);
+      assert.deepEqual(new Uint32Array(copied.buffer), big);
+
+      assert.deepEqual(captured.errors, []);
+      assert.deepEqual(captured.copies.map((c) => [c.kind, c.launch, c.bytes]), [
+        ['HtoD', 'writeBuffer', 4 * N],
+        ['DtoD', 'copyBufferToBuffer', COPY_BYTES],
+      ]);
+      const [write, copy] = captured.copies;
+      assert.equal(write!.gpuStartNs, undefined);
+      const [d0, d1] = captured.dispatches;
+      assert.equal(captured.stats.timedCopies, 1);
+      assert.equal(captured.stats.untimedCopies, 0);
+      assert.ok(d0?.gpuEndNs !== undefined && d1?.gpuStartNs !== undefined, 'both dispatches timed');
+      assert.ok(copy?.gpuStartNs !== undefined && copy.gpuEndNs !== undefined, 'the copy is timed');
+      assert.ok(copy.gpuEndNs > copy.gpuStartNs, 'positive copy duration');
+      const submit = captured.submits[0]!;
+      assert.equal(captured.submits.length, 1);
+      assert.ok(copy.gpuStartNs >= submit.cpuSubmitNs && copy.gpuEndNs <= submit.cpuDoneNs!, 'inside its submit window');
+      assert.ok(d0.gpuEndNs <= copy.gpuStartNs, 'after the first dispatch');
+      assert.ok(copy.gpuEndNs <= d1.gpuStartNs, 'before the second dispatch');
+
+      // The trace: one gpu_memcpy, linked to its launch by correlation and an ac2g flow.
+      const first = Math.min(...captured.copies.map((c) => c.launchStartNs), ...captured.dispatches.map((r) => r.opStartNs));
+      const record: CaptureRecord = {
+        meta: baseMeta({ timestamps: captured.timestamps, clock: captured.clock! }),
+        steps: [{ number: 1, startNs: first - 1_000, endNs: submit.cpuDoneNs! + 1_000 }],
+        cpuSpans: [],
+        dispatches: captured.dispatches,
+        copies: captured.copies,
+        memory: [],
+      };
+      const trace = buildTrace(record);
+      assert.deepEqual(validateTrace(trace), []);
+      const memcpys = trace.traceEvents.filter((e) => e.cat === 'gpu_memcpy');
+      assert.equal(memcpys.length, 1);
+      const memcpy = memcpys[0]!;
+      assert.equal(memcpy.name, 'Memcpy DtoD (Device -> Device)');
+      const launch = trace.traceEvents.find((e) => e.cat === 'cuda_runtime' && e.name === 'copyBufferToBuffer');
+      assert.ok(launch);
+      assert.equal(memcpy.args?.['correlation'], launch.args?.['correlation']);
+      assert.equal(memcpy.args?.['bytes'], COPY_BYTES);
+      assert.ok((memcpy.args?.['memory bandwidth (GB/s)'] as number) > 0);
+      const flows = trace.traceEvents.filter((e) => e.cat === 'ac2g' && e.id === launch.args?.['correlation']);
+      assert.deepEqual(flows.map((e) => e.ph).sort(), ['f', 's']);
+      // writeBuffer: the runtime event only.
+      assert.equal(trace.traceEvents.filter((e) => e.cat === 'cuda_runtime' && e.name === 'writeBuffer').length, 1);
+    } finally {
+      inst.detach();
+      runtime.destroy();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { resetWarnOnce, setLogSink } from '../../src/util/log.js';
 
 const OFFSET = 1_000_000_000_000n; // GPU ticks = CPU ns + OFFSET
 const DISPATCH_NS = 10_000;
+const COPY_NS = 3_000;
 const MAP_READ = 0x0001;
 
 interface Clock {
@@ -274,6 +275,7 @@ class FakeQueue {
             const doff = long ? (a[3] as number) : 0;
             const size = ((long ? a[4] : a[2]) as number | undefined) ?? src.size - so;
             dst.data.set(src.data.subarray(so, so + size), doff);
+            cpu += COPY_NS;
             break;
           }
         }
@@ -670,5 +672,132 @@ describe('modes and window', () => {
     assert.ok(captured.dispatches[0]?.gpuStartNs !== undefined, 'the in-flight readback still completes');
     assert.ok(world.destroyed.includes('wgprof.readback') && world.destroyed.includes('wgprof.timestamps'));
     assert.equal(Object.getOwnPropertyNames(gpu).includes('createCommandEncoder'), false);
+  });
+});
+
+describe('copyBufferToBuffer timing (bracketed by empty timestamped passes)', () => {
+  /** dispatch, 64-byte copy, dispatch on one encoder; returns the flush. */
+  async function dispatchCopyDispatch(features: string[], spoil?: (encoder: GPUCommandEncoder) => void) {
+    const { world, gpu, inst, pipeline } = setup(features);
+    const pa = pipeline('A');
+    const a = gpu.createBuffer({ size: 64, usage: 0 });
+    const b = gpu.createBuffer({ size: 64, usage: 0 });
+    new Uint8Array((a as unknown as FakeBuffer).data.buffer).fill(7);
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    let pass = encoder.beginComputePass();
+    pass.setPipeline(pa);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    encoder.copyBufferToBuffer(a, 0, b, 0, 64);
+    pass = encoder.beginComputePass();
+    pass.setPipeline(pa);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    spoil?.(encoder);
+    const cmds = (encoder as unknown as FakeEncoder).cmds;
+    gpu.queue.submit([encoder.finish()]);
+    inst.setCapturing(false);
+    const captured = await inst.flush();
+    return { world, captured, cmds, b: b as unknown as FakeBuffer };
+  }
+
+  for (const [mode, features] of [
+    ['pass-boundaries', ['timestamp-query']],
+    ['inside-passes', ['timestamp-query', 'chromium-experimental-timestamp-query-inside-passes']],
+  ] as const) {
+    test(`${mode}: the copy's interval lies between the dispatches, and the copy still runs`, async () => {
+      const { world, captured, cmds, b } = await dispatchCopyDispatch([...features]);
+      assert.deepEqual(world.errors, []);
+      assert.ok(b.data.every((v) => v === 7), 'the copy ran');
+      // Before the copy: an empty pass writing only its end; after it: one writing only its beginning.
+      const at = cmds.findIndex((c) => c.op === 'copy');
+      const before = cmds[at - 2]!.args[0] as GPUComputePassDescriptor;
+      const after = cmds[at + 1]!.args[0] as GPUComputePassDescriptor;
+      assert.deepEqual([cmds[at - 2]!.op, cmds[at - 1]!.op, cmds[at + 1]!.op, cmds[at + 2]!.op], ['begin', 'end', 'begin', 'end']);
+      assert.equal(before.label, 'wgprof.copy-begin');
+      assert.deepEqual(Object.keys(before.timestampWrites ?? {}).sort(), ['endOfPassWriteIndex', 'querySet']);
+      assert.equal(after.label, 'wgprof.copy-end');
+      assert.deepEqual(Object.keys(after.timestampWrites ?? {}).sort(), ['beginningOfPassWriteIndex', 'querySet']);
+
+      const [d0, d1] = captured.dispatches;
+      const [copy] = captured.copies;
+      assert.equal(captured.stats.timedCopies, 1);
+      assert.equal(captured.stats.untimedCopies, 0);
+      assert.equal(captured.stats.timedDispatches, 2);
+      assert.ok(copy?.gpuStartNs !== undefined && copy.gpuEndNs !== undefined);
+      // [end of the pass before, begin of the pass after]: the pass boundary (1 µs) plus the copy.
+      assert.equal(copy.gpuEndNs - copy.gpuStartNs, 1_000 + COPY_NS);
+      assert.ok(d0!.gpuEndNs! <= copy.gpuStartNs && copy.gpuEndNs <= d1!.gpuStartNs!, 'ordered between the dispatches');
+      const submit = captured.submits[0]!;
+      assert.ok(copy.gpuStartNs >= submit.cpuSubmitNs && copy.gpuEndNs <= submit.cpuDoneNs!);
+    });
+  }
+
+  test('a submit that did not run: the copy gets no interval', async () => {
+    const { captured } = await dispatchCopyDispatch(['timestamp-query'], (encoder) => (encoder as unknown as FakeEncoder).invalid('simulated validation error'));
+    assert.equal(captured.copies[0]?.gpuStartNs, undefined);
+    assert.equal(captured.copies[0]?.gpuEndNs, undefined);
+    assert.equal(captured.stats.timedCopies, 0);
+    assert.equal(captured.stats.untimedCopies, 1);
+  });
+
+  test('equal ticks (quantized clock): no interval', async () => {
+    const { world, gpu, inst } = setup();
+    world.quantumNs = 1_000_000_000;
+    const a = gpu.createBuffer({ size: 64, usage: 0 });
+    const b = gpu.createBuffer({ size: 64, usage: 0 });
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    encoder.copyBufferToBuffer(a, b);
+    gpu.queue.submit([encoder.finish()]);
+    const captured = await inst.flush();
+    const [copy] = captured.copies;
+    // The fake submit runs at ~1 ms, well inside one 1 s quantum: both ticks are equal.
+    assert.equal(copy?.gpuStartNs, undefined);
+    assert.equal(captured.stats.untimedCopies, 1);
+    assert.equal(captured.stats.timedCopies, 0);
+  });
+
+  test('no timestamps, or outside the window, or with a pass open: no bracket passes', async () => {
+    const none = setup([]);
+    none.inst.setCapturing(true);
+    const a = none.gpu.createBuffer({ size: 64, usage: 0 });
+    const b = none.gpu.createBuffer({ size: 64, usage: 0 });
+    let encoder = none.gpu.createCommandEncoder();
+    encoder.copyBufferToBuffer(a, b);
+    assert.deepEqual((encoder as unknown as FakeEncoder).cmds.map((c) => c.op), ['copy']);
+    none.gpu.queue.submit([encoder.finish()]);
+    const noneCaptured = await none.inst.flush();
+    assert.equal(noneCaptured.copies[0]?.gpuStartNs, undefined);
+    assert.equal(noneCaptured.stats.untimedCopies, 0);
+
+    const { gpu, inst } = setup();
+    encoder = gpu.createCommandEncoder();
+    encoder.copyBufferToBuffer(a, b);
+    assert.deepEqual((encoder as unknown as FakeEncoder).cmds.map((c) => c.op), ['copy']);
+    inst.setCapturing(true);
+    encoder = gpu.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    encoder.copyBufferToBuffer(a, b); // the caller's validation error: left alone
+    pass.end();
+    assert.deepEqual((encoder as unknown as FakeEncoder).cmds.map((c) => c.op), ['begin', 'copy', 'end']);
+    assert.equal(inst.querySetsCreated, 1);
+  });
+
+  test('a bracketed copy not submitted before flush stays untimed, and a later submit does not touch it', async () => {
+    const { gpu, inst } = setup();
+    const a = gpu.createBuffer({ size: 64, usage: 0 });
+    const b = gpu.createBuffer({ size: 64, usage: 0 });
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    encoder.copyBufferToBuffer(a, b);
+    const cb = encoder.finish();
+    const first = await inst.flush();
+    assert.equal(first.stats.untimedCopies, 1);
+    gpu.queue.submit([cb]);
+    const second = await inst.flush();
+    assert.equal(first.copies[0]?.gpuStartNs, undefined);
+    assert.deepEqual([second.copies, second.stats.timedCopies], [[], 0]);
   });
 });

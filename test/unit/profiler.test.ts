@@ -87,6 +87,8 @@ class FakeSource implements CaptureSource {
         unbracketed: 0,
         failedSubmits: 0,
         unsubmitted: 0,
+        timedCopies: 0,
+        untimedCopies: 0,
       },
       submits: [],
       errors,
