@@ -14,7 +14,8 @@ import type * as EntryModule from './pages/kernels-entry.js';
 
 const BUNDLE_DIR = join(REPO_ROOT, 'dist/test');
 const BUNDLE_URL = '/dist/test/kernels-page.js';
-/** Same bound as test/gpu/model.test.ts: max |gpu - cpu| / max |cpu| per logits row. */
+/** (Kept here, not imported from test/shared/gpu-kernel-harness.ts: that module pulls in .wgsl sources, which Playwright's loader cannot import.)
+ * Same bound as test/gpu/model.test.ts: max |gpu - cpu| / max |cpu| per logits row. */
 const MODEL_REL_TOL = 1e-3;
 /** Same bounds as test/gpu/kernels.test.ts: max |gpu - cpu| ≤ tol · max(1, max |cpu|). */
 const MATMUL_TOL = 1e-5;

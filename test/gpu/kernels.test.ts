@@ -12,38 +12,34 @@ import {
   kernels,
   kvAppend,
   kvAppendParams,
-  layerNorm,
-  layerNormParams,
   logits,
   logitsParams,
-  matmul,
-  matmulBias,
-  matmulBiasGelu,
-  matmulParams,
-  matmulTiled,
-  packSampling,
   residualAdd,
   residualAddParams,
-  sample,
   SAMPLE_NONE,
-  SAMPLING_RECORD_BYTES,
-  sampleParams,
   type RowSampling,
 } from '../../kernels/index.js';
 import { requestGpuDevice, type GpuRuntime } from '../../src/gpu/device.js';
 import { setHintReceiver, type DispatchHint } from '../../src/instrument/hints.js';
 import { compileKernel, createKernelBindGroup, encodeKernel, type CompiledKernel } from '../../src/engine/kernel-runner.js';
-import {
-  attentionRef,
-  embeddingRef,
-  kvAppendRef,
-  layerNormRef,
-  logitsRef,
-  matmulRef,
-  referenceSample,
-} from '../../src/engine/reference.js';
-import { mulberry32 } from '../../src/engine/weights.js';
+import { attentionRef, embeddingRef, kvAppendRef, logitsRef } from '../../src/engine/reference.js';
 import { WgprofError } from '../../src/util/errors.js';
+import {
+  GREEDY_SAMPLING,
+  greedyRows,
+  LAYER_NORM_TOL,
+  layerNormCase,
+  MATMUL_TOL,
+  MATMUL_VARIANTS,
+  matmulCase,
+  maxAbsDiff,
+  pushPicks,
+  randomArray,
+  referenceSamples,
+  runSampleKernel,
+  submitKernel,
+  type KernelData,
+} from '../shared/gpu-kernel-harness.js';
 
 let rt: GpuRuntime;
 let device: GPUDevice;
@@ -56,61 +52,26 @@ after(() => rt.destroy());
 /** compileKernel caches per device, so each kernel compiles once per file. */
 const compile = <S>(kernel: KernelDescriptor<S>): Promise<CompiledKernel<S>> => compileKernel(device, kernel);
 
-function randomArray(n: number, seed: number, scale = 1, offset = 0): Float32Array<ArrayBuffer> {
-  const rand = mulberry32(seed);
-  return Float32Array.from({ length: n }, () => offset + scale * (2 * rand() - 1));
-}
-
-type Data = Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | ArrayBuffer;
-
 /**
- * Runs one dispatch: binding 0 is the uniform `params`, binding i ≥ 1 is `buffers[i - 1]` (data to
- * upload, or a byte size for a zeroed output). Returns the final contents of every storage binding.
+ * Runs one dispatch (see submitKernel) inside a validation error scope that must stay empty, and
+ * returns the final contents of every storage binding.
  */
-async function run<S>(kernel: KernelDescriptor<S>, shape: S, params: Uint32Array<ArrayBuffer>, buffers: (Data | number)[]): Promise<ArrayBuffer[]> {
+async function run<S>(kernel: KernelDescriptor<S>, shape: S, params: Uint32Array<ArrayBuffer>, buffers: (KernelData | number)[]): Promise<ArrayBuffer[]> {
   device.pushErrorScope('validation');
-  const c = await compile(kernel);
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const uniform = device.createBuffer({ label: 'test.params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(uniform, 0, params);
-  const storage = buffers.map((b) => {
-    const bytes = typeof b === 'number' ? b : b.byteLength;
-    const buffer = device.createBuffer({ label: 'test.storage', size: Math.max(16, Math.ceil(bytes / 4) * 4), usage });
-    if (typeof b !== 'number') device.queue.writeBuffer(buffer, 0, b);
-    return buffer;
-  });
-  const readbacks = storage.map((b) => device.createBuffer({ label: 'test.readback', size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
-  const encoder = device.createCommandEncoder();
-  encodeKernel(encoder, c, shape, createKernelBindGroup(c as CompiledKernel<unknown>, [uniform, ...storage]));
-  storage.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, readbacks[i] as GPUBuffer, 0, b.size));
-  device.queue.submit([encoder.finish()]);
+  const submitted = await submitKernel(device, kernel, shape, params, buffers);
   const error = await device.popErrorScope();
   assert.equal(error, null, `validation error: ${error?.message}`);
-  const out: ArrayBuffer[] = [];
-  for (const r of readbacks) {
-    await r.mapAsync(GPUMapMode.READ);
-    out.push(r.getMappedRange().slice(0));
-    r.destroy();
-  }
-  for (const b of [uniform, ...storage]) b.destroy();
-  return out;
+  return submitted.read();
 }
 
 /** max |gpu - cpu| ≤ tol · max(1, max |cpu|): relative to the output's scale, absolute below 1. */
 function assertClose(gpu: Float32Array, cpu: Float32Array, tol: number, what: string): void {
   assert.equal(gpu.length >= cpu.length, true, `${what}: GPU output has ${gpu.length} values, expected ${cpu.length}`);
-  let maxDiff = 0;
-  let scale = 1;
-  for (let i = 0; i < cpu.length; i++) {
-    const diff = Math.abs((gpu[i] as number) - (cpu[i] as number));
-    maxDiff = Number.isNaN(diff) ? Infinity : Math.max(maxDiff, diff);
-    scale = Math.max(scale, Math.abs(cpu[i] as number));
-  }
+  const { maxDiff, scale } = maxAbsDiff(gpu, cpu);
   assert.ok(maxDiff <= tol * scale, `${what}: max |gpu - cpu| = ${maxDiff} > ${tol} · ${scale}`);
 }
 
 const f32 = (b: ArrayBuffer | undefined) => new Float32Array(b as ArrayBuffer);
-const u32 = (b: ArrayBuffer | undefined) => new Uint32Array(b as ArrayBuffer);
 
 /** Per-token metadata records (token id, slot, position, 0). */
 function meta(tokens: number[], slots: number[], positions: number[]): Uint32Array<ArrayBuffer> {
@@ -140,12 +101,8 @@ describe('kernels vs CPU reference', () => {
 
   for (const cols of [45, 200]) {
     test(`layerNorm: 5 rows × ${cols} (values offset from 0)`, async () => {
-      const shape = { rows: 5, cols };
-      const x = randomArray(5 * cols, 3, 2, 3);
-      const gamma = randomArray(cols, 4, 0.2, 1);
-      const beta = randomArray(cols, 5, 0.1);
-      const [, , , out] = await run(layerNorm, shape, layerNormParams(shape), [x, gamma, beta, 4 * 5 * cols]);
-      assertClose(f32(out), layerNormRef(x, gamma, beta, 5, cols), 1e-4, 'layerNorm');
+      const { gpu, cpu } = await layerNormCase(run, cols);
+      assertClose(gpu, cpu, LAYER_NORM_TOL, 'layerNorm');
     });
   }
 
@@ -154,21 +111,11 @@ describe('kernels vs CPU reference', () => {
     { m: 1, n: 70, k: 33 },
     { m: 70, n: 67, k: 40 },
   ];
-  for (const { m, n, k } of matmulCases) {
-    for (const [kernel, options] of [
-      [matmul, {}],
-      [matmulBias, { bias: true }],
-      [matmulBiasGelu, { bias: true, gelu: true }],
-      [matmulTiled, {}],
-    ] as const) {
-      test(`${kernel.name}: ${m}×${n}×${k}`, async () => {
-        const a = randomArray(m * k, m + 7, 1);
-        const b = randomArray(k * n, n + 11, 0.5);
-        const bias = randomArray(n, k + 13, 0.5);
-        const shape = { m, n, k };
-        const [, , , out] = await run(kernel, shape, matmulParams(shape), [a, b, bias, 4 * m * n]);
-        const want = matmulRef(a, b, m, n, k, { ...('bias' in options ? { bias } : {}), gelu: 'gelu' in options });
-        assertClose(f32(out), want, 1e-5, kernel.name);
+  for (const shape of matmulCases) {
+    for (const [kernel, bias, gelu] of MATMUL_VARIANTS) {
+      test(`${kernel.name}: ${shape.m}×${shape.n}×${shape.k}`, async () => {
+        const { gpu, cpu } = await matmulCase(run, kernel, shape, bias, gelu);
+        assertClose(gpu, cpu, MATMUL_TOL, kernel.name);
       });
     }
   }
@@ -231,44 +178,14 @@ describe('kernels vs CPU reference', () => {
 describe('sample kernel', () => {
   const vocab = 300;
 
-  /** A random in [0, 1) whose CPU sample is `token`, halfway through its share of the distribution. */
-  function randomFor(row: Float32Array, temperature: number, topK: number, pick: number): number {
-    const order = [...row.keys()].sort((i, j) => (row[j] as number) - (row[i] as number) || i - j);
-    const keep = new Set(topK === 0 || topK >= vocab ? order : order.slice(0, topK));
-    const max = row[order[0] as number] as number;
-    const kept = [...keep].sort((i, j) => i - j);
-    const weights = kept.map((i) => Math.exp(((row[i] as number) - max) / temperature));
-    const total = weights.reduce((a, b) => a + b, 0);
-    const at = pick % kept.length;
-    const before = weights.slice(0, at).reduce((a, b) => a + b, 0);
-    return (before + (weights[at] as number) / 2) / total;
-  }
-
-  async function runSample(rows: Float32Array[], sampling: RowSampling[]): Promise<number[]> {
-    const shape = { rows: rows.length, vocabSize: vocab };
-    const logitsData = new Float32Array(rows.length * vocab);
-    rows.forEach((r, i) => logitsData.set(r, i * vocab));
-    const records = new ArrayBuffer(rows.length * SAMPLING_RECORD_BYTES);
-    packSampling(sampling, records);
-    const [, , ids] = await run(sample, shape, sampleParams(shape), [logitsData, records, 4 * rows.length]);
-    return [...u32(ids).subarray(0, rows.length)];
-  }
+  const runSample = (rows: Float32Array[], sampling: RowSampling[]): Promise<number[]> => runSampleKernel(run, rows, sampling);
 
   test('greedy equals the CPU argmax; ties go to the lowest index; topK 1 is greedy', async () => {
-    const rows = [0, 1, 2, 3].map((i) => randomArray(vocab, 60 + i, 3));
     // Row 1: a tie for the maximum at 17 and 250; row 3: the maximum at the last index.
-    rows[1]?.fill(-1).set([5], 17);
-    rows[1]?.set([5], 250);
-    rows[3]?.set([100], vocab - 1);
-    const sampling = [
-      { temperature: 0, topK: 0, random: 0.5 },
-      { temperature: 0, topK: 40, random: 0.9 },
-      { temperature: 1.3, topK: 1, random: 0.99 },
-      { temperature: 0, topK: 0, random: 0 },
-    ];
+    const rows = greedyRows(vocab);
+    const sampling = [...GREEDY_SAMPLING];
     const got = await runSample(rows, sampling);
-    const want = rows.map((row, i) => referenceSample(row, sampling[i]?.temperature ?? 0, sampling[i]?.topK ?? 0, sampling[i]?.random ?? 0));
-    assert.deepEqual(got, want);
+    assert.deepEqual(got, referenceSamples(rows, sampling));
     assert.equal(got[1], 17);
     assert.equal(got[3], vocab - 1);
   });
@@ -289,10 +206,7 @@ describe('sample kernel', () => {
     configs.forEach((c, i) => {
       const row = randomArray(vocab, 70 + i, 4);
       if (i === 4) row.set([9, 9, 9], 100); // tied top-3 block: ranks by index
-      for (const pick of [0, 1, 2, 7, 123]) {
-        rows.push(row);
-        sampling.push({ ...c, random: randomFor(row, c.temperature, c.topK, pick) });
-      }
+      pushPicks(rows, sampling, row, c);
       // Plus arbitrary randoms (could fall at a boundary only with probability ~1e-7).
       for (const random of [0, 0.3141, 0.999]) {
         rows.push(row);
@@ -300,11 +214,7 @@ describe('sample kernel', () => {
       }
     });
     const got = await runSample(rows, sampling);
-    const want = rows.map((row, i) => {
-      const s = sampling[i] as RowSampling;
-      return referenceSample(row, s.temperature, s.topK, s.random);
-    });
-    assert.deepEqual(got, want);
+    assert.deepEqual(got, referenceSamples(rows, sampling));
     // The picks really spread over the kept set (not all argmax).
     assert.ok(new Set(got).size > 10, `expected varied samples, got ${new Set(got).size} distinct`);
   });

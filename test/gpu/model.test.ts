@@ -22,40 +22,15 @@ import {
 } from '../../src/engine/model.js';
 import type { BatchSequence, ModelRunner } from '../../src/engine/types.js';
 import { WgprofError } from '../../src/util/errors.js';
+import { argmax, bytes, MODEL_REL_TOL, prefillThenDecode, relativeError, seq, tinyPrompts } from '../shared/gpu-kernel-harness.js';
 
 const tiny = presets.tiny;
-const REL_TOL = 1e-3;
 
 let rt: GpuRuntime;
 before(async () => {
   rt = await requestGpuDevice();
 });
 after(() => rt.destroy());
-
-function relativeError(gpu: Float32Array, cpu: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < cpu.length; i++) {
-    const d = Math.abs((gpu[i] as number) - (cpu[i] as number));
-    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(cpu[i] as number));
-  }
-  return diff / scale;
-}
-
-function bytes(text: string): number[] {
-  return [...new TextEncoder().encode(text)];
-}
-
-function seq(slot: number, tokens: number[], startPosition: number, sample = true, temperature = 0, topK = 0, random = 0): BatchSequence {
-  return { slot, tokens, startPosition, sample, temperature, topK, random };
-}
-
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if ((row[i] as number) > (row[best] as number)) best = i;
-  return best;
-}
 
 /** Runs `batch` on both; asserts the logits agree; returns the CPU logits. */
 async function compareStep(runner: ModelRunner, weights: ModelWeights, cache: ReferenceKvCache, batch: BatchSequence[], what: string): Promise<Float32Array[]> {
@@ -68,7 +43,7 @@ async function compareStep(runner: ModelRunner, weights: ModelWeights, cache: Re
   cpu.forEach((row, i) => {
     assert.equal(gpu[i]?.length, tiny.vocabSize);
     const rel = relativeError(gpu[i] as Float32Array, row);
-    assert.ok(rel <= REL_TOL, `${what}, row ${i}: relative error ${rel} > ${REL_TOL}`);
+    assert.ok(rel <= MODEL_REL_TOL, `${what}, row ${i}: relative error ${rel} > ${MODEL_REL_TOL}`);
   });
   return cpu;
 }
@@ -79,22 +54,9 @@ describe('tiny model on WebGPU vs the CPU reference', () => {
     const runner = await createModelRunner(rt.device, tiny, { maxSlots: 4, maxBatchTokens: 48, weights });
     try {
       const cache = createReferenceKvCache(tiny, 4);
-      const prompts = [
-        { slot: 2, tokens: bytes('Hello') },
-        { slot: 0, tokens: bytes('Once upon a') },
-        { slot: 3, tokens: bytes('The quick brown f') },
-      ];
+      const prompts = tinyPrompts();
       assert.deepEqual(prompts.map((p) => p.tokens.length), [5, 11, 17]);
-      let logits = await compareStep(runner, weights, cache, prompts.map((p) => seq(p.slot, p.tokens, 0)), 'prefill');
-      const lengths = prompts.map((p) => p.tokens.length);
-      const generated: number[][] = prompts.map(() => []);
-      for (let step = 0; step < 3; step++) {
-        const next = logits.map(argmax);
-        next.forEach((t, i) => generated[i]?.push(t));
-        const batch = prompts.map((p, i) => seq(p.slot, [next[i] as number], lengths[i] as number));
-        logits = await compareStep(runner, weights, cache, batch, `decode ${step + 1}`);
-        lengths.forEach((_, i) => (lengths[i] = (lengths[i] as number) + 1));
-      }
+      const generated = await prefillThenDecode(prompts, 3, (batch, what) => compareStep(runner, weights, cache, batch, what));
       // The three requests really are different (attention reads their own slots).
       assert.notDeepEqual(generated[0], generated[1]);
     } finally {

@@ -1,31 +1,11 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { after, before, beforeEach, test } from 'node:test';
-import { PROFILER_CONFIG_DEFAULTS, ProfilerConfigError, profilerConfigFromArgs } from '../../src/config/index.js';
+import { test } from 'node:test';
+import { PROFILER_CONFIG_DEFAULTS, profilerConfigFromArgs } from '../../src/config/index.js';
 import { humanReadableInt, matchProfilerConfigArg, typeCliValue, vllmCliValue } from '../../src/config/args.js';
-import { resetWarnOnce, setLogSink } from '../../src/util/log.js';
-import type { LogLevel } from '../../src/util/log.js';
+import { captureLog, configError } from './helpers/config.js';
 
-const logged: { level: LogLevel; message: string }[] = [];
-let restoreSink: () => void = () => {};
-before(() => {
-  restoreSink = setLogSink((level, message) => logged.push({ level, message }), 'debug');
-});
-after(() => restoreSink());
-beforeEach(() => {
-  logged.length = 0;
-  resetWarnOnce();
-});
-
-function configError(fn: () => unknown): ProfilerConfigError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ProfilerConfigError, `expected ProfilerConfigError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a ProfilerConfigError, nothing was thrown');
-}
+const logged = captureLog();
 
 const TORCH_JSON = '{"profiler":"torch","torch_profiler_dir":"/traces"}';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import {
   computeHash,
   describeProfilerConfigFields,
@@ -10,37 +10,16 @@ import {
   parseProfilerConfig,
   PROFILER_CONFIG_DEFAULTS,
   PROFILER_CONFIG_KEYS,
-  ProfilerConfigError,
   profilerConfigSchema,
 } from '../../src/config/index.js';
 import type { ProfilerConfig, ProfilerConfigInput } from '../../src/config/index.js';
 import { absoluteLocalPath, resolvePosix } from '../../src/config/paths.js';
 import { editDistance, nearest } from '../../src/config/suggest.js';
 import { WgprofError } from '../../src/util/errors.js';
-import { resetWarnOnce, setLogSink } from '../../src/util/log.js';
-import type { LogLevel } from '../../src/util/log.js';
+import { resetWarnOnce } from '../../src/util/log.js';
+import { captureLog, configError } from './helpers/config.js';
 
-const logged: { level: LogLevel; message: string }[] = [];
-let restoreSink: () => void = () => {};
-before(() => {
-  restoreSink = setLogSink((level, message) => logged.push({ level, message }), 'debug');
-});
-after(() => restoreSink());
-beforeEach(() => {
-  logged.length = 0;
-  resetWarnOnce();
-});
-
-/** The ProfilerConfigError `fn` throws (fails the test when it throws anything else or nothing). */
-function configError(fn: () => unknown): ProfilerConfigError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ProfilerConfigError, `expected ProfilerConfigError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a ProfilerConfigError, nothing was thrown');
-}
+const logged = captureLog();
 
 const TORCH = { profiler: 'torch', torch_profiler_dir: '/traces' } as const;
 
