@@ -334,7 +334,8 @@ interface ModuleInfo {
   code: string;
 }
 
-function emptyStats(): CaptureStats {
+/** A CaptureStats with every count at zero (fakes in tests start from it too). */
+export function emptyCaptureStats(): CaptureStats {
   return {
     submits: 0,
     timedDispatches: 0,
@@ -452,7 +453,7 @@ export class Instrumentation {
   private nextId = 1;
   private readonly log = new DispatchLog<QuerySlice, StackHolder, HintInputs, DispatchRecord['cost']>();
   private copies: CopyRecord[] = [];
-  private stats = emptyStats();
+  private stats = emptyCaptureStats();
   private errors: Error[] = [];
   private pendingHint: DispatchHint | undefined;
   private readonly onHint = (hint: DispatchHint): void => {
@@ -638,7 +639,7 @@ export class Instrumentation {
     log.clear();
     this.copies = [];
     this.submits = [];
-    this.stats = emptyStats();
+    this.stats = emptyCaptureStats();
     this.errors = [];
     return captured;
   }

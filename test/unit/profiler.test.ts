@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseProfilerConfig } from '../../src/config/index.js';
 import type { ProfilerConfigInput } from '../../src/config/index.js';
-import type { Captured } from '../../src/instrument/instrumentation.js';
+import { emptyCaptureStats, type Captured } from '../../src/instrument/instrumentation.js';
 import { PROFILE_MEASURE, PROFILE_START_MARK, PROFILE_STOP_MARK, type UserTiming } from '../../src/profiler/cuda-range.js';
 import type { TraceOutput } from '../../src/profiler/output.js';
 import { noProfiler } from '../../src/profiler/hooks.js';
@@ -76,20 +76,7 @@ class FakeSource implements CaptureSource {
       copies: [],
       memory: [],
       timestamps: { mode: 'pass-boundaries', quantized: false },
-      stats: {
-        submits: 0,
-        timedDispatches: dispatches.length,
-        passSplits: 0,
-        untimedUserTimestampWrites: 0,
-        untimedBatched: 0,
-        zeroWidth: 0,
-        invalidTicks: 0,
-        unbracketed: 0,
-        failedSubmits: 0,
-        unsubmitted: 0,
-        timedCopies: 0,
-        untimedCopies: 0,
-      },
+      stats: { ...emptyCaptureStats(), timedDispatches: dispatches.length },
       submits: [],
       errors,
     };
