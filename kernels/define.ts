@@ -1,12 +1,9 @@
 // A kernel is a static WGSL file plus this plain-data descriptor (STYLE §1): how to dispatch it for a
 // shape, and what it costs. Shared code never branches on a kernel's name.
 
-/** What one dispatch costs. Exact formulas per kernel; a kernel that cannot estimate omits `cost`. */
-export interface KernelCost {
-  flops: number;
-  bytesRead: number;
-  bytesWritten: number;
-}
+import type { KernelCost } from '../src/capture/model.js';
+
+export type { KernelCost } from '../src/capture/model.js';
 
 export type Workgroups = [number, number, number];
 

@@ -11,7 +11,7 @@ export { noteDispatch } from './instrument/hints.js';
 export type { KernelDescriptor, KernelCost } from '../kernels/define.js';
 export { defineKernel, ceilDiv } from '../kernels/define.js';
 export { WGPROF_VERSION } from './version.js';
-export type * from './trace/model.js';
+export type * from './capture/model.js';
 export { createEngine, resolveModelConfig, presets, presetNames, getPreset, ByteTokenizer, byteTokenizer, TokenStreamDecoder, SeededRandom, deriveSeed, Scheduler, iterationAnnotation, DEFAULT_MAX_SLOTS, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_TOKENS } from './engine/index.js';
 export type { Engine, EngineOptions, EngineStats, RequestHandle, StepReport, PresetName, FinishReason, GenerateResult, Prompt, RequestTimings, SamplingParams, Tokenizer, ModelConfig, ModelRunner, BatchSequence } from './engine/index.js';
 export { parseProfilerConfig, profilerConfigFromArgs, computeHash, ProfilerConfigError, profilerConfigSchema, PROFILER_CONFIG_DEFAULTS, describeProfilerConfigFields } from './config/index.js';
@@ -19,5 +19,7 @@ export type { ProfilerConfig, ProfilerConfigInput, ProfilerConfigIssue, ParsePro
 export { Instrumentation, alignClock } from './instrument/index.js';
 export type { InstrumentationOptions, Captured, CaptureStats, SubmitRecord, SubmitSample, ClockAlignment } from './instrument/index.js';
 export * from './profiler/index.js';
-export { buildTrace, serializeTrace, serializeTraceBytes, validateTrace, parseTraceFile, parseTraceBytes, encodeTrace, writeTrace, traceFileName, sanitizeWorkerName, sinkForDir, FsSink, CallbackSink, HttpSink, OpfsSink, DownloadSink, keyAverages, formatKeyAveragesTable, dumpKeyAverages } from './trace/index.js';
-export type { KinetoTrace, TraceEvent, TraceSink, TraceSinkWriter, WriteTraceOptions, WrittenTrace, KeyAverages, KeyAverageRow, KeyAveragesSortKey, GzipEngine } from './trace/index.js';
+export { buildTrace, serializeTrace, serializeTraceBytes, encodeTrace, writeTrace, traceFileName, sanitizeWorkerName, sinkForDir, FsSink, CallbackSink, HttpSink, OpfsSink, DownloadSink, dumpKeyAverages } from './trace/index.js';
+export { validateTrace, parseTraceFile, parseTraceBytes, keyAverages, formatKeyAveragesTable } from './report/index.js';
+export type { KinetoTrace, TraceEvent, TraceSink, TraceSinkWriter, WriteTraceOptions, WrittenTrace, GzipEngine } from './trace/index.js';
+export type { KeyAverages, KeyAverageRow, KeyAveragesSortKey } from './report/index.js';

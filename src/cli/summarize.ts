@@ -64,12 +64,12 @@ export async function runSummarize(argv: string[], io: SummarizeIo): Promise<num
     io.err(`wgprof summarize: ${args}\n\n${HELP}`);
     return 2;
   }
-  const { KEY_AVERAGES_SORT_KEYS, formatKeyAveragesTable, keyAverages, sortKeyAverages } = await import('../trace/key-averages.js');
+  const { KEY_AVERAGES_SORT_KEYS, formatKeyAveragesTable, keyAverages, sortKeyAverages } = await import('../report/key-averages.js');
   if (args.sort !== undefined && !(KEY_AVERAGES_SORT_KEYS as readonly string[]).includes(args.sort)) {
     io.err(`wgprof summarize: --sort is ${JSON.stringify(args.sort)}; expected one of ${KEY_AVERAGES_SORT_KEYS.join(', ')}\n`);
     return 2;
   }
-  const { parseTraceFile } = await import('../trace/parse.js');
+  const { parseTraceFile } = await import('../report/parse.js');
   let ka;
   try {
     ka = keyAverages(await parseTraceFile(args.file));

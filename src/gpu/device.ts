@@ -6,19 +6,14 @@
 // 65 536 ns unless `timestamp_quantization` is disabled; `backend=null` gives a device that does no GPU
 // work (for measuring CPU-side cost).
 
+import type { AdapterFacts, TimestampMode } from '../capture/model.js';
 import { WgprofError } from '../util/errors.js';
+
+export type { AdapterFacts, TimestampMode } from '../capture/model.js';
 import { isNode } from '../util/runtime.js';
 
 export type GpuBackend = 'auto' | 'vulkan' | 'null';
 
-/** How per-dispatch GPU times can be taken on this device. */
-export type TimestampMode =
-  /** `writeTimestamp` inside a compute pass (chromium-experimental-timestamp-query-inside-passes). */
-  | 'inside-passes'
-  /** `timestampWrites` at pass boundaries: one pass per dispatch. */
-  | 'pass-boundaries'
-  /** No `timestamp-query`: GPU durations are unavailable. */
-  | 'none';
 
 export interface GpuDeviceOptions {
   /** Node only. 'auto' = a hardware Vulkan GPU if present, else SwiftShader; 'null' = Dawn's null backend. */
@@ -38,28 +33,6 @@ export interface GpuDeviceOptions {
   label?: string;
 }
 
-export interface AdapterFacts {
-  runtime: 'node' | 'browser';
-  /** 'vulkan', 'null', or 'webgpu' (browser: the browser's choice). */
-  backend: string;
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-  /** Device features, sorted. */
-  features: string[];
-  /** Device limits that are numbers. */
-  limits: Record<string, number>;
-  timestampMode: TimestampMode;
-  /**
-   * Node: whether Dawn's timestamp quantization was disabled by us (true) — the raw ticks are then
-   * full-resolution ns. Browser: null (unknown up front; the profiler measures it from the data).
-   */
-  timestampQuantizationDisabled: boolean | null;
-  /** Node: the Vulkan ICD file used, when we chose one. */
-  vulkanIcd?: string;
-}
 
 export interface GpuRuntime {
   device: GPUDevice;

@@ -17,7 +17,7 @@
 // span is longer than the CPU window: garbage ticks, as on Dawn's null backend) gets no offset, and its
 // kernels get no GPU interval: never a made-up time.
 
-import type { ClockFit } from '../trace/model.js';
+import type { ClockFit } from '../capture/model.js';
 
 /** One submit's bracket. Ticks are relative to a common base (subtract the base as bigint first). */
 export interface SubmitSample {

@@ -88,7 +88,7 @@
  *   keeps its frames' functions and receivers alive.
  */
 
-import type { ClockFit, CopyRecord, DispatchRecord, MemoryRecord, TimestampInfo } from '../trace/model.js';
+import type { ClockFit, CopyRecord, DispatchRecord, MemoryRecord, TimestampInfo } from '../capture/model.js';
 import type { TimestampMode } from '../gpu/device.js';
 import { timestampModeOf } from '../gpu/device.js';
 import { detectQuantization } from '../gpu/timestamps.js';

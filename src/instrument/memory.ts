@@ -6,7 +6,7 @@
 // counted in the totals but has no address and no record). WebGPU exposes no allocator, so
 // "reserved" equals "allocated".
 
-import type { MemoryRecord } from '../trace/model.js';
+import type { MemoryRecord } from '../capture/model.js';
 
 export type MemoryKind = MemoryRecord['kind'];
 

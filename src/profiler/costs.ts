@@ -3,7 +3,7 @@
 // The trace builder renders the same totals as ProfilerStep args; this is the programmatic view
 // (Profiler.lastCapture, benchmarks, reports).
 
-import type { CaptureRecord, DispatchRecord, StepRecord } from '../trace/model.js';
+import type { CaptureRecord, DispatchRecord, StepRecord } from '../capture/model.js';
 
 /**
  * Totals of one step. A dispatch belongs to the step its op (the CPU-side encode) starts in. Unknown is

@@ -2,7 +2,7 @@
 // decisions), as vLLM's AsyncLLM profiler records them: CPU-only, over the whole start..stop range,
 // not iteration-aware (delay_iterations / max_iterations do not apply), its own trace file.
 
-import type { CpuSpanRecord } from '../trace/model.js';
+import type { CpuSpanRecord } from '../capture/model.js';
 import { monotonicNowNs } from '../util/runtime.js';
 
 export type SpanArgs = Record<string, string | number>;

@@ -3,8 +3,8 @@
 
 import type { ProfilerConfig } from '../config/schema.js';
 import { keyAveragesFileName, uriScheme } from '../trace/files.js';
-import { formatKeyAveragesTable, keyAverages } from '../trace/key-averages.js';
-import type { CaptureRecord } from '../trace/model.js';
+import { formatKeyAveragesTable, keyAverages } from '../report/key-averages.js';
+import type { CaptureRecord } from '../capture/model.js';
 import { sinkForDir, type TraceSink } from '../trace/sinks.js';
 import { writeTrace } from '../trace/write.js';
 

@@ -29,7 +29,7 @@ import type { ProfilerConfig } from '../config/schema.js';
 import type { AdapterFacts } from '../gpu/device.js';
 import { timestampModeOf } from '../gpu/device.js';
 import { Instrumentation, type Captured, type InstrumentationOptions } from '../instrument/instrumentation.js';
-import type { CaptureRecord, CopyRecord, CpuSpanRecord, DispatchRecord, MemoryRecord, StepRecord, TraceMeta } from '../trace/model.js';
+import type { CaptureRecord, CopyRecord, CpuSpanRecord, DispatchRecord, MemoryRecord, StepRecord, TraceMeta } from '../capture/model.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { isNode, monotonicNowNs } from '../util/runtime.js';

@@ -18,14 +18,12 @@
 // length), and a step's gpu_user_annotation is dropped rather than allowed to cut through a kernel.
 // Every adjustment is counted under `wgprof.adjustments` and noted in `wgprof.notes`.
 
-import type { AdapterFacts } from '../gpu/device.js';
 import { WgprofError } from '../util/errors.js';
 import { WGPROF_VERSION } from '../version.js';
 import { cleanJson, jsonString, jsonText, sanitizeEventName, wellFormed } from './json.js';
 import { ByteOut, utf8 } from './out.js';
 import type { KinetoTrace, TraceArgs, TraceDeviceProperties, TraceEvent, TraceJson, TraceProvenance } from './kineto.js';
-import type { KernelCost } from '../../kernels/define.js';
-import type { CaptureRecord, CopyRecord, DispatchRecord, TraceMeta } from './model.js';
+import type { AdapterFacts, CaptureRecord, CopyRecord, DispatchRecord, KernelCost, TraceMeta } from '../capture/model.js';
 
 export interface TraceBuildOptions {
   /** The `traceName` field (Kineto writes the file name there). Default `{workerName}.pt.trace.json`. */

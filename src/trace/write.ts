@@ -9,10 +9,10 @@ import { encodeTrace, yieldToEventLoop } from './encode.js';
 import type { GzipLevel } from './encode.js';
 import { keyAveragesFileName, traceFileName, uriScheme } from './files.js';
 import { SLAB_BYTES } from './out.js';
-import { formatKeyAveragesTable, keyAverages } from './key-averages.js';
-import type { KeyAveragesSortKey } from './key-averages.js';
+import { formatKeyAveragesTable, keyAverages } from '../report/key-averages.js';
+import type { KeyAveragesSortKey } from '../report/key-averages.js';
 import type { KinetoTrace } from './kineto.js';
-import type { CaptureRecord } from './model.js';
+import type { CaptureRecord } from '../capture/model.js';
 import { sinkForDir } from './sinks.js';
 import type { TraceSink, TraceSinkWriter } from './sinks.js';
 

@@ -21,7 +21,7 @@ import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { gzipSync } from 'fflate';
 import { buildTrace, CallbackSink, concatBytes, encodeTrace, serializeTraceBytes, writeTrace } from '../../src/trace/index.js';
 import type { GzipLevel } from '../../src/trace/index.js';
-import type { CaptureRecord, DispatchRecord } from '../../src/trace/model.js';
+import type { CaptureRecord, DispatchRecord } from '../../src/capture/model.js';
 import { distribution, formatNumber, formatTable } from './util.js';
 import type { Distribution } from './util.js';
 import { mulberry32 as rng } from '../../src/engine/weights.js';

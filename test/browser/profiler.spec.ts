@@ -15,9 +15,9 @@ import type * as RunnerModule from '../../src/engine/kernel-runner.js';
 import type * as DeviceModule from '../../src/gpu/device.js';
 import type * as MatmulModule from '../../kernels/matmul.js';
 import type * as ProfilerModule from '../../src/profiler/profiler.js';
-import type * as ParseModule from '../../src/trace/parse.js';
+import type * as ParseModule from '../../src/report/parse.js';
 import type * as SinksModule from '../../src/trace/sinks.js';
-import type * as ValidateModule from '../../src/trace/validate.js';
+import type * as ValidateModule from '../../src/report/validate.js';
 import type * as HintsModule from '../../src/instrument/hints.js';
 
 /** What the test bundle exports (ENTRY below). */
@@ -38,8 +38,8 @@ const ENTRY = `
 export { Profiler } from './src/profiler/profiler.js';
 export { parseProfilerConfig } from './src/config/index.js';
 export { CallbackSink } from './src/trace/sinks.js';
-export { parseTraceBytes } from './src/trace/parse.js';
-export { validateTrace } from './src/trace/validate.js';
+export { parseTraceBytes } from './src/report/parse.js';
+export { validateTrace } from './src/report/validate.js';
 export { requestGpuDevice } from './src/gpu/device.js';
 export { matmul, matmulParams } from './kernels/matmul.js';
 export { compileKernel, createKernelBindGroup, encodeKernel } from './src/engine/kernel-runner.js';

@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import type { Page } from '@playwright/test';
-import { parseTraceBytes } from '../../src/trace/parse.js';
-import { validateTrace } from '../../src/trace/validate.js';
+import { parseTraceBytes } from '../../src/report/parse.js';
+import { validateTrace } from '../../src/report/validate.js';
 import { expect, test } from './fixtures.js';
 
 /** tb_plugin's WORKER_PATTERN, tightened to torch 2.x's 19-digit time_ns. */

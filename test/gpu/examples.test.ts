@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseTraceFile, validateTrace } from '../../src/trace/index.js';
+import { parseTraceFile, validateTrace } from '../../src/report/index.js';
 
 function runExample(file: string, args: string[] = []) {
   return spawnSync(process.execPath, ['scripts/run-ts.mjs', file, ...args], { encoding: 'utf8', timeout: 180_000 });

@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { matmul, matmulBias, matmulBiasGelu } from '../../kernels/matmul.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { Profiler } from '../../src/profiler/profiler.js';
-import { parseTraceFile, validateTrace, type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
+import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
+import { parseTraceFile, validateTrace } from '../../src/report/index.js';
 import { setLogSink } from '../../src/util/log.js';
 
 let dir: string;

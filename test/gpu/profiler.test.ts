@@ -12,7 +12,8 @@ import { parseProfilerConfig, type ProfilerConfigInput } from '../../src/config/
 import { compileKernel, createKernelBindGroup, encodeKernel, type CompiledKernel } from '../../src/engine/kernel-runner.js';
 import { requestGpuDevice, type GpuRuntime } from '../../src/gpu/device.js';
 import { Profiler } from '../../src/profiler/profiler.js';
-import { parseTraceFile, validateTrace, type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
+import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
+import { parseTraceFile, validateTrace } from '../../src/report/index.js';
 import { setLogSink } from '../../src/util/log.js';
 
 const SHAPE: MatmulShape = { m: 32, n: 48, k: 24 };

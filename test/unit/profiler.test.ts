@@ -9,7 +9,7 @@ import { PROFILE_MEASURE, PROFILE_START_MARK, PROFILE_STOP_MARK, type UserTiming
 import type { TraceOutput } from '../../src/profiler/output.js';
 import { noProfiler } from '../../src/profiler/hooks.js';
 import { Profiler, createProfiler, type CaptureSource, type ProfilerOptions } from '../../src/profiler/profiler.js';
-import type { CaptureRecord, DispatchRecord } from '../../src/trace/model.js';
+import type { CaptureRecord, DispatchRecord } from '../../src/capture/model.js';
 import { setLogSink, type LogLevel } from '../../src/util/log.js';
 
 class Clock {

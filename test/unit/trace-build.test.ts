@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'fflate';
 import { describe, it } from 'node:test';
-import { buildTrace, serializeTrace, validateTrace, TRIMONTH_NS } from '../../src/trace/index.js';
+import { buildTrace, serializeTrace, TRIMONTH_NS } from '../../src/trace/index.js';
+import { validateTrace } from '../../src/report/index.js';
 import type { KinetoTrace, TraceEvent } from '../../src/trace/index.js';
-import type { CaptureRecord } from '../../src/trace/model.js';
+import type { CaptureRecord } from '../../src/capture/model.js';
 import { WgprofError } from '../../src/util/errors.js';
 import { BASE_NS, NASTY_STRINGS, baseMeta, noTimestampRecord, relUs, twoStepRecord } from './fixtures/trace-records.js';
 
@@ -470,7 +471,7 @@ describe('bad records', () => {
 
 describe('validateTrace', () => {
   it('accepts real torch traces and reports torch’s with_stack overlaps (pytorch#174555)', async () => {
-    const { parseTraceFile } = await import('../../src/trace/index.js');
+    const { parseTraceFile } = await import('../../src/report/index.js');
     assert.deepEqual(validateTrace(await parseTraceFile(fixture('torch/synthetic-gpu.pt.trace.json.gz'))), []);
     assert.deepEqual(validateTrace(await parseTraceFile(fixture('torch/torch-2.13-minimal.rank0.1795829618252646147.pt.trace.json.gz'))), []);
     const problems = validateTrace(await parseTraceFile(fixture('torch/torch-2.13-full-with-stack.rank0.1795829617273139504.pt.trace.json.gz')));

@@ -9,19 +9,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'fflate';
-import {
-  CallbackSink,
-  FsSink,
-  HttpSink,
-  buildTrace,
-  parseTraceBytes,
-  parseTraceFile,
-  sanitizeWorkerName,
-  sinkForDir,
-  traceFileName,
-  validateTrace,
-  writeTrace,
-} from '../../src/trace/index.js';
+import { CallbackSink, FsSink, HttpSink, buildTrace, sanitizeWorkerName, sinkForDir, traceFileName, writeTrace } from '../../src/trace/index.js';
+import { parseTraceBytes, parseTraceFile, validateTrace } from '../../src/report/index.js';
 import type { TraceSink, TraceSinkWriter } from '../../src/trace/index.js';
 import { WgprofError } from '../../src/util/errors.js';
 import { GOLDEN_NAME, goldenBytes } from './fixtures/make-trace-fixtures.js';

@@ -6,8 +6,46 @@
 // (ns since `performance.timeOrigin`). GPU times are already mapped onto that clock by the
 // instrumentation's clock alignment. `meta.timeOriginEpochNs` turns them into wall-clock time.
 
-import type { KernelCost } from '../../kernels/define.js';
-import type { AdapterFacts, TimestampMode } from '../gpu/device.js';
+// This module imports nothing: it is what instrument/ produces and trace/ consumes.
+
+/** What one dispatch costs (kernels/define.ts re-exports it as KernelCost). */
+export interface KernelCost {
+  flops: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+/** How per-dispatch GPU times can be taken on this device. */
+export type TimestampMode =
+  /** `writeTimestamp` inside a compute pass (chromium-experimental-timestamp-query-inside-passes). */
+  | 'inside-passes'
+  /** `timestampWrites` at pass boundaries: one pass per dispatch. */
+  | 'pass-boundaries'
+  /** No `timestamp-query`: GPU durations are unavailable. */
+  | 'none';
+
+export interface AdapterFacts {
+  runtime: 'node' | 'browser';
+  /** 'vulkan', 'null', or 'webgpu' (browser: the browser's choice). */
+  backend: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  /** Device features, sorted. */
+  features: string[];
+  /** Device limits that are numbers. */
+  limits: Record<string, number>;
+  timestampMode: TimestampMode;
+  /**
+   * Node: whether Dawn's timestamp quantization was disabled by us (true) — the raw ticks are then
+   * full-resolution ns. Browser: null (unknown up front; the profiler measures it from the data).
+   */
+  timestampQuantizationDisabled: boolean | null;
+  /** Node: the Vulkan ICD file used, when we chose one. */
+  vulkanIcd?: string;
+}
 
 export interface ClockFit {
   /** How GPU ticks were mapped onto the CPU clock, e.g. 'submit-completion-bracket'. */

@@ -2,7 +2,7 @@
 
 import { gunzipSync } from 'fflate';
 import { WgprofError, errorMessage } from '../util/errors.js';
-import type { KinetoTrace } from './kineto.js';
+import type { KinetoTrace } from '../trace/kineto.js';
 
 function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;

@@ -12,10 +12,10 @@
 // - FLOPs/bytes come from the cpu_op's `flops`/`bytes` args (with_flops); unknown is "--", never 0.
 
 import { WgprofError } from '../util/errors.js';
-import { buildTrace } from './build.js';
-import { GPU_ACTIVITY_CATS, isRuntimeCat } from './kineto.js';
-import type { KinetoTrace, TraceEvent } from './kineto.js';
-import type { CaptureRecord } from './model.js';
+import { buildTrace } from '../trace/build.js';
+import { GPU_ACTIVITY_CATS, isRuntimeCat } from '../trace/kineto.js';
+import type { KinetoTrace, TraceEvent } from '../trace/kineto.js';
+import type { CaptureRecord } from '../capture/model.js';
 
 export const KEY_AVERAGES_SORT_KEYS = ['self_gpu', 'gpu_total', 'calls', 'self_cpu', 'cpu_total', 'flops'] as const;
 export type KeyAveragesSortKey = (typeof KEY_AVERAGES_SORT_KEYS)[number];

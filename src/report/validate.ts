@@ -2,7 +2,7 @@
 // tb_plugin read, the links between op, launch and kernel, paired flows, and strict nesting per
 // thread. Returns the problems found, in words; [] means valid.
 
-import { GPU_ACTIVITY_CATS, isRuntimeCat } from './kineto.js';
+import { GPU_ACTIVITY_CATS, isRuntimeCat } from '../trace/kineto.js';
 
 const MAX_PROBLEMS = 50;
 const TOP_LEVEL_ORDER = ['schemaVersion', 'deviceProperties', 'distributedInfo', 'displayTimeUnit', 'baseTimeNanoseconds', 'traceEvents', 'traceName'];
