@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { formatProfilerTable, keyAverages, parseTraceBytes } from '../../src/report/index.js';
 import { capturedRecords, exportOutputs, GOLDEN_DIR } from './fixtures/make-capture-fixture.js';
 
 const goldenDir = join(import.meta.dirname, 'fixtures', GOLDEN_DIR);
@@ -25,14 +26,16 @@ describe('export goldens (a real recorded capture)', () => {
 
   for (const record of records) {
     const name = record.meta.workerName;
-    it(`${name}: the trace text is byte-identical to the golden`, () => {
+    it(`${name}: the trace text is byte-identical to the golden`, async () => {
       const golden = readFileSync(join(goldenDir, `${name}.pt.trace.json`));
-      const { trace } = exportOutputs(record);
+      const { trace } = await exportOutputs(record);
       assert.equal(Buffer.from(trace).toString('utf8'), golden.toString('utf8'));
     });
-    it(`${name}: the key-averages table is identical to the golden`, () => {
+    it(`${name}: the key-averages table is identical to the golden, and to the table of the trace read back`, async () => {
       const golden = readFileSync(join(goldenDir, `${name}.key_averages.txt`), 'utf8');
-      assert.equal(exportOutputs(record).table + '\n', golden);
+      const { trace, table } = await exportOutputs(record);
+      assert.equal(table + '\n', golden);
+      assert.equal(formatProfilerTable(keyAverages(parseTraceBytes(trace))) + '\n', golden, 'what summarize prints for the file');
     });
   }
 });

