@@ -9,7 +9,7 @@ import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { emptyDispatchEntry, type DispatchEntry } from './dispatch-log.js';
 import { EncoderState, buildEncoderProto } from './encoders.js';
-import type { DispatchHint } from './hints.js';
+import type { KernelDescriptor } from '../../kernels/define.js';
 import type { DeviceObjects } from './objects.js';
 import { passClassFor, splitPass, withTimestampWrites, type PassMode, type PassState, type Proto } from './passes.js';
 import type { QuerySetPool } from './queries.js';
@@ -46,7 +46,10 @@ export class CaptureCore {
   querySets: QuerySetPool | undefined = undefined;
 
   private nextId = 1;
-  private pendingHint: DispatchHint | undefined = undefined;
+  /** The kernel descriptor and shape noted for the next dispatch (noteDispatch), if any. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private hintKernel: KernelDescriptor<any> | undefined = undefined;
+  private hintShape: unknown = undefined;
   /** Instrumented encoders not yet finished. */
   readonly openEncoders = new Set<EncoderState>();
   private readonly encoderStates = new WeakMap<GPUCommandEncoder, EncoderState>();
@@ -69,12 +72,15 @@ export class CaptureCore {
     this.stackLimit = stackTraceLimitFor(options.maxStackFrames);
   }
 
-  readonly receiveHint = (hint: DispatchHint): void => {
-    this.pendingHint = hint;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly receiveHint = (kernel: KernelDescriptor<any>, shape: unknown): void => {
+    this.hintKernel = kernel;
+    this.hintShape = shape;
   };
 
   clearHint(): void {
-    this.pendingHint = undefined;
+    this.hintKernel = undefined;
+    this.hintShape = undefined;
   }
 
   // ---- encoders --------------------------------------------------------------------------------
@@ -221,10 +227,12 @@ export class CaptureCore {
     st.opStarted = false;
     st.lastDispatchEndNs = e.launchEndNs;
 
-    const hint = this.pendingHint;
-    this.pendingHint = undefined;
+    const kernel = this.hintKernel;
+    const shape = this.hintShape;
+    this.hintKernel = undefined;
+    this.hintShape = undefined;
     if (indirect) {
-      const counts = hint ? this.hintWorkgroups(window, hint) : undefined;
+      const counts = kernel ? this.hintWorkgroups(window, kernel, shape) : undefined;
       e.workgroupsX = counts?.[0] ?? 0;
       e.workgroupsY = counts?.[1] ?? 0;
       e.workgroupsZ = counts?.[2] ?? 0;
@@ -235,14 +243,14 @@ export class CaptureCore {
     }
     e.inputs = undefined;
     e.cost = undefined;
-    if (hint !== undefined) {
+    if (kernel !== undefined) {
       // Shapes and cost now: the caller may mutate its shape object afterwards.
-      if (this.recordShapes && hint.kernel.inputs) e.inputs = this.callHint(window, hint, 'inputs', hint.kernel.inputs);
-      if (this.withFlops && hint.kernel.cost) e.cost = this.callHint(window, hint, 'cost', hint.kernel.cost);
+      if (this.recordShapes && kernel.inputs) e.inputs = this.callHint(window, kernel, shape, 'inputs', kernel.inputs);
+      if (this.withFlops && kernel.cost) e.cost = this.callHint(window, kernel, shape, 'cost', kernel.cost);
     }
     e.id = this.nextId++;
-    e.kernel = this.objects.kernelName(st.pipeline, hint);
-    e.workgroupSize = hint !== undefined ? hint.kernel.workgroupSize : this.objects.workgroupSize(st.pipeline);
+    e.kernel = this.objects.kernelName(st.pipeline, kernel);
+    e.workgroupSize = kernel !== undefined ? kernel.workgroupSize : this.objects.workgroupSize(st.pipeline);
     e.boundBufferBytes = st.bound;
     const i = window.collected ? -1 : window.log.push(e);
     e.stack = undefined;
@@ -269,29 +277,32 @@ export class CaptureCore {
     return record;
   }
 
-  private hintWorkgroups(window: CaptureWindow, hint: DispatchHint): [number, number, number] | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private hintWorkgroups(window: CaptureWindow, kernel: KernelDescriptor<any>, shape: unknown): [number, number, number] | undefined {
     try {
-      const [x, y, z] = hint.kernel.dispatch(hint.shape);
+      const [x, y, z] = kernel.dispatch(shape);
       return [x, y, z];
     } catch (error) {
-      this.hintError(window, hint, 'dispatch', error);
+      this.hintError(window, kernel, 'dispatch', error);
       return undefined;
     }
   }
 
   /** A hint descriptor's function of the shape; undefined (and an error for the window) when it throws. */
-  private callHint<T>(window: CaptureWindow, hint: DispatchHint, method: string, fn: (shape: unknown) => T): T | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private callHint<T>(window: CaptureWindow, kernel: KernelDescriptor<any>, shape: unknown, method: string, fn: (shape: unknown) => T): T | undefined {
     try {
-      return fn.call(hint.kernel, hint.shape);
+      return fn.call(kernel, shape);
     } catch (error) {
-      this.hintError(window, hint, method, error);
+      this.hintError(window, kernel, method, error);
       return undefined;
     }
   }
 
-  private hintError(window: CaptureWindow, hint: DispatchHint, method: string, error: unknown): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private hintError(window: CaptureWindow, kernel: KernelDescriptor<any>, method: string, error: unknown): void {
     window.errors.push(
-      new WgprofError('HINT_FAILED', `kernel "${hint.kernel.name}": ${method}(shape) threw ${errorMessage(error)}; the dispatch was recorded without it.`, {
+      new WgprofError('HINT_FAILED', `kernel "${kernel.name}": ${method}(shape) threw ${errorMessage(error)}; the dispatch was recorded without it.`, {
         cause: error,
       }),
     );

@@ -7,4 +7,4 @@ export type { SubmitSample, AlignClockOptions, ClockAlignment } from './clock.js
 export { MemoryTracker, textureBytes } from './memory.js';
 export { parseWorkgroupSize } from './wgsl.js';
 export { noteDispatch, setHintReceiver } from './hints.js';
-export type { DispatchHint } from './hints.js';
+export type { DispatchHint, HintReceiver } from './hints.js';

@@ -179,6 +179,11 @@ export class Instrumentation {
     return this.core.querySets?.created ?? 0;
   }
 
+  /** CPU time the timestamp readback has taken so far (per-submit resolve and map, mapped callbacks), ns. */
+  get readbackCpuNs(): number {
+    return this.readback?.cpuNs ?? 0;
+  }
+
   /** GPU bytes allocated now (tracked objects plus the baseline). */
   get allocatedBytes(): number {
     return this.ledger.allocatedBytes;

@@ -4,7 +4,7 @@
 // buffer bindings). Recorded for every object created while attached, inside the window or not, in
 // WeakMaps (nothing is kept alive).
 
-import type { DispatchHint } from './hints.js';
+import type { KernelDescriptor } from '../../kernels/define.js';
 import type { OwnPatch } from './patch.js';
 import { parseWorkgroupSize, type WorkgroupSize } from './wgsl.js';
 
@@ -14,6 +14,8 @@ interface PipelineInfo {
   constants?: Record<string, number>;
   /** Parsed on first use; null when the source does not say. */
   workgroupSize?: WorkgroupSize | null;
+  /** The pipeline's label, read once at its first dispatch (a native getter call each time otherwise). */
+  label?: string;
 }
 
 interface ModuleInfo {
@@ -92,11 +94,17 @@ export class DeviceObjects {
     );
   }
 
-  /** The kernel's name: the pipeline's label, else the hint's kernel label, else the shader module's label. */
-  kernelName(pipeline: GPUComputePipeline | undefined, hint: DispatchHint | undefined): string {
-    if (pipeline?.label) return pipeline.label;
-    if (hint?.kernel.label) return hint.kernel.label;
+  /**
+   * The kernel's name: the pipeline's label, else the hinted kernel's label, else the shader module's
+   * label. A pipeline created while attached has its label read once, at its first dispatch: a label
+   * set on it later is not seen.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  kernelName(pipeline: GPUComputePipeline | undefined, kernel: KernelDescriptor<any> | undefined): string {
     const info = pipeline ? this.pipelines.get(pipeline) : undefined;
+    const label = info ? (info.label ??= pipeline!.label) : pipeline?.label;
+    if (label) return label;
+    if (kernel?.label) return kernel.label;
     const moduleLabel = info ? (this.modules.get(info.module)?.label ?? info.module.label) : undefined;
     return moduleLabel || 'unlabeled_pipeline';
   }

@@ -20,6 +20,8 @@ export class Readback {
   private readonly marker = new BigUint64Array(1);
   /** Set by detach(): objects coming back from in-flight work are destroyed, not pooled. */
   detached = false;
+  /** CPU time spent here (submit-time resolve and map, and the mapped callbacks; not the workload's own submit), ns: the bench's readback share. */
+  cpuNs = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -35,6 +37,15 @@ export class Readback {
    * sets, and maps the readback. Each window concerned gets a SubmitPart for its share.
    */
   submit(queue: GPUQueue, list: GPUCommandBuffer[], states: EncoderState[], submitOriginal: Method): void {
+    const startNs = this.clock();
+    try {
+      this.submitTimed(queue, list, states, submitOriginal);
+    } finally {
+      this.cpuNs += this.clock() - startNs;
+    }
+  }
+
+  private submitTimed(queue: GPUQueue, list: GPUCommandBuffer[], states: EncoderState[], submitOriginal: Method): void {
     // Layout: each used query slice at a 256-aligned offset, then the 8-byte submit marker.
     let bytes = 0;
     for (const enc of states) {
@@ -62,7 +73,10 @@ export class Readback {
 
     const submit: SubmitState = { seq, cpuSubmitNs: this.clock() };
     const windows = this.addParts(submit, states);
+    const submitStartNs = this.clock();
     submitOriginal.call(queue, [...list, resolveCb]);
+    // The workload's own submit is not readback time.
+    this.cpuNs -= this.clock() - submitStartNs;
     // The resolve for these sets is now queued ahead of any later use, so they can be reused at once.
     for (const enc of states) for (const slice of enc.queries.slices) this.releaseQuerySet(slice.set);
 
@@ -114,8 +128,9 @@ export class Readback {
 
   /** Runs in the workload's time (a microtask between its steps): one copy, no per-dispatch work. */
   private onMapped(submit: SubmitState, windows: CaptureWindow[], pair: ReadbackPair, markerOffset: number, bytes: number): void {
+    const startNs = this.clock();
     try {
-      submit.cpuDoneNs = this.clock();
+      submit.cpuDoneNs = startNs;
       const ticks = new BigUint64Array(pair.read.getMappedRange(0, bytes).slice(0));
       submit.ran = ticks[markerOffset / 8] === submit.seq;
       if (submit.ran) submit.ticks = ticks;
@@ -127,6 +142,7 @@ export class Readback {
       for (const w of windows) w.errors.push(failure);
       this.releasePair(pair, true);
     }
+    this.cpuNs += this.clock() - startNs;
   }
 
   private releaseQuerySet(set: GPUQuerySet): void {

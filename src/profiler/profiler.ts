@@ -71,6 +71,12 @@ export interface ProfilerOptions {
   strict?: boolean;
   /** Where traces go instead of torch_profiler_dir (browser download, OPFS, callback, ...). */
   sink?: TraceSink;
+  /**
+   * Called with each worker capture before it is written (awaited): adapters enrich it here, e.g. name
+   * the dispatches after the ONNX nodes that made them, or add CPU spans for work a runtime did on the
+   * CPU. A throw is logged and the capture is written as it stands.
+   */
+  beforeExport?: (record: CaptureRecord) => void | Promise<void>;
   /** Called with each worker capture once its trace is written, with its per-step costs. */
   onCapture?: (record: CaptureRecord, costs: StepCosts[]) => void;
   /** Called once per file written (worker trace, frontend trace, key-averages table). */
@@ -462,6 +468,13 @@ export class Profiler implements EngineProfilerHooks {
       copies: captured?.copies ?? [],
       memory: captured?.memory ?? [],
     };
+    if (this.options.beforeExport) {
+      try {
+        await this.options.beforeExport(record);
+      } catch (error) {
+        log.warn(`${this.workerName}: beforeExport threw: ${errorMessage(error)}; the capture is written as it stands.`);
+      }
+    }
     const dump = this.config.torch_profiler_dump_cuda_time_total;
     const exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump });
     this.lastCapture = { file: exported.file, costs: exported.steps };

@@ -222,15 +222,28 @@ export class ByteWriter implements EventWriter {
     }
     return bytes;
   }
+  /** `,"key":value` for each entry (inside an args object that already has a member). */
+  private extraArgs(args: Record<string, unknown>): void {
+    const out = this.out;
+    for (const key in args) {
+      const v = args[key];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      out.byte(COMMA);
+      out.bytes(this.keys.get(key));
+      out.value(v);
+    }
+  }
+
   cpuOp(d: DispatchRecord, tsNs: number, durNs: number, opts: OpOptions): void {
     const out = this.out;
     this.sep();
-    out.bytes(this.opHeads.get(d.kernel, opts.pid, opts.tid));
+    out.bytes(this.opHeads.get(d.opName ?? d.kernel, opts.pid, opts.tid));
     out.us(tsNs);
     out.bytes(F.dur);
     out.us(durNs);
     out.bytes(F.extArgs);
     out.uint(d.externalId);
+    if (d.args !== undefined) this.extraArgs(d.args);
     if (opts.withShapes) {
       if (d.inputDims !== undefined) {
         out.bytes(F.dims);
@@ -295,6 +308,7 @@ export class ByteWriter implements EventWriter {
       out.bytes(F.bound);
       out.value(d.boundBufferBytes);
     }
+    if (d.args !== undefined) this.extraArgs(d.args);
     out.bytes(F.close2);
     this.flow('f', corr, ids.gpuPid, ids.gpuTid, gsNs);
   }

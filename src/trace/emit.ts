@@ -53,7 +53,7 @@ export interface TraceEventConsumer {
 
 /** cpu_op args in Kineto-ish order: External id, shapes (record_shapes), cost (with_flops), stack (with_stack). */
 export function opArgs(d: DispatchRecord, opts: OpOptions): ArgBag {
-  const args: ArgBag = { 'External id': d.externalId };
+  const args: ArgBag = { 'External id': d.externalId, ...d.args };
   if (opts.withShapes) {
     if (d.inputDims !== undefined) args['Input Dims'] = d.inputDims;
     if (d.inputTypes !== undefined) args['Input type'] = d.inputTypes;

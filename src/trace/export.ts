@@ -38,7 +38,7 @@ class CompleteEvents implements EventWriter {
     this.consumer.add({ ph: 'X', cat, name: sanitizeEventName(name), pid, tid, ts: tsNs / 1000, dur: durNs / 1000, args: args as TraceArgs });
   }
   cpuOp(d: DispatchRecord, tsNs: number, durNs: number, opts: OpOptions): void {
-    this.complete('cpu_op', d.kernel, opts.pid, opts.tid, tsNs, durNs, opArgs(d, { ...opts, withShapes: false, withStack: false }));
+    this.complete('cpu_op', d.opName ?? d.kernel, opts.pid, opts.tid, tsNs, durNs, opArgs(d, { ...opts, withShapes: false, withStack: false }));
   }
   dispatchLaunch(d: DispatchRecord, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void {
     this.complete('cuda_runtime', d.launch, ids.hostPid, ids.hostTid, tsNs, durNs, { 'External id': d.externalId, correlation: d.correlation });
@@ -48,6 +48,7 @@ class CompleteEvents implements EventWriter {
       device: ids.gpuPid,
       stream: ids.gpuTid,
       correlation: d.correlation,
+      ...d.args,
     });
   }
 }

@@ -85,6 +85,10 @@ export function checkEvents(record: CaptureRecord, withMemory: boolean): number 
     checkId('dispatches', i, 'correlation', d.correlation);
     if (typeof d.kernel !== 'string') checkString('dispatches', i, 'kernel', d.kernel);
     if (typeof d.launch !== 'string') checkString('dispatches', i, 'launch', d.launch);
+    if (d.opName !== undefined) checkString('dispatches', i, 'opName', d.opName);
+    if (d.args !== undefined && (d.args === null || typeof d.args !== 'object' || Array.isArray(d.args))) {
+      throw invalid(`dispatches[${i}].args`, d.args, 'an object of string, number or boolean values');
+    }
     if (!Array.isArray(d.workgroups)) throw invalid(`dispatches[${i}].workgroups`, d.workgroups, 'an array [x, y, z]');
     if (d.gpuStartNs !== undefined) see(checkNs('dispatches', i, 'gpuStartNs', d.gpuStartNs));
     if (d.gpuEndNs !== undefined) see(checkNs('dispatches', i, 'gpuEndNs', d.gpuEndNs));

@@ -294,6 +294,34 @@ describe('Profiler (torch mode, fake capture)', () => {
     assert.deepEqual(second!.record.dispatches.map((d) => d.kernel), ['matmul_it2', 'matmul_it2']);
   });
 
+  it('beforeExport sees each worker capture before it is written (an adapter renames its ops); a throwing one is logged and the capture written as it stands', async () => {
+    const seen: number[] = [];
+    const r = rig(
+      { max_iterations: 1 },
+      {
+        beforeExport: async (record) => {
+          seen.push(record.dispatches.length);
+          for (const d of record.dispatches) d.opName = 'Renamed';
+        },
+      },
+    );
+    r.profiler.start();
+    r.iterate(3);
+    r.iterate();
+    await r.profiler.stop();
+    assert.deepEqual(seen, [3]);
+    assert.deepEqual(r.output.traces[0]!.record.dispatches.map((d) => d.opName), ['Renamed', 'Renamed', 'Renamed']);
+
+    const failing = rig({ max_iterations: 1 }, { beforeExport: () => { throw new Error('adapter broke'); } });
+    failing.profiler.start();
+    failing.iterate(2);
+    failing.iterate();
+    const files = await failing.profiler.stop();
+    assert.ok(files.some((f) => f.includes('w-rank-0')), 'the worker trace is still written');
+    assert.equal(failing.output.traces[0]!.record.dispatches.length, 2);
+    assert.ok(logs.some((l) => l.level === 'warn' && /beforeExport threw: adapter broke/.test(l.message)));
+  });
+
   it('key averages: written and printed on rank 0, written but not printed on rank 1', async () => {
     const r0 = rig({ ignore_frontend: true });
     r0.profiler.start();
