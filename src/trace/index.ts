@@ -13,7 +13,7 @@ export type { EncodeOptions, GzipLevel } from './encode.js';
 export { keyAveragesFileName, sanitizeWorkerName, traceFileName, uriScheme } from './files.js';
 export { CallbackSink, DownloadSink, FsSink, HttpSink, OpfsSink, sinkForDir } from './sinks.js';
 export type { HttpSinkOptions, TraceSink, TraceSinkWriter } from './sinks.js';
-export { writeTrace } from './write.js';
+export { hasCompressionStream, writeTrace } from './write.js';
 export type { GzipEngine, WriteTraceOptions, WrittenTrace } from './write.js';
 export { fmtUs, sanitizeEventName } from './json.js';
 export { GPU_ACTIVITY_CATS, isRuntimeCat } from './kineto.js';

@@ -17,10 +17,21 @@ import type { TraceSink, TraceSinkWriter } from './sinks.js';
 /**
  * Which gzip implementation writeTrace uses. 'node-zlib': Node's native zlib on the libuv thread
  * pool, megabyte segments deflating in parallel while this thread serializes the next ones (2-3x
- * fflate's speed; test/bench/trace.ts). 'fflate': pure JS, every runtime. 'auto' (default): node-zlib
- * in Node, fflate elsewhere. Each engine's output is byte-stable for the same input.
+ * fflate's speed; test/bench/trace.ts). 'compression-stream': the platform's `CompressionStream('gzip')`
+ * (native zlib in Chromium; test/bench/trace-browser.ts measures it against fflate in the browser).
+ * 'fflate': pure JS, every runtime, and the only one that takes `gzipLevel` everywhere
+ * (CompressionStream has no level: the platform's default, 6 in Chromium and Node). 'auto' (default):
+ * node-zlib in Node, else compression-stream where the platform has it, else fflate. Each engine's
+ * output is byte-stable for the same input (and the same platform).
  */
-export type GzipEngine = 'auto' | 'fflate' | 'node-zlib';
+export type GzipEngine = 'auto' | 'fflate' | 'node-zlib' | 'compression-stream';
+
+const GZIP_ENGINES: readonly GzipEngine[] = ['auto', 'fflate', 'node-zlib', 'compression-stream'];
+
+/** Whether this platform has CompressionStream('gzip') (Chromium 80+, Node 18+, Firefox 113+, Safari 16.4+). */
+export function hasCompressionStream(): boolean {
+  return typeof CompressionStream === 'function';
+}
 
 export interface WriteTraceOptions extends TraceBuildOptions {
   /** `torch_profiler_dir`: a local directory or a URI (see sinkForDir). One of dir / sink is required. */
@@ -79,19 +90,25 @@ export async function writePlan(plan: TracePlan, options: WriteTraceOptions, als
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new WgprofError('TRACE_BAD_OPTION', `gzipLevel is ${String(level)}; expected an integer from 0 (no compression) to 9 (smallest); 6 is the default.`);
   }
-  const engine = options.gzipEngine ?? 'auto';
-  if (engine !== 'auto' && engine !== 'fflate' && engine !== 'node-zlib') {
-    throw new WgprofError('TRACE_BAD_OPTION', `gzipEngine is ${JSON.stringify(engine)}; expected 'auto', 'fflate' or 'node-zlib'.`);
+  const requested = options.gzipEngine ?? 'auto';
+  if (!GZIP_ENGINES.includes(requested)) {
+    throw new WgprofError('TRACE_BAD_OPTION', `gzipEngine is ${JSON.stringify(requested)}; expected one of ${GZIP_ENGINES.map((e) => `'${e}'`).join(', ')}.`);
   }
-  if (engine === 'node-zlib' && !isNode) throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'node-zlib' needs Node; use 'fflate' or 'auto' in a page.");
+  if (requested === 'node-zlib' && !isNode) throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'node-zlib' needs Node; use 'compression-stream', 'fflate' or 'auto' in a page.");
+  if (requested === 'compression-stream' && !hasCompressionStream()) {
+    throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'compression-stream' needs CompressionStream, which this runtime lacks; use 'fflate' or 'auto'.");
+  }
+  const engine: Exclude<GzipEngine, 'auto'> = requested !== 'auto' ? requested : isNode ? 'node-zlib' : hasCompressionStream() ? 'compression-stream' : 'fflate';
   // 64 KiB chunks (serializing one takes well under a millisecond warm), so the event loop gets a turn
   // every sliceMs; Node's deflate jobs take them a megabyte at a time.
   // The file name is known only now: it is the trace's traceName unless one was given.
   const chunks = serializePlan(plan, { chunkChars: options.chunkChars, traceName: options.traceName ?? name }, also);
   const writer = await sink.open(name);
   try {
-    const bytes =
-      useGzip && engine !== 'fflate' && isNode ? await pipeNodeGzip(chunks, writer, level, sliceMs) : await pipeSync(encodeTrace(chunks, { gzip: useGzip, level }), writer, sliceMs);
+    let bytes: number;
+    if (useGzip && engine === 'node-zlib') bytes = await pipeNodeGzip(chunks, writer, level, sliceMs);
+    else if (useGzip && engine === 'compression-stream') bytes = await pipeCompressionStream(chunks, writer, sliceMs);
+    else bytes = await pipeSync(encodeTrace(chunks, { gzip: useGzip, level }), writer, sliceMs);
     const path = await writer.commit();
     return { path, name, bytes, events: chunks.stats.events };
   } catch (error) {
@@ -113,6 +130,45 @@ async function pipeSync(encoded: Iterable<Uint8Array>, writer: TraceSinkWriter, 
     }
   }
   return bytes;
+}
+
+/**
+ * The platform's CompressionStream('gzip'): chunks are written with backpressure while a reader hands
+ * the compressed output to the sink. A sink failure stops the input side at once.
+ */
+async function pipeCompressionStream(chunks: Iterable<Uint8Array>, writer: TraceSinkWriter, sliceMs: number): Promise<number> {
+  const stream = new CompressionStream('gzip');
+  const input = stream.writable.getWriter();
+  const output = stream.readable.getReader();
+  let bytes = 0;
+  const drain = (async (): Promise<void> => {
+    for (;;) {
+      const { value, done } = await output.read();
+      if (done) return;
+      await writer.write(value);
+      bytes += value.length;
+    }
+  })();
+  try {
+    let sliceStart = performance.now();
+    for (const chunk of chunks) {
+      // A failed drain (the sink's write) rejects the race: nothing more is fed.
+      await Promise.race([input.ready, drain]);
+      void input.write(chunk as Uint8Array<ArrayBuffer>).catch(() => undefined);
+      if (performance.now() - sliceStart >= sliceMs) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+    await Promise.race([input.close(), drain]);
+    await drain;
+    return bytes;
+  } catch (error) {
+    await input.abort(error).catch(() => undefined);
+    await output.cancel(error).catch(() => undefined);
+    await drain.catch(() => undefined);
+    throw error;
+  }
 }
 
 type NodeZlib = typeof import('node:zlib');

@@ -144,6 +144,42 @@ describe('Node gzip in writeTrace', () => {
     }
   });
 
+  it("gzipEngine 'compression-stream' (the platform's CompressionStream) writes a gzip that inflates to the same text; 'auto' in Node is node-zlib", async () => {
+    const record = manyDispatchRecord(1500);
+    const text = [...serializeTrace(record, { traceName: 't' })].join('');
+    let streamed: Uint8Array = new Uint8Array();
+    const written = await writeTrace(record, { sink: new CallbackSink((_n, b) => void (streamed = b)), timeNs: TIME_NS, gzipEngine: 'compression-stream', traceName: 't' });
+    assert.equal(written.bytes, streamed.length);
+    assert.equal(zlibGunzip(streamed).toString('utf8'), text, 'node zlib (checks CRC-32 and size)');
+    let auto: Uint8Array = new Uint8Array();
+    await writeTrace(record, { sink: new CallbackSink((_n, b) => void (auto = b)), timeNs: TIME_NS, traceName: 't' });
+    assert.deepEqual(auto, await gz(record));
+  });
+
+  it("a sink that fails while CompressionStream output drains rejects the write and aborts the sink", async () => {
+    let aborted = false;
+    let writes = 0;
+    const sink = {
+      location: 'test',
+      open: async () => ({
+        write: async () => {
+          if (++writes === 2) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        },
+        commit: async () => 'never',
+        abort: async () => void (aborted = true),
+      }),
+    };
+    await assert.rejects(writeTrace(manyDispatchRecord(3000), { sink, timeNs: TIME_NS, gzipEngine: 'compression-stream' }), /ENOSPC/);
+    assert.equal(aborted, true);
+  });
+
+  it('refuses an unknown gzip engine, naming the ones there are', async () => {
+    await assert.rejects(
+      writeTrace(twoStepRecord(), { sink: new CallbackSink(() => undefined), timeNs: TIME_NS, gzipEngine: 'brotli' as 'auto' }),
+      (e: unknown) => e instanceof WgprofError && e.code === 'TRACE_BAD_OPTION' && /'compression-stream'/.test(e.message),
+    );
+  });
+
   it('refuses a gzip level outside 0-9 before opening the sink', async () => {
     let opened = false;
     const sink = {
