@@ -286,7 +286,7 @@ export class InferenceEngine implements Engine {
       }
     });
     const handles = prepared.map((request) => this.enqueue(request));
-    this.kick();
+    await this.drive(handles);
     const results = await Promise.all(handles.map((h) => h.result));
     return many ? results : (results[0] as GenerateResult);
   }
@@ -299,10 +299,22 @@ export class InferenceEngine implements Engine {
     return this.scheduler.hasWork();
   }
 
-  step(): Promise<StepReport | null> {
-    const next = this.stepTail.then(() => this.stepOnce());
-    this.stepTail = next.catch(() => undefined);
-    return next;
+  /**
+   * One iteration, after any still in flight. An async function that awaits its turn and then runs the
+   * iteration itself (not `tail.then(stepOnce)`): V8's async stack traces then reach from each dispatch
+   * through step() to whoever drives the engine (with_stack shows the caller).
+   */
+  async step(): Promise<StepReport | null> {
+    const previous = this.stepTail;
+    let release!: () => void;
+    // A failed iteration goes to its caller; the next one still runs.
+    this.stepTail = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      return await this.stepOnce();
+    } finally {
+      release();
+    }
   }
 
   async run(): Promise<void> {
@@ -384,7 +396,24 @@ export class InferenceEngine implements Engine {
     this.stats.requestsFinished++;
   }
 
-  /** Starts the background loop (generate) unless it runs already. */
+  /**
+   * generate()'s driver: steps until its own requests are finished, so its caller is on the async
+   * stack of every dispatch it drives (with_stack); work left by others then goes on in the background
+   * loop. Concurrent callers each drive: step() serializes the iterations, and a step with no work is a no-op.
+   */
+  private async drive(handles: readonly RequestHandle[]): Promise<void> {
+    let open = handles.length;
+    for (const h of handles) void h.result.then(() => open--, () => open--);
+    try {
+      while (open > 0 && !this.fatal && this.scheduler.hasWork()) await this.step();
+    } catch (error) {
+      // step() failed outside the forward (a fatal error or a bug): no request may hang on it.
+      this.failPending(error instanceof WgprofError ? error : new WgprofError('ENGINE_FAILED', `the engine loop failed: ${errorMessage(error)}`, { cause: error }));
+    }
+    if (!this.fatal && this.scheduler.hasWork()) this.kick();
+  }
+
+  /** Starts the background loop unless it runs already. */
   private kick(): void {
     if (this.loop) return;
     this.loop = (async () => {

@@ -341,11 +341,22 @@ class GpuModelRunner implements ModelRunner {
     return buffer;
   }
 
-  #enqueue<R>(work: () => Promise<R>): Promise<R> {
-    const result = this.#queue.then(work);
+  /**
+   * Runs `work` after every forward queued before it. An async function that awaits its turn and then
+   * calls `work` itself (not `queue.then(work)`): V8's async stack traces then reach through it to
+   * forward()'s caller, so the JS stack of each dispatch (with_stack) shows who asked for the forward.
+   */
+  async #enqueue<R>(work: () => Promise<R>): Promise<R> {
+    const previous = this.#queue;
+    let release!: () => void;
     // The chain continues after a failed forward; the failure goes to this call's caller.
-    this.#queue = result.catch(() => undefined);
-    return result;
+    this.#queue = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   #checkUsable(): void {

@@ -9,28 +9,61 @@
 /** Frames pointing into these wgprof folders are removed (the instrumentation and the profiler). */
 const OWN_FRAME = /[\\/](?:src|dist)[\\/](?:instrument|profiler)[\\/]/;
 
-/** Frames captured beyond `maxFrames`, for the ones cleanStack drops (e.g. profiler frames mid-stack). */
-const SPARE_FRAMES = 8;
+/**
+ * Frames captured beyond `maxFrames`: for the ones cleanStack drops (wgprof's own frames mid-stack) and
+ * folds (a runtime's wasm frames, e.g. onnxruntime-web's ~20 between a kernel and the caller), so that
+ * the caller is still reached. Only deep stacks pay for them: V8 walks as many frames as there are.
+ */
+const SPARE_FRAMES = 40;
+
+/**
+ * Who a frame belongs to when it is not the user's: 'wasm' for WebAssembly frames, a package name for
+ * frames in node_modules, the file for minified bundles (`*.min.js` / `*.min.mjs`, e.g. onnxruntime-web
+ * served from a page); undefined for the user's own frames.
+ */
+export function foreignOwner(frame: string): string | undefined {
+  if (/wasm:\/\/|wasm-function\[/.test(frame)) return 'wasm';
+  const pkg = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(frame);
+  if (pkg) return pkg[1]!.replace('\\', '/');
+  const bundle = /([^\\/()\s@]+\.min\.m?js)/.exec(frame);
+  return bundle ? bundle[1] : undefined;
+}
 
 /**
  * Turns an `Error.stack` string into frames, innermost first: the message line dropped, `at `
- * stripped, wgprof's own frames removed, at most `maxFrames` kept.
+ * stripped, wgprof's own frames removed, each run of two or more frames of one foreign owner (wasm, a
+ * library) folded into one marker frame `[N frames in OWNER]`, then at most `maxFrames` kept — so the
+ * user's frames (and the async caller chain, `async fn (...)`) survive a deep runtime in between.
  */
 export function cleanStack(stack: string | undefined, maxFrames: number): string[] {
   if (!stack) return [];
   const frames: string[] = [];
-  const lines = stack.split('\n');
-  for (let i = 0; i < lines.length && frames.length < maxFrames; i++) {
-    const raw = (lines[i] ?? '').trim();
+  let runOwner: string | undefined;
+  let runStart = 0;
+  const endRun = (): void => {
+    const length = frames.length - runStart;
+    if (runOwner !== undefined && length >= 2) frames.splice(runStart, length, `[${length} frames in ${runOwner}]`);
+    runOwner = undefined;
+  };
+  for (const line of stack.split('\n')) {
+    const raw = line.trim();
     // V8 frames start with "at "; Firefox/Safari frames are "fn@url:line:col". The first V8 line is the message.
     let frame: string;
     if (raw.startsWith('at ')) frame = raw.slice(3);
     else if (raw.includes('@') && /:\d+(?::\d+)?$/.test(raw)) frame = raw;
     else continue;
     if (OWN_FRAME.test(frame)) continue;
+    const owner = foreignOwner(frame);
+    if (owner !== runOwner) {
+      endRun();
+      if (frames.length >= maxFrames) break;
+      runOwner = owner;
+      runStart = frames.length;
+    }
     frames.push(frame);
   }
-  return frames;
+  endRun();
+  return frames.slice(0, maxFrames);
 }
 
 export interface V8ErrorConstructor {

@@ -524,6 +524,35 @@ describe('Instrumentation on dawn.node', () => {
     }
   });
 
+  test("withStack keeps V8's async chain: a kernel dispatched from an awaited helper names the helper's caller", async () => {
+    const { device } = runtime;
+    const inst = new Instrumentation({ withStack: true });
+    inst.attach(device);
+    try {
+      const src = device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      const dst = device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      async function uploadThenAddOne(): Promise<void> {
+        await device.queue.onSubmittedWorkDone();
+        runAddOne(kit, src, dst, 1);
+      }
+      async function refreshPredictions(): Promise<void> {
+        await uploadThenAddOne();
+      }
+      inst.setCapturing(true);
+      await refreshPredictions();
+      inst.setCapturing(false);
+      const [record] = (await inst.flush()).dispatches;
+      const stack = record?.stack ?? [];
+      assert.match(stack[0] ?? '', /^runAddOne /, JSON.stringify(stack));
+      assert.ok(stack.some((frame) => /^uploadThenAddOne /.test(frame)), JSON.stringify(stack));
+      assert.ok(stack.some((frame) => /^async refreshPredictions /.test(frame)), `the awaiting caller is on the stack: ${JSON.stringify(stack)}`);
+      src.destroy();
+      dst.destroy();
+    } finally {
+      inst.detach();
+    }
+  });
+
   test('a hint whose cost() throws is reported by flush() and the dispatch is still recorded', async () => {
     const { device } = runtime;
     const broken = defineKernel<{ n: number }>({

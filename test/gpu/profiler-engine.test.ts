@@ -36,10 +36,14 @@ before(async () => {
   const engine = await createEngine({ model: 'tiny', profilerConfig, seed: 3 });
   assert.ok(engine.profiler instanceof Profiler);
   try {
-    engine.startProfile();
-    const prompts = ['The quick brown fox', 'WebGPU inference profiling', 'Once upon a time,', 'Hello, world!'];
-    await engine.generate(prompts, { maxTokens: 8 });
-    files = await engine.stopProfile();
+    // A named caller: every dispatch's JS stack must reach it through the engine's awaits.
+    async function summarizeTheNews(): Promise<string[]> {
+      engine.startProfile();
+      const prompts = ['The quick brown fox', 'WebGPU inference profiling', 'Once upon a time,', 'Hello, world!'];
+      await engine.generate(prompts, { maxTokens: 8 });
+      return engine.stopProfile();
+    }
+    files = await summarizeTheNews();
   } finally {
     await engine.destroy();
   }
@@ -64,6 +68,16 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
     assert.ok(files.some((f) => basename(f) === 'profiler_out_0.txt'));
     assert.deepEqual(validateTrace(worker), []);
     assert.deepEqual(validateTrace(frontend), []);
+  });
+
+  it("every op's JS stack (with_stack, vLLM's default) reaches the function that called generate()", () => {
+    const ops = worker.traceEvents.filter((e) => e.cat === 'cpu_op');
+    assert.ok(ops.length > 20);
+    for (const op of ops) {
+      const stack = String(op.args?.['Call stack'] ?? '');
+      assert.match(stack, /^encodeKernel /, stack);
+      assert.match(stack, /async InferenceEngine\.generate .*;async summarizeTheNews /, stack);
+    }
   });
 
   it('has exactly ProfilerStep#2..#4 with vLLM annotations', () => {

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { DispatchLog, emptyDispatchEntry, type DispatchEntry } from '../../src/instrument/dispatch-log.js';
 import { bindGroupBufferBytes } from '../../src/instrument/instrumentation.js';
 import { MemoryTracker, textureBytes } from '../../src/instrument/memory.js';
-import { captureStackHolder, cleanStack, formatStack } from '../../src/instrument/stack.js';
+import { captureStackHolder, cleanStack, foreignOwner, formatStack } from '../../src/instrument/stack.js';
 import { parseWorkgroupSize } from '../../src/instrument/wgsl.js';
 
 describe('parseWorkgroupSize', () => {
@@ -99,6 +99,32 @@ describe('MemoryTracker', () => {
 });
 
 describe('cleanStack', () => {
+  test('folds runs of wasm and library frames into one marker each, keeps the user frames, and caps after folding', () => {
+    const wasm = Array.from({ length: 22 }, (_, i) => `    at ort.wasm.wasm-function[${100 + i}] (wasm://wasm/0123abcd:wasm-function[${100 + i}]:0x${(i * 16).toString(16)})`);
+    const stack = [
+      'Error',
+      '    at GPUComputePassEncoder.dispatchWorkgroups (http://127.0.0.1/ort/ort.webgpu.min.mjs:6:1234)',
+      '    at run (http://127.0.0.1/ort/ort.webgpu.min.mjs:6:5678)',
+      ...wasm,
+      '    at Object.run (/app/node_modules/onnxruntime-web/dist/ort.node.js:10:5)',
+      '    at InferenceSession.run (/app/node_modules/onnxruntime-common/dist/session.js:3:9)',
+      '    at classify (/app/src/ocr.js:12:20)',
+      '    at async main (/app/src/main.js:4:3)',
+    ].join('\n');
+    const frames = cleanStack(stack, 5);
+    assert.deepEqual(frames, [
+      '[2 frames in ort.webgpu.min.mjs]',
+      '[22 frames in wasm]',
+      'Object.run (/app/node_modules/onnxruntime-web/dist/ort.node.js:10:5)',
+      'InferenceSession.run (/app/node_modules/onnxruntime-common/dist/session.js:3:9)',
+      'classify (/app/src/ocr.js:12:20)',
+    ]);
+    assert.ok(cleanStack(stack, 10).includes('async main (/app/src/main.js:4:3)'), 'the async caller chain is kept');
+    assert.equal(cleanStack(stack, 10).length, 6, 'two packages with one frame each: kept as they are');
+    assert.equal(foreignOwner('f (/a/node_modules/@scope/pkg/x.js:1:1)'), '@scope/pkg');
+    assert.equal(foreignOwner('classify (/app/src/ocr.js:12:20)'), undefined);
+  });
+
   test('V8 frames: message dropped, "at " stripped, wgprof instrument/profiler frames removed, capped', () => {
     const stack = [
       'Error',
