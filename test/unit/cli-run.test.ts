@@ -70,7 +70,8 @@ describe('wgprof run: arguments', () => {
     const restore = setLogSink((_level, message) => warnings.push(message));
     let o;
     try {
-      o = parseRunArgs(['--profiler-config', '{"profiler": "torch", "torch_profiler_dir": "./traces"}', '--profiler-config.delay_iterations=2', '--max-tokens', '2']);
+      // (Behaviour change, issue 9: as in vLLM only the last value counts and the dotted keys are one value, so no JSON here.)
+      o = parseRunArgs(['--profiler-config.profiler', 'torch', '--profiler-config.torch_profiler_dir=./traces', '--profiler-config.delay_iterations=2', '--max-tokens', '2']);
     } finally {
       restore();
     }
