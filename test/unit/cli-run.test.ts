@@ -3,7 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setLogSink } from '../../src/util/log.js';
-import { DEFAULT_PROMPTS, UsageError, command, loadPrompts, parseRunArgs, percentile } from '../../src/cli/run.js';
+import { UsageError } from '../../src/cli/command.js';
+import { command } from '../../src/cli/run.js';
+import { percentile } from '../../src/cli/run/engine.js';
+import { DEFAULT_PROMPTS, loadPrompts, parseRunArgs } from '../../src/cli/run/options.js';
 
 const scratch = join(process.cwd(), '.wgprof-tmp', 'engine-unit');
 
