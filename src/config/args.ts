@@ -11,19 +11,14 @@ import { validateProfilerConfig, type ParseProfilerConfigOptions, type ProfilerC
 import { PROFILER_CONFIG_KEYS, fieldKind, type ProfilerConfig, type ProfilerConfigKey } from './schema.js';
 
 /**
- * Takes every `--profiler-config*` argument out of `argv` and parses them as vLLM does. `config` is
- * undefined when there were none; `rest` is argv without them (order kept; everything from a bare `--`
- * on is left alone); `coerced` lists the values converted as pydantic's lax mode converts them.
- *
- * Exactly vLLM's precedence: the dotted keys are gathered into one JSON object (a later key wins, with
- * vLLM's "Found duplicate keys" warning) that is appended AFTER all arguments, and argparse keeps only
- * the last `--profiler-config` value. So the config is the dotted keys if there are any, else the last
- * JSON argument; an earlier JSON is dropped whole (logged as a warning), though still validated, as
- * argparse validates every value it reads. A dotted value is typed as vLLM types it: JSON when it is
- * JSON (so `2024` is a number), else a human-readable integer (1k = 1000, 1K = 1024), else the text.
- *
- * @throws ProfilerConfigError listing every problem: malformed arguments, JSON syntax errors (with
- * position) and everything parseProfilerConfig reports for each value.
+ * Takes every `--profiler-config*` argument out of `argv` (`rest` keeps the others, in order, and
+ * everything from a bare `--` on) and parses them with vLLM's precedence: the dotted keys are gathered
+ * into one object (a later key wins, with vLLM's "Found duplicate keys" warning) appended AFTER all
+ * arguments, and argparse keeps only the last value. So the config is the dotted keys if any, else the
+ * last JSON; an earlier JSON is dropped (with a warning) but still validated, as argparse validates
+ * every value it reads. A dotted value is JSON when it is JSON (`2024` is a number), else a
+ * human-readable integer (1k = 1000, 1K = 1024), else the text. `config` is undefined when there were none.
+ * @throws ProfilerConfigError listing every problem of every value, and malformed arguments.
  */
 export function profilerConfigFromArgs(
   argv: readonly string[],
@@ -104,15 +99,8 @@ export function profilerConfigFromArgs(
   return { config: last.config, rest, coerced: last.coerced };
 }
 
-interface ProfilerConfigArg {
-  /** undefined for the JSON form. */
-  key: string | undefined;
-  /** The text after '=', when the value was attached to the option. */
-  inlineValue: string | undefined;
-}
-
-/** Recognizes `--profiler-config[.KEY][=VALUE]` (and `--profiler_config...`); undefined for anything else. */
-export function matchProfilerConfigArg(arg: string): ProfilerConfigArg | undefined {
+/** Recognizes `--profiler-config[.KEY][=VALUE]` (and `--profiler_config...`): key undefined for the JSON form. */
+export function matchProfilerConfigArg(arg: string): { key: string | undefined; inlineValue: string | undefined } | undefined {
   if (!arg.startsWith('--')) return undefined;
   const body = arg.slice(2);
   const eq = body.indexOf('=');

@@ -52,71 +52,56 @@ function depthExceeded(text: string): number | undefined {
 
 const WORD = /[A-Za-z_$][\w$.-]*/y;
 
-function found(text: string, at: number): string {
-  if (at >= text.length) return 'end of input';
+/** The word at `at` (clipped), if one starts there. */
+function wordAt(text: string, at: number): string | undefined {
   WORD.lastIndex = at;
-  const word = WORD.exec(text)?.[0];
-  return word ? `word ${word}` : `character ${JSON.stringify(text[at])}`;
+  return WORD.exec(text)?.[0].slice(0, 60);
 }
 
-/** The key of the last property before `at` (for "after the value of ..."). */
-function lastKey(text: string, at: number): string {
-  const keys = [...text.slice(0, at).matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)];
-  return keys.length ? ` after the value of "${keys.at(-1)![1]}"` : ' after a property value';
-}
+const QUOTES_HINT = ". JSON strings and keys need double quotes; in a shell, wrap the whole JSON in single quotes: --profiler-config '{\"profiler\": \"torch\"}'";
+const NULL_HINT = '. JSON spells "no value" as null';
+const WORD_HINTS = new Map([
+  ['True', '. JSON booleans are lowercase: true'],
+  ['False', '. JSON booleans are lowercase: false'],
+  ['None', NULL_HINT],
+  ['Null', NULL_HINT],
+  ['NULL', NULL_HINT],
+  ['undefined', NULL_HINT],
+  ['NaN', '. JSON has no NaN or Infinity; use a finite number'],
+  ['Infinity', '. JSON has no NaN or Infinity; use a finite number'],
+]);
 
 function describe(text: string, { error, offset, length }: ParseError): string {
-  const here = found(text, offset);
-  const code = printParseErrorCode(error);
-  switch (code) {
+  const word = wordAt(text, offset);
+  const here = offset >= text.length ? 'end of input' : word ? `word ${word}` : `character ${JSON.stringify(text[offset])}`;
+  const hint = text[offset] === "'" ? QUOTES_HINT : word ? (WORD_HINTS.get(word) ?? `. Strings need double quotes: "${word}"`) : '';
+  switch (printParseErrorCode(error)) {
     case 'PropertyNameExpected':
-      if (text[offset] === '}') return "trailing comma before '}'; remove the last ','";
-      return `expected a property name in double quotes, found ${here}${hint(text, offset)}`;
     case 'ValueExpected':
-      if (text[offset] === ']') return "trailing comma before ']'; remove the last ','";
-      return `expected a value (object, array, string, number, true, false or null), found ${here}${hint(text, offset)}`;
     case 'InvalidSymbol':
-      return text[offset] === "'"
-        ? `expected a property name in double quotes, found ${here}${hint(text, offset)}`
-        : `expected a value (object, array, string, number, true, false or null), found ${here}${hint(text, offset)}`;
+      if (text[offset] === '}' || text[offset] === ']') return `trailing comma before '${text[offset]}'; remove the last ','`;
+      if (text[offset] === "'" || printParseErrorCode(error) === 'PropertyNameExpected') return `expected a property name in double quotes, found ${here}${hint}`;
+      return `expected a value (object, array, string, number, true, false or null), found ${here}${hint}`;
     case 'CommaExpected':
     case 'CloseBraceExpected':
     case 'CloseBracketExpected': {
       const number = /(-?\d[\w.+-]*)$/.exec(text.slice(0, offset + length).trimEnd())?.[1];
-      if (number && /^\d/.test(text[offset] ?? '')) return `invalid number ${JSON.stringify(number)}: JSON numbers are decimal (no leading zeros, hex or suffixes)`;
-      const inArray = code === 'CloseBracketExpected' || text.lastIndexOf('[', offset) > text.lastIndexOf('{', offset);
-      return inArray ? `expected ',' or ']' in an array, found ${here}` : `expected ',' or '}'${lastKey(text, offset)}, found ${here}${hint(text, offset)}`;
+      if (number && /\d/.test(text[offset] ?? '')) return `invalid number ${JSON.stringify(number.slice(0, 60))}: JSON numbers are decimal (no leading zeros, hex or suffixes)`;
+      if (text.lastIndexOf('[', offset) > text.lastIndexOf('{', offset)) return `expected ',' or ']' in an array, found ${here}`;
+      const name = [...text.slice(0, offset).matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)].at(-1)?.[1]?.slice(0, 60);
+      return `expected ',' or '}' after the value of ${name === undefined ? 'a property' : `"${name}"`}, found ${here}${hint}`;
     }
-    case 'ColonExpected': {
-      const name = /"((?:[^"\\]|\\.)*)"\s*$/.exec(text.slice(0, offset))?.[1] ?? '';
-      return `expected ':' after the property name "${name.slice(0, 60)}", found ${here}`;
-    }
+    case 'ColonExpected':
+      return `expected ':' after the property name "${/"((?:[^"\\]|\\.)*)"\s*$/.exec(text.slice(0, offset))?.[1]?.slice(0, 60) ?? ''}", found ${here}`;
     case 'UnexpectedEndOfString':
       return 'unterminated string (missing closing \'"\')';
-    case 'InvalidEscapeCharacter': {
-      const bad = /\\([^"\\/bfnrtu])/.exec(text.slice(offset, offset + length))?.[1] ?? '';
-      return `invalid escape \\${bad} in a string; write a backslash as \\\\ (Windows paths: "C:\\\\traces" or "C:/traces")`;
-    }
-    case 'InvalidUnicode':
-      return 'invalid \\u escape: expected 4 hex digits';
-    case 'InvalidCharacter':
-      return 'control character inside a string; escape it (\\n, \\t, ...)';
+    case 'InvalidEscapeCharacter':
+      return `invalid escape \\${/\\([^"\\/bfnrtu])/.exec(text.slice(offset, offset + length))?.[1] ?? ''} in a string; write a backslash as \\\\ (Windows paths: "C:\\\\traces" or "C:/traces")`;
     case 'EndOfFileExpected':
       return `unexpected ${here} after the end of the JSON value`;
     default:
-      return `invalid number or token, found ${here}`;
+      return `invalid token (a bad number, \\u escape or control character), found ${here}`;
   }
-}
-
-/** A fix for the mistakes people make when typing JSON by hand (empty when none applies). */
-function hint(text: string, at: number): string {
-  if (text[at] === "'") return ". JSON strings and keys need double quotes; in a shell, wrap the whole JSON in single quotes: --profiler-config '{\"profiler\": \"torch\"}'";
-  WORD.lastIndex = at;
-  const word = WORD.exec(text)?.[0];
-  if (word === 'True' || word === 'False') return `. JSON booleans are lowercase: ${word.toLowerCase()}`;
-  if (word === 'None' || word === 'NULL' || word === 'Null' || word === 'undefined') return '. JSON spells "no value" as null';
-  if (word === 'NaN' || word === 'Infinity') return '. JSON has no NaN or Infinity; use a finite number';
-  return word ? `. Strings need double quotes: "${word.slice(0, 60)}"` : '';
 }
 
 /** The offending line (clipped to 60 characters around the error) with a caret under the position. */

@@ -14,13 +14,9 @@ import type { ProfilerConfig, ProfilerConfigKey } from './schema.js';
 
 export interface ParseProfilerConfigOptions extends DirCheckOptions {
   /**
-   * How torch_profiler_dir is resolved; default: 'node' under Node, 'browser' elsewhere.
-   * - 'node': vLLM's rule. URIs (scheme://, scheme longer than one character) are kept verbatim; a
-   *   local path gets "~" / "~user" expanded and is made absolute against process.cwd(). Then the dir
-   *   must be writable: no NUL byte, within PATH_MAX/NAME_MAX, and a scheme wgprof can write.
-   * - 'browser': there is no file system path, cwd or home. The value is kept verbatim as a logical
-   *   name (the trace sink maps it to a download name, an OPFS folder or a callback's argument); a
-   *   leading "~" is rejected, since there is no home directory to expand it into.
+   * How torch_profiler_dir is resolved (default 'node' under Node, else 'browser'). 'node': vLLM's
+   * abspath(expanduser()) for local paths, URIs verbatim, then checked writable (NUL, PATH_MAX/NAME_MAX,
+   * scheme). 'browser': kept verbatim as a logical name for the trace sink; a leading "~" is rejected.
    */
   runtime?: 'node' | 'browser';
 }
@@ -141,10 +137,8 @@ function resolveDir(dir: string, options: ParseProfilerConfigOptions): string | 
 }
 
 /**
- * vLLM's `ProfilerConfig.compute_hash()`: the md5 hex digest of `str(factors)` where factors is empty,
- * i.e. md5("[]"). It is the same for every config, exactly as in vLLM: no profiler field changes the
- * computation graph, which is what vLLM's config hashes identify (compile caches). Use it to match
- * vLLM's value, not to tell configs apart.
+ * vLLM's `ProfilerConfig.compute_hash()`: md5 of `str([])` (no factor), the same for every config as
+ * in vLLM, since no profiler field changes the computation graph. It matches vLLM; it tells no configs apart.
  */
 export function computeHash(_config?: ProfilerConfig): string {
   return 'd751713988987e9331980363e24189ce';

@@ -15,7 +15,6 @@ export const TORCH_PROFILER_ACTIVITIES = ['CPU', 'CUDA'] as const;
 const bool = (value: boolean, doc: string, wgprof?: string) => z.boolean().default(value).describe(doc).meta(wgprof ? { wgprof } : {});
 const count = (value: number, min: number, doc: string, wgprof?: string) =>
   z.int().min(min).default(value).describe(doc).meta(wgprof ? { wgprof } : {});
-const SCHEDULE = 'Only with warmup_iterations or wait_iterations > 0 (torch.profiler.schedule, repeat=1).';
 
 // Descriptions are vLLM's docstrings (whitespace collapsed); `wgprof` notes say what a field means on WebGPU.
 const fields = {
@@ -39,10 +38,8 @@ const fields = {
     )
     .meta({
       wgprof:
-        'Required when profiler is \'torch\', rejected otherwise. Node: "~" and "~user" expanded, a relative path made absolute; ' +
-        'URIs (scheme://, scheme longer than one character) kept verbatim: http(s):// and file:// are written directly, s3:// and ' +
-        'gs:// when their SDK package is installed, any other scheme is an error. Browser: kept verbatim as a logical name that ' +
-        'the trace sink maps to a download, OPFS folder or callback; "~" is rejected.',
+        "Required when profiler is 'torch'. Node: abspath(expanduser()); URIs (scheme://) kept verbatim if writable: file://, " +
+        'http(s)://, s3:// and gs:// with their SDK package installed. Browser: a logical name for the trace sink; "~" is rejected.',
     }),
   torch_profiler_with_stack: bool(true, 'If `True`, enables stack tracing in the torch profiler. Enabled by default.', 'JavaScript stack frames recorded at dispatch time.'),
   torch_profiler_with_flops: bool(
@@ -98,7 +95,6 @@ const fields = {
     1,
     'Number of active iterations for PyTorch profiler schedule. This is the number of iterations where profiling data is actually ' +
       'collected. Defaults to 5 active iterations.',
-    SCHEDULE,
   ),
   wait_iterations: count(
     0,
@@ -221,13 +217,19 @@ export interface ProfilerConfigFieldInfo {
   wgprof?: string;
 }
 
+const TYPE_NAMES: Record<ProfilerConfigFieldKind, string> = {
+  profiler: "'torch' | 'cuda' | null",
+  string: 'string (path or URI)',
+  boolean: 'boolean',
+  count: 'integer >= MIN',
+  activities: "list of 'CPU' | 'CUDA', or null",
+};
+
 /** Every field with its type, default and description, in declaration order (for --help and the README). */
 export function describeProfilerConfigFields(): ProfilerConfigFieldInfo[] {
   return PROFILER_CONFIG_KEYS.map((name) => {
     const meta = fields[name].meta() as { description?: string; wgprof?: string } | undefined;
-    const kind = fieldKind(name);
-    const type =
-      kind === 'profiler' ? "'torch' | 'cuda' | null" : kind === 'string' ? 'string (path or URI)' : kind === 'count' ? `integer >= ${minimumOf(name)}` : kind === 'activities' ? "list of 'CPU' | 'CUDA', or null" : 'boolean';
+    const type = TYPE_NAMES[fieldKind(name)].replace('MIN', String(minimumOf(name)));
     const info: ProfilerConfigFieldInfo = { name, type, default: PROFILER_CONFIG_DEFAULTS[name], description: meta?.description ?? '' };
     if (meta?.wgprof) info.wgprof = meta.wgprof;
     return info;
