@@ -150,7 +150,7 @@ describe('engine loop (fake runner)', () => {
 
   it("startProfile() with no profiler configured is vLLM's \"Profiling is not enabled\"", async () => {
     const { engine } = await fakeEngine();
-    assert.throws(() => engine.startProfile(), (e: unknown) => isCode('PROFILER_NOT_ENABLED')(e) && /Profiling is not enabled\. Create the engine with a profilerConfig/.test((e as Error).message));
+    assert.throws(() => engine.startProfile(), (e: unknown) => isCode('PROFILER_NOT_ENABLED')(e) && /Profiling is not enabled\. Create the engine with profiler hooks, or with a profilerConfig/.test((e as Error).message));
     await engine.destroy();
   });
 

@@ -3,6 +3,7 @@
 
 import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
 import type { GenerateResult, SamplingParams } from '../../engine/requests.js';
+import { createProfiler } from '../../profiler/profiler.js';
 import { WgprofError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
 import { UsageError } from '../command.js';
@@ -57,16 +58,19 @@ export async function runEngine(
   const engineOptions: EngineOptions = { model: options.model, seed: options.seed, backend: options.backend };
   if (options.maxBatchTokens !== undefined) engineOptions.maxBatchTokens = options.maxBatchTokens;
   if (options.maxSlots !== undefined) engineOptions.maxSlots = options.maxSlots;
-  if (options.profilerConfig) engineOptions.profilerConfig = options.profilerConfig;
+  // The config was parsed once, with the arguments; the engine gets the profiler hooks made from it.
+  // (`"profiler": null` is a config that profiles nothing: the run is not profiled.)
+  const profilerConfig = options.profilerConfig?.profiler ? options.profilerConfig : undefined;
+  if (profilerConfig) engineOptions.profiler = createProfiler(profilerConfig);
   const engine = await createEngine(engineOptions);
   const initMs = performance.now() - initStart;
   try {
     const outcomes: (GenerateResult | Error)[] = [];
     const startMs = performance.now();
     if (!interrupted()) {
-      if (options.profilerConfig) {
+      if (profilerConfig) {
         engine.startProfile();
-        log.info(`profiler started (${options.profilerConfig.profiler ?? 'off'}); Ctrl-C stops the run and writes what was captured.`);
+        log.info(`profiler started (${profilerConfig.profiler}); Ctrl-C stops the run and writes what was captured.`);
       }
       const params: SamplingParams = { maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK };
       if (options.stop.length > 0) params.stop = options.stop;
@@ -91,7 +95,7 @@ export async function runEngine(
     }
     const wallMs = performance.now() - startMs;
     const signal = interrupted();
-    const traceFiles = options.profilerConfig ? await engine.stopProfile(signal ? { interrupted: signal } : {}) : [];
+    const traceFiles = profilerConfig ? await engine.stopProfile(signal ? { interrupted: signal } : {}) : [];
     // Interrupted: only the requests that finished, at their own indexes (the array has holes).
     const results = outcomes;
     const ok = results.filter((r): r is GenerateResult => !(r instanceof Error));
