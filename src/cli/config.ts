@@ -1,8 +1,10 @@
 // `wgprof config`: validate a vLLM-style --profiler-config and print it normalized with its hash.
 
-import { computeHash, describeProfilerConfigFields, PROFILER_CONFIG_DEFAULTS, profilerConfigFromArgs, ProfilerConfigError } from '../config/index.js';
-import type { ProfilerConfig } from '../config/index.js';
-import type { Command } from './main.js';
+import { computeHash, describeProfilerConfigFields, PROFILER_CONFIG_DEFAULTS, ProfilerConfigError } from '../config/index.js';
+import type { ProfilerConfigCoercion } from '../config/index.js';
+import { errorMessage } from '../util/errors.js';
+import { parseCommandArgs } from './args.js';
+import { EXIT, UsageError, type Command } from './command.js';
 
 const HELP_WIDTH = 100;
 
@@ -38,16 +40,17 @@ const help = [
   "usage: wgprof config [--profiler-config '<json>'] [--profiler-config.KEY=VALUE ...] [--json] [--runtime node|browser]",
   '',
   ...wrap(
-    "Validates a profiler config exactly as vLLM's --profiler-config takes it (a vLLM user's config works unchanged) and prints it normalized: all 11 keys, defaults filled in, torch_profiler_dir made absolute. Then prints its hash. With no --profiler-config it prints the defaults.",
+    "Validates a profiler config exactly as vLLM's --profiler-config takes it (a vLLM user's config works unchanged) and prints it normalized: every key, defaults filled in, torch_profiler_dir made absolute and checked writable. Then prints its hash, and which values were converted as vLLM's pydantic converts them in lax mode (\"2\" → 2, \"false\" → false). With no --profiler-config it prints the defaults.",
     '',
   ),
   '',
   'options:',
   "  --profiler-config JSON          the whole config as JSON (also --profiler-config=JSON)",
-  '  --profiler-config.KEY=VALUE     one key (also --profiler-config.KEY VALUE); booleans take true/false (or 1/0,',
-  '                                  yes/no), profiler takes torch, cuda or null. Dotted keys override the JSON\'s',
-  '                                  keys wherever they stand; the JSON\'s other keys are kept',
-  '  --json                          print {"config": {...}, "hash": "..."} instead of text',
+  '  --profiler-config.KEY=VALUE     one key (also --profiler-config.KEY VALUE); a value that is JSON is parsed as',
+  '                                  JSON (as vLLM does), booleans also take 1/0, yes/no, on/off. As in vLLM only the',
+  '                                  last --profiler-config counts, and the dotted keys count as one, after the rest',
+  '  --profiler-config.KEY+ A,B      append to a list (torch_profiler_activities)',
+  '  --json                          print {"config": {...}, "hash": "...", "coerced": [...]} instead of text',
   '  --runtime node|browser          resolve torch_profiler_dir as under Node (default: "~" expanded, made',
   '                                  absolute) or as in a browser page (kept verbatim as a logical name)',
   '',
@@ -67,45 +70,38 @@ const help = [
   'exit status: 0 when the config is valid, 2 when it is not (every problem listed on stderr) or on bad usage.',
 ].join('\n');
 
+/** The lines saying which values vLLM's pydantic lax mode converted, e.g. `delay_iterations: the string "2" → 2`. */
+function coercionLines(coerced: readonly ProfilerConfigCoercion[]): string[] {
+  return coerced.map((c) => `coerced: ${c.key}: ${JSON.stringify(c.given)} → ${JSON.stringify(c.value)} (as vLLM's pydantic lax mode converts it)`);
+}
+
 export const command: Command = {
   summary: 'validate a --profiler-config and print it normalized with its hash',
   help,
   async main(argv: string[]): Promise<number> {
-    let parsed: { config: ProfilerConfig | undefined; rest: string[] };
-    let json = false;
-    let runtime: 'node' | 'browser' = 'node';
-    // Options of our own first, so a bad --runtime is reported before the config is resolved with it.
-    const others: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-      const arg = argv[i]!;
-      if (arg === '--json') json = true;
-      else if (arg === '--runtime' || arg.startsWith('--runtime=')) {
-        const value = arg === '--runtime' ? argv[++i] : arg.slice('--runtime='.length);
-        if (value !== 'node' && value !== 'browser') {
-          process.stderr.write(`wgprof config: --runtime takes node or browser (given ${value === undefined ? 'nothing' : JSON.stringify(value)})\n`);
-          return 2;
-        }
-        runtime = value;
-      } else others.push(arg);
-    }
+    let parsed;
     try {
-      parsed = profilerConfigFromArgs(others, { runtime });
+      // --runtime first: a bad one is reported before the config is resolved with it.
+      const at = argv.findIndex((a) => a === '--runtime' || a.startsWith('--runtime='));
+      const runtime = at < 0 ? 'node' : argv[at]!.startsWith('--runtime=') ? argv[at]!.slice('--runtime='.length) : argv[at + 1];
+      if (runtime !== 'node' && runtime !== 'browser') {
+        throw new UsageError(`--runtime takes node or browser (given ${runtime === undefined ? 'nothing' : JSON.stringify(runtime.slice(0, 80))})`);
+      }
+      parsed = parseCommandArgs(argv, {
+        command: 'config',
+        options: { json: { type: 'boolean' }, runtime: { type: 'string' } },
+        profilerConfig: { runtime },
+      });
     } catch (error) {
-      if (!(error instanceof ProfilerConfigError)) throw error;
-      process.stderr.write(`wgprof config: ${error.message}\n`);
-      return 2;
+      if (!(error instanceof ProfilerConfigError || error instanceof UsageError)) throw error;
+      process.stderr.write(`wgprof config: ${errorMessage(error)}\n`);
+      return EXIT.usage;
     }
-    if (parsed.rest.length > 0) {
-      process.stderr.write(
-        `wgprof config: unexpected argument ${JSON.stringify(parsed.rest[0])}; ` +
-          `pass the config as --profiler-config '<json>' or --profiler-config.KEY=VALUE (see wgprof config --help)\n`,
-      );
-      return 2;
-    }
-    const config = parsed.config ?? { ...PROFILER_CONFIG_DEFAULTS };
+    const config = parsed.profilerConfig ?? { ...PROFILER_CONFIG_DEFAULTS };
     const hash = computeHash(config);
-    if (json) process.stdout.write(`${JSON.stringify({ config, hash })}\n`);
-    else process.stdout.write(`${JSON.stringify(config, null, 2)}\nhash: ${hash}\n`);
-    return 0;
+    const coerced = coercionLines(parsed.coerced);
+    if (parsed.values.json) process.stdout.write(`${JSON.stringify({ config, hash, ...(coerced.length > 0 ? { coerced: parsed.coerced } : {}) })}\n`);
+    else process.stdout.write(`${JSON.stringify(config, null, 2)}\nhash: ${hash}\n${coerced.map((line) => `${line}\n`).join('')}`);
+    return EXIT.ok;
   },
 };

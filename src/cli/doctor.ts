@@ -4,7 +4,8 @@ import { requestGpuDevice, type AdapterFacts, type GpuBackend } from '../gpu/dev
 import { runProbe } from '../gpu/probe.js';
 import { detectQuantization } from '../gpu/timestamps.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
-import type { Command } from './main.js';
+import { backendOption, parseCommandArgs } from './args.js';
+import { EXIT, UsageError, type Command } from './command.js';
 
 const help = `usage: wgprof doctor [--json] [--backend auto|vulkan|null]
 
@@ -107,25 +108,19 @@ export const command: Command = {
   summary: 'check the WebGPU runtime',
   help,
   async main(argv) {
-    let json = false;
-    let backend: GpuBackend = 'auto';
-    for (let i = 0; i < argv.length; i++) {
-      const arg = argv[i];
-      if (arg === '--json') json = true;
-      else if (arg === '--backend' || arg?.startsWith('--backend=')) {
-        const value = arg.includes('=') ? arg.slice('--backend='.length) : argv[++i];
-        if (value !== 'auto' && value !== 'vulkan' && value !== 'null') {
-          process.stderr.write(`wgprof doctor: --backend must be auto, vulkan or null (got ${JSON.stringify(value ?? '')})\n`);
-          return 2;
-        }
-        backend = value;
-      } else {
-        process.stderr.write(`wgprof doctor: unknown option ${JSON.stringify(arg)}\n\n${help}\n`);
-        return 2;
-      }
+    let json: boolean;
+    let backend: GpuBackend;
+    try {
+      const { values } = parseCommandArgs(argv, { command: 'doctor', options: { json: { type: 'boolean' }, backend: { type: 'string', example: 'auto' } } });
+      json = values.json ?? false;
+      backend = values.backend === undefined ? 'auto' : backendOption(values.backend);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      process.stderr.write(`wgprof doctor: ${error.message}\n\n${help}\n`);
+      return EXIT.usage;
     }
     const report = await doctor(backend);
     process.stdout.write((json ? JSON.stringify(report, null, 2) : formatText(report)) + '\n');
-    return report.ok ? 0 : 1;
+    return report.ok ? EXIT.ok : EXIT.failed;
   },
 };

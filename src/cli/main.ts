@@ -2,15 +2,9 @@
 // The `wgprof` command. Subcommands load lazily so `--help` and `doctor` start fast.
 
 import { errorMessage } from '../util/errors.js';
+import { EXIT, type Command } from './command.js';
 
-export interface Command {
-  /** One line for `wgprof --help`. */
-  summary: string;
-  /** Full help text for `wgprof <command> --help`. */
-  help: string;
-  /** Runs the command; resolves to the exit code. */
-  main(argv: string[]): Promise<number>;
-}
+export type { Command } from './command.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   doctor: { summary: 'check the WebGPU runtime: adapter, features, timestamp mode', load: async () => (await import('./doctor.js')).command },
@@ -37,22 +31,22 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
-    return name ? 0 : 2;
+    return name ? EXIT.ok : EXIT.usage;
   }
   if (name === '--version' || name === '-V') {
     const { WGPROF_VERSION } = await import('../version.js');
     process.stdout.write(`${WGPROF_VERSION}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const entry = commands[name];
   if (!entry) {
-    process.stderr.write(`wgprof: unknown command "${name}"\n\n${usage()}\n`);
-    return 2;
+    process.stderr.write(`wgprof: unknown command ${JSON.stringify(name.slice(0, 80))}\n\n${usage()}\n`);
+    return EXIT.usage;
   }
   const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help.trimEnd() + '\n');
-    return 0;
+    return EXIT.ok;
   }
   return command.main(rest);
 }
@@ -65,7 +59,7 @@ if (isEntry) {
     },
     (error: unknown) => {
       process.stderr.write(`wgprof: ${errorMessage(error)}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT.failed;
     },
   );
 }

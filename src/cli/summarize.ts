@@ -2,7 +2,8 @@
 // wgprof (or torch) wrote, .json or .json.gz.
 
 import { errorMessage } from '../util/errors.js';
-import type { Command } from './main.js';
+import { intOption, parseCommandArgs } from './args.js';
+import { EXIT, UsageError, type Command } from './command.js';
 
 const HELP = `usage: wgprof summarize TRACE [--sort KEY] [--limit N] [--json]
 
@@ -25,30 +26,22 @@ interface Args {
   json: boolean;
 }
 
+/** The arguments, or the usage error's message. */
 function parseArgs(argv: string[]): Args | string {
-  let file: string | undefined;
-  let sort: string | undefined;
-  let limit: number | undefined;
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    if (flag === '--json') json = true;
-    else if (flag === '--sort') {
-      sort = value();
-      if (sort === undefined) return '--sort needs a key';
-    } else if (flag === '--limit') {
-      const text = value();
-      const n = text !== undefined && /^\d+$/.test(text) ? Number(text) : NaN;
-      if (!Number.isSafeInteger(n) || n < 1) return `--limit is ${JSON.stringify(text ?? '')}; expected a positive integer`;
-      limit = n;
-    } else if (arg.startsWith('-')) return `unknown option ${JSON.stringify(arg)}`;
-    else if (file === undefined) file = arg;
-    else return `unexpected argument ${JSON.stringify(arg)} (one TRACE file at a time)`;
+  try {
+    const { values, positionals } = parseCommandArgs(argv, {
+      command: 'summarize',
+      options: { sort: { type: 'string', example: 'self_gpu' }, limit: { type: 'string', example: '100' }, json: { type: 'boolean' } },
+      positionals: { name: 'TRACE (a *.pt.trace.json[.gz] file)', min: 1, max: 1 },
+    });
+    const args: Args = { file: positionals[0]!, json: values.json ?? false };
+    if (values.sort !== undefined) args.sort = values.sort;
+    if (values.limit !== undefined) args.limit = intOption('--limit', values.limit, { min: 1, what: 'rows to print' });
+    return args;
+  } catch (error) {
+    if (error instanceof UsageError) return error.message;
+    throw error;
   }
-  if (file === undefined) return 'missing TRACE (a *.pt.trace.json[.gz] file)';
-  return { file, json, ...(sort !== undefined ? { sort } : {}), ...(limit !== undefined ? { limit } : {}) };
 }
 
 /** Where the command writes (process.stdout/stderr from the CLI; collectors in tests). */
@@ -62,12 +55,12 @@ export async function runSummarize(argv: string[], io: SummarizeIo): Promise<num
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     io.err(`wgprof summarize: ${args}\n\n${HELP}`);
-    return 2;
+    return EXIT.usage;
   }
   const { KEY_AVERAGES_SORT_KEYS, formatKeyAveragesTable, keyAverages, sortKeyAverages } = await import('../report/key-averages.js');
   if (args.sort !== undefined && !(KEY_AVERAGES_SORT_KEYS as readonly string[]).includes(args.sort)) {
-    io.err(`wgprof summarize: --sort is ${JSON.stringify(args.sort)}; expected one of ${KEY_AVERAGES_SORT_KEYS.join(', ')}\n`);
-    return 2;
+    io.err(`wgprof summarize: --sort is ${JSON.stringify(args.sort.slice(0, 80))}; expected one of ${KEY_AVERAGES_SORT_KEYS.join(', ')}\n`);
+    return EXIT.usage;
   }
   const { parseTraceFile } = await import('../report/parse.js');
   let ka;
@@ -75,7 +68,7 @@ export async function runSummarize(argv: string[], io: SummarizeIo): Promise<num
     ka = keyAverages(await parseTraceFile(args.file));
   } catch (error) {
     io.err(`wgprof summarize: ${errorMessage(error)}\n`);
-    return 1;
+    return EXIT.failed;
   }
   const sortBy = (args.sort ?? (ka.hasGpuTime ? 'self_gpu' : 'self_cpu')) as (typeof KEY_AVERAGES_SORT_KEYS)[number];
   sortKeyAverages(ka, sortBy);
@@ -85,7 +78,7 @@ export async function runSummarize(argv: string[], io: SummarizeIo): Promise<num
   } else {
     io.out(formatKeyAveragesTable(ka, { rowLimit: limit }));
   }
-  return 0;
+  return EXIT.ok;
 }
 
 export const command: Command = {

@@ -1,49 +1,34 @@
-// vLLM's command-line forms of the profiler config (FlexibleArgumentParser + pydantic):
+// vLLM's command-line forms of the profiler config (FlexibleArgumentParser + argparse + pydantic):
 //   --profiler-config '<json>'   --profiler-config=<json>
-//   --profiler-config.KEY=VALUE  --profiler-config.KEY VALUE
+//   --profiler-config.KEY=VALUE  --profiler-config.KEY VALUE   --profiler-config.KEY+ A,B (lists)
 // `--profiler_config` is accepted too (vLLM turns underscores in an option name into dashes).
 
 import { log } from '../util/log.js';
-import { describeGiven } from './errors.js';
-import type { ProfilerConfigIssue } from './errors.js';
-import { JsonSyntaxError, parseJsonStrict } from './json.js';
-import { validateProfilerConfig } from './parse.js';
-import type { ParseProfilerConfigOptions } from './parse.js';
-import { PROFILER_CONFIG_KEYS, fieldKind } from './schema.js';
-import type { ProfilerConfig, ProfilerConfigKey } from './schema.js';
+import { clip, describeGiven, type ProfilerConfigIssue } from './errors.js';
+import { ProfilerConfigError } from './errors.js';
+import { JsonSyntaxError, parseJson } from './json.js';
+import { validateProfilerConfig, type ParseProfilerConfigOptions, type ProfilerConfigCoercion } from './parse.js';
+import { PROFILER_CONFIG_KEYS, fieldKind, type ProfilerConfig, type ProfilerConfigKey } from './schema.js';
 
 /**
- * Takes every `--profiler-config*` argument out of `argv` and parses them into one config.
- * `config` is undefined when there were none; `rest` is argv without them (order kept; everything
- * from a bare `--` on is left alone).
- *
- * Precedence (a deliberate, documented difference from vLLM): all JSON arguments are merged in argv
- * order (a later JSON's key wins), then the dotted keys are applied on top in argv order (a later
- * dotted key wins). So a dotted key overrides the JSON's value wherever it stands in argv, and the
- * JSON's other keys are kept. vLLM instead keeps only the LAST `--profiler-config` value (argparse
- * "store"), and gathers the dotted keys into one JSON appended after all arguments, so mixing the two
- * forms there silently drops the JSON argument. A key set twice in the same form is logged as a
- * warning, like vLLM's "Found duplicate keys".
- *
- * Dotted values are typed as vLLM types them (JSON-parsed when possible, else human-readable
- * integers such as 1k = 1000 / 1K = 1024, else the string), then as pydantic would coerce them for the
- * field: booleans also accept 1/0, yes/no, on/off, t/f, y/n in any case; `profiler` accepts null or
- * None for null; `torch_profiler_dir` is taken verbatim (a JSON-quoted value is unquoted).
- *
- * @throws ProfilerConfigError listing every problem: malformed arguments, JSON syntax errors (with
- * position) and everything parseProfilerConfig reports.
+ * Takes every `--profiler-config*` argument out of `argv` (`rest` keeps the others, in order, and
+ * everything from a bare `--` on) and parses them with vLLM's precedence: the dotted keys are gathered
+ * into one object (a later key wins, with vLLM's "Found duplicate keys" warning) appended AFTER all
+ * arguments, and argparse keeps only the last value. So the config is the dotted keys if any, else the
+ * last JSON; an earlier JSON is dropped (with a warning) but still validated, as argparse validates
+ * every value it reads. A dotted value is JSON when it is JSON (`2024` is a number), else a
+ * human-readable integer (1k = 1000, 1K = 1024), else the text. `config` is undefined when there were none.
+ * @throws ProfilerConfigError listing every problem of every value, and malformed arguments.
  */
 export function profilerConfigFromArgs(
   argv: readonly string[],
   options: ParseProfilerConfigOptions = {},
-): { config: ProfilerConfig | undefined; rest: string[] } {
+): { config: ProfilerConfig | undefined; rest: string[]; coerced: ProfilerConfigCoercion[] } {
   const rest: string[] = [];
   const issues: ProfilerConfigIssue[] = [];
-  const fromJson: Record<string, unknown> = {};
-  const fromDotted: Record<string, unknown> = {};
+  const values: { option: string; value: unknown }[] = [];
+  const dotted: Record<string, unknown> = {};
   const duplicates = new Set<string>();
-  let found = false;
-
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -55,60 +40,67 @@ export function profilerConfigFromArgs(
       rest.push(arg);
       continue;
     }
-    found = true;
-    let value = parsed.inlineValue;
-    if (value === undefined) {
+    const option = clip(arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg, 80);
+    let text = parsed.inlineValue;
+    if (text === undefined) {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('--')) {
-        issues.push({
-          path: parsed.key ?? '',
-          message:
-            parsed.key === undefined
-              ? `${arg} expects a JSON value, e.g. ${arg} '{"profiler": "torch", "torch_profiler_dir": "./vllm_profile"}'.`
-              : `${arg} expects a value, e.g. ${arg}=VALUE or ${arg} VALUE.`,
-        });
+        const example = parsed.key === undefined ? ` '{"profiler": "torch", "torch_profiler_dir": "./vllm_profile"}'` : '=VALUE or ' + `${option} VALUE`;
+        issues.push({ path: parsed.key ?? '', message: `${option} expects a ${parsed.key === undefined ? 'JSON ' : ''}value, e.g. ${option}${example}.` });
         continue;
       }
-      value = next;
+      text = next;
       i++;
     }
-
     if (parsed.key === undefined) {
-      const object = parseJsonArgument(arg, value, issues);
-      if (!object) continue;
-      for (const [key, v] of Object.entries(object)) {
-        if (Object.hasOwn(fromJson, key)) duplicates.add(key);
-        setOwn(fromJson, key, v);
+      try {
+        values.push({ option, value: parseJson(text) });
+      } catch (error) {
+        if (!(error instanceof JsonSyntaxError)) throw error;
+        issues.push({ path: '', message: `${option}: ${error.message}` });
       }
       continue;
     }
-    const keyProblem = dottedKeyProblem(arg, parsed.key);
-    if (keyProblem) {
-      issues.push(keyProblem);
+    const key = parsed.key.endsWith('+') ? parsed.key.slice(0, -1) : parsed.key;
+    const problem = dottedKeyProblem(option, key, parsed.key.endsWith('+'));
+    if (problem) {
+      issues.push(problem);
       continue;
     }
-    if (Object.hasOwn(fromDotted, parsed.key)) duplicates.add(parsed.key);
-    setOwn(fromDotted, parsed.key, typeCliValue(parsed.key, value));
+    // vLLM's `KEY+ a,b`: a list of the comma-separated texts, appended to the key's list so far.
+    const value = parsed.key.endsWith('+') ? [...(Array.isArray(dotted[key]) ? dotted[key] : []), ...text.split(',')] : vllmCliValue(text);
+    if (Object.hasOwn(dotted, key) && !parsed.key.endsWith('+')) duplicates.add(key);
+    Object.defineProperty(dotted, key, { value, enumerable: true, writable: true, configurable: true });
   }
-
-  if (!found) return { config: undefined, rest };
-  if (duplicates.size > 0) {
-    log.warn(`Found duplicate keys ${[...duplicates].map((k) => `profiler-config.${k}`).join(', ')}; the later value is used.`);
+  if (values.length === 0 && Object.keys(dotted).length === 0 && issues.length === 0) return { config: undefined, rest, coerced: [] };
+  if (duplicates.size > 0) log.warn(`Found duplicate keys ${[...duplicates].map((k) => `profiler-config.${k}`).join(', ')}; the later value is used.`);
+  if (Object.keys(dotted).length > 0) values.push({ option: '--profiler-config.KEY', value: dotted });
+  if (values.length > 1) {
+    log.warn(
+      `--profiler-config given ${values.length} times (dotted keys count as one value, after all arguments); as in vLLM only the last is used: ` +
+        `${values.length - 1} earlier value(s) ignored. Put every key in one JSON, or use only dotted keys.`,
+    );
   }
-  const merged: Record<string, unknown> = { ...fromJson };
-  for (const [key, v] of Object.entries(fromDotted)) setOwn(merged, key, v);
-  return { config: validateProfilerConfig(merged, issues, options), rest };
+  let last: ReturnType<typeof validateProfilerConfig> | undefined;
+  for (const { option, value } of values) {
+    try {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        const message = `${option}: given ${describeGiven(value)}; expected a JSON object such as '{"profiler": "torch", "torch_profiler_dir": "./vllm_profile"}'. To set one key use ${option}.KEY=VALUE.`;
+        throw new ProfilerConfigError([{ path: '', message }]);
+      }
+      last = validateProfilerConfig(value, options);
+    } catch (error) {
+      if (!(error instanceof ProfilerConfigError)) throw error;
+      issues.push(...error.issues);
+      last = undefined;
+    }
+  }
+  if (issues.length > 0 || !last) throw new ProfilerConfigError(issues);
+  return { config: last.config, rest, coerced: last.coerced };
 }
 
-interface ProfilerConfigArg {
-  /** undefined for the JSON form. */
-  key: string | undefined;
-  /** The text after '=', when the value was attached to the option. */
-  inlineValue: string | undefined;
-}
-
-/** Recognizes `--profiler-config[.KEY][=VALUE]` (and `--profiler_config...`); undefined for anything else. */
-export function matchProfilerConfigArg(arg: string): ProfilerConfigArg | undefined {
+/** Recognizes `--profiler-config[.KEY][=VALUE]` (and `--profiler_config...`): key undefined for the JSON form. */
+export function matchProfilerConfigArg(arg: string): { key: string | undefined; inlineValue: string | undefined } | undefined {
   if (!arg.startsWith('--')) return undefined;
   const body = arg.slice(2);
   const eq = body.indexOf('=');
@@ -119,81 +111,24 @@ export function matchProfilerConfigArg(arg: string): ProfilerConfigArg | undefin
   return { key: dot < 0 ? undefined : head.slice(dot + 1), inlineValue: eq < 0 ? undefined : body.slice(eq + 1) };
 }
 
-function parseJsonArgument(arg: string, text: string, issues: ProfilerConfigIssue[]): Record<string, unknown> | undefined {
-  const option = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
-  let value: unknown;
-  try {
-    value = parseJsonStrict(text);
-  } catch (error) {
-    if (!(error instanceof JsonSyntaxError)) throw error;
-    issues.push({ path: '', message: `${option}: ${error.message}` });
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    issues.push({
-      path: '',
-      message: `${option}: given ${describeGiven(value)}; expected a JSON object such as '{"profiler": "torch", "torch_profiler_dir": "./vllm_profile"}'. To set one key use ${option}.KEY=VALUE.`,
-    });
-    return undefined;
-  }
-  return value as Record<string, unknown>;
-}
-
-function dottedKeyProblem(arg: string, key: string): ProfilerConfigIssue | undefined {
-  const option = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+function dottedKeyProblem(option: string, key: string, list: boolean): ProfilerConfigIssue | undefined {
   if (key === '') return { path: '', message: `${option}: missing key after the '.'; e.g. --profiler-config.delay_iterations=2.` };
-  if (key.endsWith('+')) {
-    return { path: key.slice(0, -1), message: `${option}: the list form (KEY+) does not apply; no profiler config field is a list. Use ${option.slice(0, -1)}=VALUE.` };
-  }
   if (key.includes('.')) {
-    const top = key.slice(0, key.indexOf('.'));
+    const top = clip(key.slice(0, key.indexOf('.')), 80);
     return { path: top, message: `${option}: the profiler config is flat; ${JSON.stringify(top)} has no nested keys. Use --profiler-config.KEY=VALUE with one of: ${PROFILER_CONFIG_KEYS.join(', ')}.` };
+  }
+  if (list && (PROFILER_CONFIG_KEYS as string[]).includes(key) && fieldKind(key as ProfilerConfigKey) !== 'activities') {
+    return { path: key, message: `${option}: the list form (KEY+) does not apply to ${key}, which takes one value (only torch_profiler_activities is a list). Use --profiler-config.${key}=VALUE.` };
   }
   return undefined;
 }
 
-const TRUE_WORDS = new Set(['true', '1', 'yes', 'on', 't', 'y']);
-const FALSE_WORDS = new Set(['false', '0', 'no', 'off', 'f', 'n']);
-
-/** A dotted argument's value, typed for its field (see profilerConfigFromArgs). */
-export function typeCliValue(key: string, text: string): unknown {
-  const kind = (PROFILER_CONFIG_KEYS as readonly string[]).includes(key) ? fieldKind(key as ProfilerConfigKey) : undefined;
-  switch (kind) {
-    case 'string':
-      if (text.startsWith('"')) {
-        const unquoted = tryJson(text);
-        if (typeof unquoted === 'string') return unquoted;
-      }
-      return text;
-    case 'boolean': {
-      const word = text.trim().toLowerCase();
-      if (TRUE_WORDS.has(word)) return true;
-      if (FALSE_WORDS.has(word)) return false;
-      return vllmCliValue(text);
-    }
-    case 'profiler':
-      if (/^\s*(null|none)\s*$/i.test(text)) return null;
-      return vllmCliValue(text);
-    default:
-      return vllmCliValue(text);
-  }
-}
-
 /** FlexibleArgumentParser's typing of a dotted value: json.loads, else human_readable_int, else the string. */
 export function vllmCliValue(text: string): unknown {
-  const json = tryJson(text);
-  if (json !== NOT_JSON) return json;
-  const int = humanReadableInt(text);
-  return int ?? text;
-}
-
-const NOT_JSON = Symbol('not JSON');
-
-function tryJson(text: string): unknown {
   try {
-    return parseJsonStrict(text);
+    return parseJson(text);
   } catch {
-    return NOT_JSON;
+    return humanReadableInt(text) ?? text;
   }
 }
 
@@ -206,18 +141,11 @@ export function humanReadableInt(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)([kKmMgGtT])$/.exec(value);
   if (match) {
     const [, number, suffix] = match as unknown as [string, string, string];
-    const decimal: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
-    const binary: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-    const d = decimal[suffix];
-    if (d !== undefined) return Math.trunc(Number(number) * d);
-    if (!/^\d+$/.test(number)) return undefined; // vLLM: "Decimals are not allowed with binary suffixes"
-    return Number(number) * binary[suffix]!;
+    const decimal = { k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[suffix];
+    if (decimal !== undefined) return Math.trunc(Number(number) * decimal);
+    // vLLM: "Decimals are not allowed with binary suffixes".
+    return /^\d+$/.test(number) ? Number(number) * 2 ** (10 * ('KMGT'.indexOf(suffix) + 1)) : undefined;
   }
   // Python's int(): optional sign, digits with single underscores between them.
-  if (/^[+-]?\d+(?:_\d+)*$/.test(value)) return Number(value.replace(/_/g, ''));
-  return undefined;
-}
-
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  return /^[+-]?\d+(?:_\d+)*$/.test(value) ? Number(value.replace(/_/g, '')) : undefined;
 }

@@ -1,10 +1,9 @@
 // ProfilerConfigError: one error that lists every problem with a config, each naming the field, what
-// was given, what is expected and how to fix it. Messages are written here from the field's kind and
-// the value given, not taken from zod's generic texts.
+// was given, what is expected and how to fix it. Echoed keys and values are clipped, so a huge input
+// never makes a huge message.
 
-import type { z } from 'zod';
 import { WgprofError } from '../util/errors.js';
-import { PROFILER_CONFIG_KEYS, PROFILER_KINDS, fieldKind } from './schema.js';
+import { PROFILER_CONFIG_KEYS, PROFILER_KINDS, fieldKind, minimumOf } from './schema.js';
 import type { ProfilerConfigKey } from './schema.js';
 import { nearest } from './suggest.js';
 
@@ -18,133 +17,93 @@ export interface ProfilerConfigIssue {
 export class ProfilerConfigError extends WgprofError {
   readonly issues: readonly ProfilerConfigIssue[];
   constructor(issues: ProfilerConfigIssue[], options?: { cause?: unknown }) {
-    super('PROFILER_CONFIG_INVALID', formatIssues(issues), options);
+    const lines = issues.map((issue) => `  - ${issue.path ? `${issue.path}: ` : ''}${issue.message.replace(/\n/g, '\n    ')}`);
+    super('PROFILER_CONFIG_INVALID', `invalid profiler config (${issues.length === 1 ? '1 problem' : `${issues.length} problems`}):\n${lines.join('\n')}`, options);
     this.name = 'ProfilerConfigError';
     this.issues = issues;
   }
 }
 
-function formatIssues(issues: readonly ProfilerConfigIssue[]): string {
-  const lines = issues.map((issue) => `  - ${issue.path ? `${issue.path}: ` : ''}${issue.message.replace(/\n/g, '\n    ')}`);
-  const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-  return `invalid profiler config (${count}):\n${lines.join('\n')}`;
+/** `text` cut to `max` characters (with "..." and the full length when cut). */
+export function clip(text: string, max = 60): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
 }
 
-/** Fields vLLM added after the v0.13-v0.15 ProfilerConfig that wgprof mirrors; named so the error can say so. */
-const NEWER_VLLM_FIELDS: Record<string, string> = {
-  warmup_iterations: 'torch.profiler.schedule',
-  active_iterations: 'torch.profiler.schedule',
-  wait_iterations: 'torch.profiler.schedule',
-  capture_torch_profiler: 'capture control',
-  detailed_trace_annotation: 'trace annotation',
-  torch_profiler_activities: 'activity selection',
-};
-
-/** A value as the message shows it: `the string "x"`, `2.5`, `null`, `an array [...]`. */
+/** A value as the message shows it: `the string "x"`, `2.5`, `null`, `an array [...]`. Never throws. */
 export function describeGiven(value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${clip(JSON.stringify(value))}`;
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  let json: string;
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  let json: string | undefined;
   try {
-    json = JSON.stringify(value) ?? String(value);
+    json = JSON.stringify(value);
   } catch {
-    json = String(value);
+    // Cyclic, BigInt inside, or nested too deeply to serialize: say what it is, not what is in it.
   }
-  if (json.length > 60) json = `${json.slice(0, 57)}...`;
-  return Array.isArray(value) ? `an array ${json}` : typeof value === 'object' ? `an object ${json}` : `${typeof value} ${json}`;
+  const kind = Array.isArray(value) ? 'an array' : 'an object';
+  return json === undefined ? kind : `${kind} ${clip(json)}`;
 }
 
 export function unknownKeyIssue(key: string): ProfilerConfigIssue {
-  const suggestion = nearest(key, PROFILER_CONFIG_KEYS);
-  const newer = NEWER_VLLM_FIELDS[key];
-  const why = newer
-    ? ` It is a field of newer vLLM releases (${newer}) that wgprof does not support; remove it.`
-    : ` Did you mean "${suggestion}"?`;
-  return {
-    path: key,
-    message: `unknown key ${JSON.stringify(key)}.${why} Valid keys: ${PROFILER_CONFIG_KEYS.join(', ')}.`,
-  };
+  const shown = clip(key, 80);
+  const why = key.startsWith('proton_')
+    ? " It is a field of vLLM's Proton profiler (profiler 'proton': Triton on NVIDIA CUDA), which WebGPU does not have; remove it."
+    : ` Did you mean "${nearest(key.slice(0, 80), PROFILER_CONFIG_KEYS)}"?`;
+  return { path: shown, message: `unknown key ${JSON.stringify(shown)}.${why} Valid keys: ${PROFILER_CONFIG_KEYS.join(', ')}.` };
 }
 
-/** The problem with `value` given for `key`, or undefined when the value has the right type and range. */
-export function fieldValueIssue(key: ProfilerConfigKey, value: unknown): ProfilerConfigIssue | undefined {
+const ZERO_MEANS: Partial<Record<ProfilerConfigKey, string>> = {
+  delay_iterations: '0 starts profiling immediately',
+  max_iterations: '0 means no limit',
+  warmup_iterations: '0 means no warmup',
+  wait_iterations: '0 means no wait',
+  active_iterations: 'iterations the schedule records',
+};
+
+/** Why `value` (as given; `coerced` is what lax conversion made of it) is not valid for `key`, with the fix. */
+export function fieldValueIssue(key: ProfilerConfigKey, value: unknown, coerced: unknown = value): ProfilerConfigIssue {
   const given = describeGiven(value);
   const cli = `--profiler-config.${key}`;
+  let message: string;
   switch (fieldKind(key)) {
-    case 'boolean': {
-      if (typeof value === 'boolean') return undefined;
-      let fix = `Write true or false (JSON booleans, no quotes), or ${cli}=true|false on the command line.`;
-      if (typeof value === 'string' && /^(true|false)$/i.test(value)) fix = `Write ${value.toLowerCase()} without quotes.`;
-      if (value === 1 || value === 0) fix = `Write ${value === 1 ? 'true' : 'false'} instead of ${value}.`;
-      return { path: key, message: `given ${given}; expected a boolean (true or false). ${fix}` };
-    }
+    case 'boolean':
+      message =
+        `given ${given}; expected a boolean (true or false). Write true or false (vLLM also takes 1/0 and "yes"/"no", "on"/"off", ` +
+        `"t"/"f", "y"/"n"), or ${cli}=true|false on the command line.`;
+      break;
     case 'count': {
-      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return undefined;
-      const meaning = key === 'delay_iterations' ? '0 starts profiling immediately' : '0 means no limit';
+      const min = minimumOf(key);
+      const meaning = ZERO_MEANS[key] ?? '';
       let fix = `Use a whole number of engine iterations such as 2 (${meaning}).`;
-      if (typeof value === 'number' && value < 0) fix = `Iterations cannot be negative: use 0 or more (${meaning}).`;
-      else if (typeof value === 'number' && Number.isFinite(value) && !Number.isInteger(value)) fix = `Round it to a whole number such as ${Math.max(0, Math.round(value))} (${meaning}).`;
-      else if (typeof value === 'number' && Number.isInteger(value)) fix = `Use a number no larger than ${Number.MAX_SAFE_INTEGER}.`;
-      else if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) fix = `Write ${value.trim()} without quotes.`;
-      return { path: key, message: `given ${given}; expected an integer >= 0. ${fix}` };
+      if (typeof coerced === 'number' && coerced < min) fix = `${min === 0 ? 'Iterations cannot be negative' : 'It cannot be 0'}: use ${min} or more (${meaning}).`;
+      else if (typeof coerced === 'number' && Number.isFinite(coerced) && !Number.isInteger(coerced)) {
+        fix = `Round it to a whole number such as ${Math.max(min, Math.round(coerced))} (${meaning}).`;
+      } else if (typeof coerced === 'number' && Number.isInteger(coerced)) fix = `Use a number no larger than ${Number.MAX_SAFE_INTEGER}.`;
+      message = `given ${given}; expected an integer >= ${min}. ${fix}`;
+      break;
     }
     case 'profiler': {
-      if (value === null || (PROFILER_KINDS as readonly unknown[]).includes(value)) return undefined;
       let fix = `Use "torch" (in-process traces), "cuda" (external capture range) or null (profiling off).`;
-      if (typeof value === 'string') {
-        if (/^(null|none)$/i.test(value.trim())) fix = 'Write null without quotes to turn profiling off.';
-        else fix = `Did you mean "${nearest(value, PROFILER_KINDS)}"? ${fix}`;
-      }
-      return { path: key, message: `given ${given}; expected "torch", "cuda" or null. ${fix}` };
+      if (value === 'proton') fix = `vLLM's 'proton' profiler (Triton Proton) runs on NVIDIA CUDA only; on WebGPU use "torch" or "cuda".`;
+      else if (typeof value === 'string' && /^\s*(null|none)\s*$/i.test(value)) fix = `Write null without quotes to turn profiling off (${cli}=null on the command line).`;
+      else if (typeof value === 'string') fix = `Did you mean "${nearest(value.slice(0, 80), PROFILER_KINDS)}"? ${fix}`;
+      message = `given ${given}; expected "torch", "cuda" or null. ${fix}`;
+      break;
     }
     case 'string': {
-      if (typeof value === 'string') return undefined;
-      return {
-        path: key,
-        message: `given ${given}; expected a directory path or URI as a string. Example: "torch_profiler_dir": "./vllm_profile" (or ${cli}=./vllm_profile).`,
-      };
+      const cliNote =
+        typeof value === 'number' || typeof value === 'boolean' || value === null
+          ? ` On the command line a value that is valid JSON is parsed as JSON, as vLLM does: quote it, e.g. ${cli}='"${String(value)}"'.`
+          : '';
+      message = `given ${given}; expected a directory path or URI as a string. Example: "torch_profiler_dir": "./vllm_profile" (or ${cli}=./vllm_profile).${cliNote}`;
+      break;
     }
+    case 'activities':
+      message =
+        `given ${given}; expected a non-empty list of distinct activities from "CPU" and "CUDA" (the WebGPU device; there is no XPU), ` +
+        `or null for both. Example: "torch_profiler_activities": ["CPU", "CUDA"] (or ${cli}+=CPU,CUDA).`;
+      break;
   }
-}
-
-/**
- * Turns zod's issues for `input` into ProfilerConfigIssues: one per unknown key, one per bad field
- * (explained from the value given), custom (cross-field) messages as they are. Deduplicated.
- */
-export function issuesFromZod(zodIssues: readonly z.core.$ZodIssue[], input: Record<string, unknown>): ProfilerConfigIssue[] {
-  const out: ProfilerConfigIssue[] = [];
-  const seen = new Set<string>();
-  const add = (issue: ProfilerConfigIssue) => {
-    const id = `${issue.path}\u0000${issue.message}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    out.push(issue);
-  };
-  const explainedFields = new Set<string>();
-  for (const issue of zodIssues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) add(unknownKeyIssue(key));
-      continue;
-    }
-    const field = issue.path[0];
-    if (issue.code === 'custom') {
-      add({ path: typeof field === 'string' ? field : '', message: issue.message });
-      continue;
-    }
-    if (typeof field === 'string' && (PROFILER_CONFIG_KEYS as readonly string[]).includes(field)) {
-      if (explainedFields.has(field)) continue;
-      explainedFields.add(field);
-      add(
-        fieldValueIssue(field as ProfilerConfigKey, input[field]) ?? {
-          // zod found something the explanations above do not cover; say it in zod's words.
-          path: field,
-          message: `given ${describeGiven(input[field])}; ${issue.message}`,
-        },
-      );
-      continue;
-    }
-    add({ path: issue.path.join('.'), message: issue.message });
-  }
-  return out;
+  return { path: key, message };
 }

@@ -1,94 +1,119 @@
-// torch_profiler_dir normalization, as vLLM's validator does it: URIs are kept verbatim, local paths
-// become `os.path.abspath(os.path.expanduser(dir))`. No static node:* import: this module is part of
-// the browser bundle. Under Node the real `path`/`os` come from process.getBuiltinModule (Node >= 20.16);
-// older Nodes get an equivalent POSIX implementation below.
+// torch_profiler_dir as vLLM resolves it (URIs kept verbatim; local paths become
+// `os.path.abspath(os.path.expanduser(dir))`), then checked against what wgprof can write, so a dir that
+// can never be written is refused when the config is read, not after the run. No static node:* import:
+// this module is part of the browser bundle; under Node the built-ins come from process.getBuiltinModule.
 
-/**
- * vLLM's `_is_uri_path`: the text before the first "://" is a scheme when it is longer than one
- * character, so gs://, s3://, hdfs://, abfs://, http(s):// are URIs and `C://x` is a Windows drive path.
- */
+import { BUILT_IN_DIR_SCHEMES, PACKAGE_DIR_SCHEMES, uriScheme } from '../trace/files.js';
+import type { ProfilerConfigIssue } from './errors.js';
+import { clip } from './errors.js';
+
+/** Linux's limits: a path of at most PATH_MAX - 1 bytes, components of at most NAME_MAX bytes. */
+export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
+/** The longest dir accepted: room is left for "/" and a trace file name of NAME_MAX bytes. */
+export const MAX_DIR_BYTES = PATH_MAX - 1 - (1 + NAME_MAX);
+
+/** True for vLLM's `_is_uri_path`: `scheme://` with a scheme longer than one character (`C://x` is a path). */
 export function isUriPath(path: string): boolean {
-  const index = path.indexOf('://');
-  return index > 1;
-}
-
-/** True for the paths Python's expanduser would expand from the current user's home: `~`, `~/...` (and `~\...` on Windows). */
-export function startsWithHome(path: string, windows = isWindows()): boolean {
-  return path === '~' || path.startsWith('~/') || (windows && path.startsWith('~\\'));
+  return uriScheme(path) !== null;
 }
 
 export interface NodePathEnvironment {
   cwd: string;
+  /** `~`: $HOME, else the password database's entry for this user (as Python and os.homedir() do). */
   homedir: string;
   resolve: (...paths: string[]) => string;
-  windows: boolean;
+  /** `~name`: the user's home directory, undefined for an unknown user (pwd.getpwnam). */
+  userHome: (name: string) => string | undefined;
 }
 
-interface NodePathModule {
-  resolve(...paths: string[]): string;
-}
-interface NodeOsModule {
-  homedir(): string;
-}
-interface NodeProcessLike {
-  cwd?: () => string;
-  platform?: string;
-  env?: Record<string, string | undefined>;
-  getBuiltinModule?: (id: string) => unknown;
-}
-
-function nodeProcess(): NodeProcessLike | undefined {
-  const candidate = (globalThis as { process?: NodeProcessLike }).process;
-  return candidate && typeof candidate.cwd === 'function' ? candidate : undefined;
-}
-
-function isWindows(): boolean {
-  return nodeProcess()?.platform === 'win32';
-}
+type Builtin = <T>(id: string) => T;
+const builtin = (globalThis as { process?: { getBuiltinModule?: Builtin } }).process?.getBuiltinModule;
 
 /** The cwd/home/resolve of this Node process, or undefined where there is none (a browser). */
 export function nodePathEnvironment(): NodePathEnvironment | undefined {
-  const proc = nodeProcess();
-  if (!proc?.cwd) return undefined;
-  const cwd = proc.cwd();
-  const windows = proc.platform === 'win32';
-  const path = proc.getBuiltinModule?.('node:path') as NodePathModule | undefined;
-  const os = proc.getBuiltinModule?.('node:os') as NodeOsModule | undefined;
-  const homedir = os?.homedir() ?? proc.env?.['HOME'] ?? proc.env?.['USERPROFILE'] ?? '';
+  if (!builtin) return undefined;
+  const path = builtin<{ resolve(...p: string[]): string }>('node:path');
+  const os = builtin<{ homedir(): string; userInfo(): { username: string; homedir: string } }>('node:os');
+  const fs = builtin<{ readFileSync(file: string, encoding: 'utf8'): string }>('node:fs');
   return {
-    cwd,
-    homedir,
-    resolve: path ? (...paths) => path.resolve(...paths) : (...paths) => resolvePosix(cwd, ...paths),
-    windows,
+    cwd: process.cwd(),
+    homedir: os.homedir(),
+    resolve: (...p) => path.resolve(...p),
+    userHome(name) {
+      try {
+        const me = os.userInfo();
+        if (me.username === name) return me.homedir;
+        for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+          const fields = line.split(':');
+          if (fields[0] === name && fields.length >= 7) return fields[5];
+        }
+      } catch {
+        // No password database (or no access): the user is unknown, as for Python.
+      }
+      return undefined;
+    },
   };
 }
 
-/**
- * `os.path.abspath(os.path.expanduser(dir))`. Only the current user's `~` is expanded (`~name/...`
- * is not looked up in the password database, unlike Python; it is taken as a relative path).
- */
-export function absoluteLocalPath(dir: string, env: NodePathEnvironment): string {
-  let expanded = dir;
-  if (startsWithHome(dir, env.windows)) {
-    // Python strips the home's trailing separators before appending the rest.
-    const home = env.homedir.replace(/[\\/]+$/, '') || '/';
-    expanded = home + dir.slice(1);
-  }
-  return env.resolve(env.cwd, expanded);
+/** Python's `os.path.expanduser`: `~` and `~/x` from the home, `~name/x` from that user's entry; an unknown user is left as is. */
+export function expandUser(dir: string, env: NodePathEnvironment): string {
+  if (!dir.startsWith('~')) return dir;
+  const slash = dir.indexOf('/');
+  const end = slash < 0 ? dir.length : slash;
+  const home = end === 1 ? env.homedir : env.userHome(dir.slice(1, end));
+  if (home === undefined) return dir;
+  return home.replace(/\/+$/, '') + dir.slice(end) || '/';
 }
 
-/** POSIX `path.resolve` (used only when process.getBuiltinModule is missing): absolute, normalized, no trailing slash. */
-export function resolvePosix(cwd: string, ...paths: string[]): string {
-  let joined = '';
-  for (const p of [cwd, ...paths]) {
-    if (p === '') continue;
-    joined = p.startsWith('/') ? p : `${joined}/${p}`;
+/** `os.path.abspath(os.path.expanduser(dir))`: absolute and normalized; POSIX keeps exactly two leading slashes. */
+export function absoluteLocalPath(dir: string, env: NodePathEnvironment): string {
+  const expanded = expandUser(dir, env);
+  const joined = expanded.startsWith('/') ? expanded : `${env.cwd}/${expanded}`;
+  const resolved = env.resolve(joined);
+  // posixpath.normpath keeps exactly two leading slashes (POSIX leaves their meaning to the system).
+  return /^\/\/(?!\/)/.test(joined) ? `/${resolved}` : resolved;
+}
+
+export interface DirCheckOptions {
+  /** Whether an npm package can be loaded (default: import.meta.resolve succeeds). For tests. */
+  packageResolves?: (name: string) => boolean;
+}
+
+/** Whether `name` resolves from here, as the sink's `import(name)` would: a cheap probe, nothing is loaded. */
+export function packageResolves(name: string): boolean {
+  try {
+    import.meta.resolve(name);
+    return true;
+  } catch {
+    return false;
   }
-  const parts: string[] = [];
-  for (const segment of joined.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') parts.pop();
-    else parts.push(segment);
+}
+
+const SUPPORTED =
+  'a local directory, file://, http(s):// (each file is PUT to {dir}/{name}), s3:// (with @aws-sdk/client-s3 installed) or gs:// (with @google-cloud/storage installed)';
+
+/** The problem that makes `dir` (resolved for Node) unwritable, or undefined. */
+export function nodeDirIssue(dir: string, options: DirCheckOptions = {}): ProfilerConfigIssue | undefined {
+  const issue = (message: string): ProfilerConfigIssue => ({ path: 'torch_profiler_dir', message: `given ${JSON.stringify(clip(dir))}; ${message}` });
+  const nul = dir.indexOf('\0');
+  if (nul >= 0) return issue(`it contains a NUL byte at position ${nul}, which no file system or URL can hold. Remove it.`);
+  const bytes = new TextEncoder().encode(dir).length;
+  if (bytes > MAX_DIR_BYTES) {
+    return issue(
+      `it is ${bytes} bytes long; a path may hold ${PATH_MAX - 1} bytes (PATH_MAX) and the trace file names need up to ${NAME_MAX + 1} of them, so use a dir of at most ${MAX_DIR_BYTES} bytes.`,
+    );
   }
-  return `/${parts.join('/')}`;
+  const scheme = uriScheme(dir);
+  if (scheme === null) {
+    const long = dir.split('/').find((part) => new TextEncoder().encode(part).length > NAME_MAX);
+    return long === undefined ? undefined : issue(`the path component ${JSON.stringify(clip(long, 40))} is longer than ${NAME_MAX} bytes (NAME_MAX); shorten it.`);
+  }
+  if (BUILT_IN_DIR_SCHEMES.includes(scheme)) return undefined;
+  const pkg = PACKAGE_DIR_SCHEMES[scheme];
+  if (pkg !== undefined) {
+    if ((options.packageResolves ?? packageResolves)(pkg)) return undefined;
+    return issue(`"${scheme}://" dirs are written through the optional package ${pkg}, which is not installed. Run: npm install ${pkg}`);
+  }
+  return issue(`wgprof cannot write to "${clip(scheme, 40)}://" dirs. Use ${SUPPORTED}, or pass a sink to the Profiler and upload from there.`);
 }

@@ -10,7 +10,7 @@
 // allocates only small JS arrays.
 
 import { requestGpuDevice, type AdapterFacts, type GpuBackend, type GpuDeviceOptions, type GpuRuntime } from '../gpu/device.js';
-import { noProfiler, type EngineProfilerHooks } from '../profiler/hooks.js';
+import { noProfiler, type EngineProfilerHooks, type ProfileStopOptions } from '../profiler/hooks.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import {
@@ -120,8 +120,8 @@ export interface Engine {
   hasUnfinishedRequests(): boolean;
   /** vLLM's /start_profile. */
   startProfile(): void;
-  /** vLLM's /stop_profile: resolves to the trace files written. */
-  stopProfile(): Promise<string[]>;
+  /** vLLM's /stop_profile: resolves to the trace files written (`interrupted` marks the worker trace). */
+  stopProfile(options?: ProfileStopOptions): Promise<string[]>;
   /** Rejects unfinished requests, waits for the iteration in flight, frees GPU resources (and the device the engine created). */
   destroy(): Promise<void>;
 }
@@ -324,13 +324,15 @@ export class InferenceEngine implements Engine {
 
   startProfile(): void {
     this.throwIfFatal();
+    // vLLM's Worker.profile(): no profiler configured is an error, not a silent no-op.
+    if (this.profiler === noProfiler) throw new WgprofError('PROFILER_NOT_ENABLED', "Profiling is not enabled. Create the engine with profiler hooks, or with a profilerConfig such as { profiler: 'torch', torch_profiler_dir: './traces' } (createEngine of src/engine/profiled.ts, the package's createEngine).");
     this.profiling = true;
     this.profiler.start();
   }
 
-  async stopProfile(): Promise<string[]> {
+  async stopProfile(options?: ProfileStopOptions): Promise<string[]> {
     this.profiling = false;
-    return this.profiler.stop();
+    return this.profiler.stop(options);
   }
 
   async destroy(): Promise<void> {

@@ -4,6 +4,12 @@
 
 import type { AdapterFacts } from '../gpu/device.js';
 
+/** Options of `stop()`. */
+export interface ProfileStopOptions {
+  /** The signal that interrupted the run (e.g. 'SIGINT'): the worker trace records it as `wgprof.interrupted`. */
+  interrupted?: string;
+}
+
 export interface EngineProfilerHooks {
   /** vLLM's `profiler.step()`: called first thing in every engine iteration, before the model runs. */
   step(): void;
@@ -25,7 +31,7 @@ export interface EngineProfilerHooks {
   /** `/start_profile`. */
   start(): void;
   /** `/stop_profile`: resolves to the files written (none during the delay). */
-  stop(): Promise<string[]>;
+  stop(options?: ProfileStopOptions): Promise<string[]>;
 }
 
 /** The hooks an engine uses when no profiler is configured. */

@@ -28,7 +28,8 @@
 // Failures (instrumentation, file writes) are logged with log.warn and never thrown into the engine
 // loop; with `strict` they are rethrown (hooks) or reject stop().
 
-import type { ProfilerConfig } from '../config/schema.js';
+import { parseProfilerConfig } from '../config/parse.js';
+import { PROFILER_CONFIG_KEYS, type ProfilerConfig } from '../config/schema.js';
 import type { AdapterFacts } from '../gpu/device.js';
 import { timestampModeOf } from '../gpu/device.js';
 import { Instrumentation, type InstrumentationOptions, type WindowHandle } from '../instrument/instrumentation.js';
@@ -40,7 +41,7 @@ import { isNode, monotonicNowNs } from '../util/runtime.js';
 import { WGPROF_VERSION } from '../version.js';
 import { CudaRangeMarker, type RangeEdge, type UserTiming } from './cuda-range.js';
 import { FrontendProfiler, type SpanArgs } from './frontend.js';
-import { noProfiler, type EngineProfilerHooks } from './hooks.js';
+import { noProfiler, type EngineProfilerHooks, type ProfileStopOptions } from './hooks.js';
 import { defaultTraceOutput, type TraceOutput, type TraceSink } from './output.js';
 import { WorkerProfiler, type CaptureStopReason } from './worker-profiler.js';
 
@@ -198,14 +199,18 @@ export class Profiler implements EngineProfilerHooks {
   private readonly pending = new Set<Promise<void>>();
   private written: string[] = [];
   private errors: Error[] = [];
+  /** The signal passed to the stop() in progress, for the window it exports. */
+  private interrupted: string | undefined;
 
   constructor(config: ProfilerConfig, options: ProfilerOptions = {}) {
-    if (config === null || typeof config !== 'object' || !('profiler' in config)) {
+    if (config === null || typeof config !== 'object') {
       throw new WgprofError(
         'INVALID_PROFILER_CONFIG',
         `new Profiler(config) expects a parsed ProfilerConfig; got ${config === null ? 'null' : typeof config}. Pass parseProfilerConfig(yourJson).`,
       );
     }
+    // A vLLM-shaped object that was not parsed (keys missing, lax values) is parsed here, as createEngine does.
+    if (PROFILER_CONFIG_KEYS.some((key) => !(key in config))) config = parseProfilerConfig(config);
     checkRank('rank', options.rank, 0);
     checkRank('worldSize', options.worldSize, 1);
     this.config = Object.freeze({ ...config });
@@ -347,14 +352,16 @@ export class Profiler implements EngineProfilerHooks {
     return frontend.span(name, fn, args as SpanArgs | undefined);
   }
 
-  async stop(): Promise<string[]> {
+  async stop(options: ProfileStopOptions = {}): Promise<string[]> {
     if (!this.worker) return [];
+    this.interrupted = options.interrupted;
     try {
       this.worker.stop();
     } catch (error) {
       // strict only: the machine already logged it.
       this.errors.push(error instanceof Error ? error : new Error(String(error)));
     }
+    this.interrupted = undefined;
     const spans = this.frontend?.stop();
     if (spans) this.enqueue(() => this.exportFrontend(spans));
     while (this.pending.size > 0) await Promise.all([...this.pending]);
@@ -406,7 +413,8 @@ export class Profiler implements EngineProfilerHooks {
     window.stopNs = stopNs;
     log.debug(`${this.workerName}: capture stopped (${reason}); exporting ${window.steps.length} step(s).`);
     // Off the hot path: the step() that fired the auto-stop returns now; the export runs in later ticks.
-    this.enqueue(() => this.exportWorker(window, handle));
+    const interrupted = this.interrupted;
+    this.enqueue(() => this.exportWorker(window, handle, interrupted));
   }
 
   private closeStep(endNs: number): void {
@@ -447,7 +455,7 @@ export class Profiler implements EngineProfilerHooks {
     void settled.then(() => this.pending.delete(settled));
   }
 
-  private async exportWorker(window: CaptureWindow, handle: WindowHandle | undefined): Promise<void> {
+  private async exportWorker(window: CaptureWindow, handle: WindowHandle | undefined, interrupted?: string): Promise<void> {
     const output = this.output!;
     const captured = handle ? await handle.collect() : undefined;
     for (const error of captured?.errors ?? []) {
@@ -455,6 +463,7 @@ export class Profiler implements EngineProfilerHooks {
       this.errors.push(error);
     }
     const meta = this.meta(this.workerName, true);
+    if (interrupted) meta.extra = { ...meta.extra, interrupted };
     if (captured) {
       meta.timestamps = captured.timestamps;
       if (captured.clock) meta.clock = captured.clock;

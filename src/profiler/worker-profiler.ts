@@ -1,22 +1,34 @@
 // vLLM's WorkerProfiler state machine (vllm/profiler/wrapper.py), latest-main semantics: the
-// auto-stop at `max_iterations` fully resets, so the next start() works.
+// auto-stop at `max_iterations` fully resets, so the next start() works; start() may override the
+// delay/max bounds for one session; warmup/wait iterations run torch.profiler.schedule.
 //
 // Two flags, as in vLLM: `active` = a start was requested (from start() until stop() or the
-// auto-stop), `running` = the capture is actually on (after the delay). The machine only decides;
-// what "start capturing" and "stop and export" mean is the injected driver's business, so every
-// transition can be tested without a GPU.
+// auto-stop), `running` = the profiler is on (after the delay). The machine only decides; what "start
+// capturing" and "stop and export" mean is the injected driver's business, so every transition can
+// be tested without a GPU.
 //
-//   start():  active → ignore (duplicate). active = true; delay == 0 → callStart().
+//   start(d?, m?): active → ignore (duplicate). bounds = (d ?? config delay, m ?? config max);
+//             active = true; delay == 0 → callStart().
 //   step():   (start of each iteration) !active → return. count += 1;
 //             !running && delay > 0 && count == delay → callStart();
-//             running → profilingForIters += 1;
+//             running && profilerStep() → profilingForIters += 1;
 //             max > 0 && running && profilingForIters > max → full reset, callStop('max_iterations').
 //   stop():   !active → ignore. full reset; running → callStop('stop').
 //
 // So delay D captures from the D-th iteration on (delay 0 and 1 both capture the first one; 0 starts
 // at start() itself), and max M captures M iterations, the stop firing inside the (M+1)-th step().
-// Failures of the driver are logged and swallowed (the engine loop must never break) unless
-// `strict`, which rethrows (vLLM's `_propagate_errors`).
+//
+// Schedule (warmup_iterations > 0 or wait_iterations > 0), as vLLM's TorchProfilerWrapper drives
+// torch.profiler.schedule(wait, warmup, active, repeat=1): callStart() is schedule step 0 and each
+// running step() advances one step. Step k is WAIT for k < wait (profiler off: no driver call), WARMUP
+// for k < wait + warmup (driver.startWarmup: capture, to be discarded), RECORD for the next `active`
+// steps (driver.startCapture), then done (driver.stopCapture('schedule'): the trace is written; the
+// machine stays running, recording nothing, until max or stop(), as vLLM's does). profilerStep()
+// returns false for the first wait + warmup - 1 steps (vLLM's `_warmup_steps_remaining`), so only the
+// recorded iterations count toward max_iterations.
+//
+// Failures of the driver are logged and swallowed (the engine loop must never break) unless `strict`,
+// which rethrows (vLLM's `_propagate_errors`).
 
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -27,14 +39,28 @@ export type CaptureStopReason =
   /** An explicit stop() (`/stop_profile`) while running. */
   | 'stop'
   /** shutdown() while running. */
-  | 'shutdown';
+  | 'shutdown'
+  /** The schedule recorded its `active_iterations` (torch's RECORD_AND_SAVE ended): write the trace. */
+  | 'schedule';
 
-/** What the state machine drives: vLLM's `_start()` / `_stop()`. */
+/** What the state machine drives: vLLM's `_start()` / `_stop()` and torch.profiler.schedule's phases. */
 export interface WorkerProfilerDriver {
-  /** Begin capturing. Throwing means the start failed: the machine stays not running. */
+  /**
+   * Begin recording. Throwing means the start failed: the machine stays not running. After
+   * startWarmup(), whatever the warmup captured is discarded first: only what follows is recorded.
+   */
   startCapture(): void;
-  /** End the capture and hand it to export. Called only while running; the machine is not running afterwards either way. */
+  /** End the recording and hand it to export (write the trace). Called only while recording. */
   stopCapture(reason: CaptureStopReason): void;
+  /**
+   * Schedule only (warmup_iterations > 0): torch's WARMUP. Capture as when recording, so one-time
+   * costs (pipeline compilation, first-use allocations, query-set pools) are paid now and not in the
+   * recorded iterations, but keep nothing: what is captured until startCapture() or cancelWarmup() is
+   * discarded. A driver without it does nothing during warmup (the iterations are just not recorded).
+   */
+  startWarmup?(): void;
+  /** Schedule only: a warmup ends without recording (stop(), max or shutdown during it): discard its capture, write nothing. */
+  cancelWarmup?(): void;
 }
 
 export interface WorkerProfilerOptions {
@@ -42,24 +68,34 @@ export interface WorkerProfilerOptions {
   delayIterations: number;
   /** `max_iterations`: iterations to capture before stopping on its own (0 = no limit). */
   maxIterations: number;
+  /** `warmup_iterations` (default 0): schedule iterations captured and discarded. */
+  warmupIterations?: number;
+  /** `active_iterations` (default 5): schedule iterations recorded. */
+  activeIterations?: number;
+  /** `wait_iterations` (default 0): schedule iterations with the profiler off. */
+  waitIterations?: number;
   /** Rethrow driver failures instead of logging them (tests). */
   strict?: boolean;
   /** Prefix of log messages, e.g. the worker name. */
   label?: string;
 }
 
+/** Where a running schedule is: torch's NONE (wait), WARMUP, RECORD, then done (NONE after repeat=1). */
+export type SchedulePhase = 'wait' | 'warmup' | 'record' | 'done';
+
 export interface WorkerProfilerState {
   active: boolean;
   running: boolean;
   /** Steps since start() (vLLM `_active_iteration_count`). */
   activeIterationCount: number;
-  /** Steps while running (vLLM `_profiling_for_iters`). */
+  /** Recorded steps while running (vLLM `_profiling_for_iters`). */
   profilingForIters: number;
 }
 
-function checkCount(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be an integer >= 0 (got ${String(value)}); 0 means ${name === 'delayIterations' ? 'no delay' : 'no limit'}`);
+function checkCount(name: string, value: number, min = 0): void {
+  if (!Number.isInteger(value) || value < min) {
+    const zero = name === 'delayIterations' ? '; 0 means no delay' : name === 'maxIterations' ? '; 0 means no limit' : '';
+    throw new RangeError(`${name} must be an integer >= ${min} (got ${String(value)})${zero}`);
   }
 }
 
@@ -71,28 +107,49 @@ function infoOnce(message: string): void {
 }
 
 export class WorkerProfiler {
-  readonly delayIterations: number;
-  readonly maxIterations: number;
   readonly strict: boolean;
+  /** The config's bounds, which each start() without overrides returns to. */
+  readonly defaults: { readonly delayIterations: number; readonly maxIterations: number };
+  readonly schedule: { readonly wait: number; readonly warmup: number; readonly active: number } | undefined;
   private readonly driver: WorkerProfilerDriver;
   private readonly prefix: string;
+  private delay: number;
+  private max: number;
   private isActive = false;
   private isRunning = false;
   private iterationCount = 0;
   private capturedCount = 0;
+  private scheduleStep = 0;
+  private warmupStepsRemaining = 0;
+  private currentPhase: SchedulePhase = 'record';
 
   constructor(driver: WorkerProfilerDriver, options: WorkerProfilerOptions) {
     checkCount('delayIterations', options.delayIterations);
     checkCount('maxIterations', options.maxIterations);
+    const { warmupIterations: warmup = 0, activeIterations: active = 5, waitIterations: wait = 0 } = options;
+    checkCount('warmupIterations', warmup);
+    checkCount('activeIterations', active, 1);
+    checkCount('waitIterations', wait);
     this.driver = driver;
-    this.delayIterations = options.delayIterations;
-    this.maxIterations = options.maxIterations;
+    this.defaults = Object.freeze({ delayIterations: options.delayIterations, maxIterations: options.maxIterations });
+    this.delay = options.delayIterations;
+    this.max = options.maxIterations;
+    this.schedule = warmup > 0 || wait > 0 ? Object.freeze({ wait, warmup, active }) : undefined;
     this.strict = options.strict ?? false;
     this.prefix = options.label ? `${options.label}: ` : '';
-    if (this.delayIterations > 0) infoOnce(`GPU profiling will start ${this.delayIterations} steps after start_profile.`);
-    if (this.maxIterations > 0) {
-      infoOnce(`GPU profiling will stop after ${this.maxIterations} worker steps, or when stop_profile is received.`);
-    }
+    if (this.delay > 0) infoOnce(`GPU profiling will start ${this.delay} steps after start_profile.`);
+    if (this.max > 0) infoOnce(`GPU profiling will stop after ${this.max} worker steps, or when stop_profile is received.`);
+    if (this.schedule) infoOnce(`Profiler schedule configured: wait=${wait}, warmup=${warmup}, active=${active}`);
+  }
+
+  /** This session's delay (vLLM `_delay_iters`): start()'s override, else the config's. */
+  get delayIterations(): number {
+    return this.delay;
+  }
+
+  /** This session's max (vLLM `_max_iters`): start()'s override, else the config's. */
+  get maxIterations(): number {
+    return this.max;
   }
 
   /** A start was requested and not yet ended (by stop() or the auto-stop). */
@@ -100,9 +157,24 @@ export class WorkerProfiler {
     return this.isActive;
   }
 
-  /** The capture is on: the iteration begun by the last step() is being recorded. */
+  /** The profiler is on (vLLM `_running`); with a schedule it may be waiting or warming up. */
   get running(): boolean {
     return this.isRunning;
+  }
+
+  /** The iteration begun by the last step() is being recorded: running, and in the schedule's RECORD phase if there is one. */
+  get recording(): boolean {
+    return this.isRunning && this.currentPhase === 'record';
+  }
+
+  /** Whether iterations get their annotation (vLLM `should_annotate`): only while recording. */
+  get shouldAnnotate(): boolean {
+    return this.recording;
+  }
+
+  /** Where the schedule is while running; undefined without a schedule or when not running. */
+  get phase(): SchedulePhase | undefined {
+    return this.schedule && this.isRunning ? this.currentPhase : undefined;
   }
 
   /** Steps since start(), 1-based after the first step (0 before it). */
@@ -110,7 +182,7 @@ export class WorkerProfiler {
     return this.iterationCount;
   }
 
-  /** Steps counted while running. */
+  /** Recorded steps counted while running. */
   get profilingForIters(): number {
     return this.capturedCount;
   }
@@ -124,26 +196,34 @@ export class WorkerProfiler {
     };
   }
 
-  /** `/start_profile`. A duplicate while active is ignored. */
-  start(): void {
+  /**
+   * `/start_profile`, optionally bounding this session (vLLM main's per-call `delay_iterations` /
+   * `max_iterations`); the next start() without them uses the config's again. A duplicate while active
+   * is ignored, overrides included.
+   */
+  start(delayIterations?: number, maxIterations?: number): void {
     if (this.isActive) {
       log.debug(`${this.prefix}start_profile received when profiler is already active. Ignoring request.`);
       return;
     }
+    if (delayIterations !== undefined) checkCount('delayIterations', delayIterations);
+    if (maxIterations !== undefined) checkCount('maxIterations', maxIterations);
+    this.delay = delayIterations ?? this.defaults.delayIterations;
+    this.max = maxIterations ?? this.defaults.maxIterations;
     this.isActive = true;
-    if (this.delayIterations === 0) this.startOrDeactivate();
+    if (this.delay === 0) this.startOrDeactivate();
   }
 
   /** Called at the start of every engine iteration, before the model runs. */
   step(): void {
     if (!this.isActive) return;
     this.iterationCount += 1;
-    if (!this.isRunning && this.delayIterations > 0 && this.iterationCount === this.delayIterations) {
+    if (!this.isRunning && this.delay > 0 && this.iterationCount === this.delay) {
       infoOnce('Starting profiler after delay...');
       this.startOrDeactivate();
     }
-    if (this.isRunning) this.capturedCount += 1;
-    if (this.maxIterations > 0 && this.isRunning && this.capturedCount > this.maxIterations) {
+    if (this.isRunning && this.profilerStep()) this.capturedCount += 1;
+    if (this.max > 0 && this.isRunning && this.capturedCount > this.max) {
       infoOnce('Max profiling iterations reached. Stopping profiler...');
       // Latest vLLM main: a full reset, so a later start_profile is not a permanent no-op.
       this.reset();
@@ -184,9 +264,22 @@ export class WorkerProfiler {
     }
   }
 
+  /** Schedule step k's phase (torch.profiler.schedule with skip_first=0, repeat=1). */
+  private phaseAt(k: number): SchedulePhase {
+    const { wait, warmup, active } = this.schedule!;
+    return k < wait ? 'wait' : k < wait + warmup ? 'warmup' : k < wait + warmup + active ? 'record' : 'done';
+  }
+
+  /** vLLM's `_call_start` → `_start()`: without a schedule, recording begins; with one, schedule step 0. */
   private callStart(): void {
     try {
-      this.driver.startCapture();
+      if (!this.schedule) this.driver.startCapture();
+      else {
+        this.scheduleStep = 0;
+        this.warmupStepsRemaining = Math.max(this.schedule.wait + this.schedule.warmup - 1, 0);
+        this.currentPhase = this.phaseAt(0);
+        if (this.currentPhase === 'warmup') this.driver.startWarmup?.();
+      }
       this.isRunning = true; // only once the start succeeded
     } catch (error) {
       log.warn(`${this.prefix}Failed to start profiler: ${errorMessage(error)}`);
@@ -194,14 +287,41 @@ export class WorkerProfiler {
     }
   }
 
+  /** vLLM's `_profiler_step()`: advances the schedule; false for a step that records nothing (wait, warmup). */
+  private profilerStep(): boolean {
+    if (!this.schedule) return true;
+    this.scheduleStep += 1;
+    const next = this.phaseAt(this.scheduleStep);
+    if (next !== this.currentPhase) {
+      const from = this.currentPhase;
+      this.currentPhase = next;
+      try {
+        if (next === 'warmup') this.driver.startWarmup?.();
+        else if (next === 'record') this.driver.startCapture();
+        else if (next === 'done' && from === 'record') this.driver.stopCapture('schedule');
+      } catch (error) {
+        log.warn(`${this.prefix}Profiler schedule step failed: ${errorMessage(error)}`);
+        this.currentPhase = 'done'; // nothing more is recorded this session
+        if (this.strict) throw error;
+      }
+    }
+    if (this.warmupStepsRemaining > 0) {
+      this.warmupStepsRemaining -= 1;
+      return false;
+    }
+    return true;
+  }
+
   private callStop(reason: CaptureStopReason): void {
     try {
-      this.driver.stopCapture(reason);
+      if (this.currentPhase === 'record' || !this.schedule) this.driver.stopCapture(reason);
+      else if (this.currentPhase === 'warmup') this.driver.cancelWarmup?.();
     } catch (error) {
       log.warn(`${this.prefix}Failed to stop profiler: ${errorMessage(error)}`);
       if (this.strict) throw error;
     } finally {
       this.isRunning = false;
+      this.currentPhase = 'record';
     }
   }
 }

@@ -33,8 +33,19 @@ export function keyAveragesFileName(rank: number): string {
   return `profiler_out_${rank}.txt`;
 }
 
-/** The scheme of a `scheme://` URI, as vLLM tells URIs from paths (scheme longer than one character). */
+/**
+ * The scheme of a `scheme://` URI, lowercased, or null for a local path. Exactly vLLM's `_is_uri_path`:
+ * the text before the first "://" is a scheme when it is longer than one character (so `C://x` is a
+ * drive path and `my_fs://b/x` a URI). The config, the sinks and the writers all classify dirs with
+ * this one function, so a dir is never a URI to one and a relative folder to another.
+ */
 export function uriScheme(dir: string): string | null {
-  const match = /^([A-Za-z][A-Za-z0-9+.-]+):\/\//.exec(dir);
-  return match ? match[1]!.toLowerCase() : null;
+  const index = dir.indexOf('://');
+  return index > 1 ? dir.slice(0, index).toLowerCase() : null;
 }
+
+/** Schemes the trace sinks write with no extra package. */
+export const BUILT_IN_DIR_SCHEMES: readonly string[] = ['file', 'http', 'https'];
+
+/** Schemes written through an optional SDK package, which must be installed for the scheme to work. */
+export const PACKAGE_DIR_SCHEMES: Readonly<Record<string, string>> = Object.freeze({ s3: '@aws-sdk/client-s3', gs: '@google-cloud/storage' });

@@ -94,7 +94,8 @@ describe('wgprof doctor', () => {
   test('bad usage exits 2 and names the bad value', () => {
     const bogus = wgprof(['doctor', '--backend', 'bogus']);
     assert.equal(bogus.status, 2);
-    assert.match(bogus.stderr, /--backend must be auto, vulkan or null \(got "bogus"\)/);
+    // (The shared CLI parser's wording, issue 12: "; got" as in every command.)
+    assert.match(bogus.stderr, /--backend must be auto, vulkan or null; got "bogus"/);
     assert.equal(bogus.stdout, '');
     const missingValue = wgprof(['doctor', '--backend']);
     assert.equal(missingValue.status, 2);

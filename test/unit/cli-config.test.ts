@@ -138,3 +138,31 @@ test('the wgprof binary: `wgprof config` exit codes 0 and 2 through src/cli/main
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /torch_profiler_dir must be set when profiler is 'torch'/);
 });
+
+test("what vLLM's pydantic lax mode converted is said in the output (text and --json)", async () => {
+  const argv = ['--profiler-config', '{"profiler":"cuda","max_iterations":"3","ignore_frontend":"yes"}'];
+  const text = await runConfig(argv);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^hash: d751713988987e9331980363e24189ce\ncoerced: max_iterations: "3" → 3 \(as vLLM's pydantic lax mode converts it\)\ncoerced: ignore_frontend: "yes" → true /m);
+  const json = await runConfig(['--json', ...argv]);
+  const parsed = JSON.parse(json.stdout) as { config: Record<string, unknown>; coerced: unknown[] };
+  assert.equal(parsed.config['max_iterations'], 3);
+  assert.deepEqual(parsed.coerced, [
+    { key: 'max_iterations', given: '3', value: 3 },
+    { key: 'ignore_frontend', given: 'yes', value: true },
+  ]);
+});
+
+test('hostile input gets a short, clear error and exit 2: deep nesting, prototype keys, a 100k-character key', async () => {
+  const deep = await runConfig(['--profiler-config', '['.repeat(20_000) + ']'.repeat(20_000)]);
+  assert.equal(deep.code, 2);
+  assert.match(deep.stderr, /nested more than 64 levels deep/);
+  const proto = await runConfig(['--profiler-config', '{"__proto__": 1, "constructor": 2, "toString": 3}']);
+  assert.equal(proto.code, 2);
+  assert.match(proto.stderr, /unknown key "__proto__"\. Did you mean/);
+  assert.doesNotMatch(proto.stderr, /native code|newer vLLM releases/);
+  const huge = await runConfig([`--profiler-config={"${'k'.repeat(100_000)}": 1}`]);
+  assert.equal(huge.code, 2);
+  assert.ok(huge.stderr.length < 2_000, `stderr is ${huge.stderr.length} characters`);
+  for (const run of [deep, proto, huge]) assert.doesNotMatch(run.stderr, /Maximum call stack|\n\s+at /);
+});

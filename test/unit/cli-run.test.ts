@@ -3,7 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setLogSink } from '../../src/util/log.js';
-import { DEFAULT_PROMPTS, UsageError, command, loadPrompts, parseRunArgs, percentile } from '../../src/cli/run.js';
+import { UsageError } from '../../src/cli/command.js';
+import { command } from '../../src/cli/run.js';
+import { percentile } from '../../src/cli/run/engine.js';
+import { DEFAULT_PROMPTS, loadPrompts, parseRunArgs } from '../../src/cli/run/options.js';
 
 const scratch = join(process.cwd(), '.wgprof-tmp', 'engine-unit');
 
@@ -70,7 +73,8 @@ describe('wgprof run: arguments', () => {
     const restore = setLogSink((_level, message) => warnings.push(message));
     let o;
     try {
-      o = parseRunArgs(['--profiler-config', '{"profiler": "torch", "torch_profiler_dir": "./traces"}', '--profiler-config.delay_iterations=2', '--max-tokens', '2']);
+      // (Behaviour change, issue 9: as in vLLM only the last value counts and the dotted keys are one value, so no JSON here.)
+      o = parseRunArgs(['--profiler-config.profiler', 'torch', '--profiler-config.torch_profiler_dir=./traces', '--profiler-config.delay_iterations=2', '--max-tokens', '2']);
     } finally {
       restore();
     }

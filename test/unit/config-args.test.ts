@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { PROFILER_CONFIG_DEFAULTS, profilerConfigFromArgs } from '../../src/config/index.js';
-import { humanReadableInt, matchProfilerConfigArg, typeCliValue, vllmCliValue } from '../../src/config/args.js';
+import { humanReadableInt, matchProfilerConfigArg, vllmCliValue } from '../../src/config/args.js';
 import { captureLog, configError } from './helpers/config.js';
 
 const logged = captureLog();
@@ -54,21 +55,39 @@ test("the docs' dotted form builds a whole config", () => {
   assert.deepEqual(logged, []);
 });
 
-test('dotted values are typed by the schema', () => {
-  for (const word of ['true', 'True', 'TRUE', '1', 'yes', 'on', 't', 'y']) assert.equal(typeCliValue('torch_profiler_with_flops', word), true, word);
-  for (const word of ['false', 'False', '0', 'no', 'off', 'f', 'n']) assert.equal(typeCliValue('torch_profiler_with_flops', word), false, word);
-  assert.equal(typeCliValue('torch_profiler_with_flops', 'maybe'), 'maybe', 'left for the schema to reject');
-  assert.equal(typeCliValue('profiler', 'null'), null);
-  assert.equal(typeCliValue('profiler', 'None'), null);
-  assert.equal(typeCliValue('profiler', 'cuda'), 'cuda');
-  assert.equal(typeCliValue('profiler', '"torch"'), 'torch');
-  assert.equal(typeCliValue('max_iterations', '7'), 7);
-  assert.equal(typeCliValue('max_iterations', '2.0'), 2);
-  assert.equal(typeCliValue('max_iterations', '1k'), 1000);
-  assert.equal(typeCliValue('max_iterations', '-1'), -1, 'left for the schema to reject');
-  // A dir is taken verbatim: never turned into a number, null or boolean.
-  for (const dir of ['123', 'null', 'true', '~/x', 'gs://b/p', '']) assert.equal(typeCliValue('torch_profiler_dir', dir), dir);
-  assert.equal(typeCliValue('torch_profiler_dir', '"quoted dir"'), 'quoted dir');
+test("dotted values are typed as vLLM types them, then converted as pydantic's lax mode does", () => {
+  const one = (key: string, value: string) => profilerConfigFromArgs([`--profiler-config.${key}=${value}`]).config as Record<string, unknown>;
+  for (const word of ['true', 'True', 'TRUE', '1', 'yes', 'on', 't', 'y']) assert.equal(one('torch_profiler_with_flops', word)['torch_profiler_with_flops'], true, word);
+  for (const word of ['false', 'False', '0', 'no', 'off', 'f', 'n']) assert.equal(one('torch_profiler_with_flops', word)['torch_profiler_with_flops'], false, word);
+  assert.equal(one('profiler', 'null')['profiler'], null);
+  assert.equal(one('profiler', 'cuda')['profiler'], 'cuda');
+  assert.equal(one('profiler', '"cuda"')['profiler'], 'cuda');
+  assert.equal(one('max_iterations', '7')['max_iterations'], 7);
+  assert.equal(one('max_iterations', '2.0')['max_iterations'], 2);
+  assert.equal(one('max_iterations', '1k')['max_iterations'], 1000);
+  const dir = (value: string) => profilerConfigFromArgs(['--profiler-config.profiler=torch', `--profiler-config.torch_profiler_dir=${value}`]).config?.torch_profiler_dir;
+  assert.equal(dir('"quoted dir"'), resolve('quoted dir'));
+  assert.equal(dir('~/x'), resolve(homedir(), 'x'));
+  // Behaviour change (issue 9): what is JSON is parsed as JSON, as vLLM does, so these are not strings and vLLM rejects them.
+  for (const value of ['2024', 'null', 'true', '1k']) {
+    const error = configError(() => dir(value));
+    assert.match(error.message, /torch_profiler_dir: given .*; expected a directory path or URI as a string/, value);
+  }
+  assert.match(configError(() => dir('2024')).message, /quote it, e\.g\. --profiler-config\.torch_profiler_dir='"2024"'/);
+  for (const bad of ['maybe', 'None']) assert.ok(configError(() => profilerConfigFromArgs([`--profiler-config.torch_profiler_with_stack=${bad}`, `--profiler-config.profiler=${bad}`])).issues.length === 2);
+});
+
+test('the list form KEY+ builds torch_profiler_activities, as vLLM does', () => {
+  const { config } = profilerConfigFromArgs([
+    '--profiler-config.profiler=torch',
+    '--profiler-config.torch_profiler_dir=/t',
+    '--profiler-config.torch_profiler_activities+',
+    'CPU',
+    '--profiler-config.torch_profiler_activities+=CUDA',
+  ]);
+  assert.deepEqual(config?.torch_profiler_activities, ['CPU', 'CUDA']);
+  const twice = configError(() => profilerConfigFromArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/t', '--profiler-config.torch_profiler_activities+=CPU,CPU']));
+  assert.match(twice.message, /torch_profiler_activities: given an array \["CPU","CPU"\]; expected a non-empty list of distinct activities/);
 });
 
 test("vLLM's generic typing: json.loads, else human-readable int, else the string", () => {
@@ -103,14 +122,25 @@ test('dotted values with the wrong type are reported against the field', () => {
   assert.match(error.message, /max_iterations: given 1\.5; expected an integer >= 0/);
 });
 
-test('dotted keys override the JSON argument wherever they stand; the JSON keeps its other keys', () => {
+test("vLLM keeps only the last --profiler-config, and the dotted keys come last wherever they stand", () => {
+  // Behaviour change (issue 9): vllm/utils/argparse_utils.py appends the dotted keys as one JSON after
+  // every argument, and argparse stores only the last value, so the JSON is dropped whole.
   const json = '{"profiler":"torch","torch_profiler_dir":"/traces","max_iterations":5,"ignore_frontend":true}';
-  const before = profilerConfigFromArgs(['--profiler-config.max_iterations=2', '--profiler-config', json]).config;
-  const afterward = profilerConfigFromArgs(['--profiler-config', json, '--profiler-config.max_iterations=2']).config;
-  const expected = { ...PROFILER_CONFIG_DEFAULTS, profiler: 'torch', torch_profiler_dir: '/traces', max_iterations: 2, ignore_frontend: true };
-  assert.deepEqual(before, expected);
-  assert.deepEqual(afterward, expected);
-  assert.deepEqual(logged, [], 'overriding a JSON key with a dotted key is intended, not a duplicate');
+  const expected = { ...PROFILER_CONFIG_DEFAULTS, profiler: 'cuda', max_iterations: 2 };
+  for (const argv of [
+    ['--profiler-config.profiler=cuda', '--profiler-config.max_iterations=2', '--profiler-config', json],
+    ['--profiler-config', json, '--profiler-config.profiler=cuda', '--profiler-config.max_iterations=2'],
+  ]) {
+    logged.length = 0;
+    assert.deepEqual(profilerConfigFromArgs(argv).config, expected, argv.join(' '));
+    assert.equal(logged.length, 1);
+    assert.match(logged[0]!.message, /--profiler-config given 2 times .*as in vLLM only the last is used: 1 earlier value\(s\) ignored/);
+  }
+  // The dropped JSON is still validated, as argparse validates every value it reads.
+  const error = configError(() => profilerConfigFromArgs(['--profiler-config', '{"profiler":"torch"}', '--profiler-config.torch_profiler_dir=/x']));
+  assert.equal(error.issues.length, 2);
+  assert.match(error.issues[0]!.message, /^torch_profiler_dir must be set when profiler is 'torch'/);
+  assert.match(error.issues[1]!.message, /^torch_profiler_dir is only applicable when profiler is set to 'torch'/);
 });
 
 test('a key set twice in the same form: the later value wins, with a warning', () => {
@@ -120,11 +150,9 @@ test('a key set twice in the same form: the later value wins, with a warning', (
   assert.match(logged[0]!.message, /Found duplicate keys profiler-config\.max_iterations; the later value is used/);
 
   logged.length = 0;
-  const merged = profilerConfigFromArgs(['--profiler-config', TORCH_JSON, '--profiler-config', '{"torch_profiler_dir":"/other","delay_iterations":1}']).config;
-  assert.equal(merged?.profiler, 'torch', 'JSON arguments merge');
-  assert.equal(merged?.torch_profiler_dir, '/other');
-  assert.equal(merged?.delay_iterations, 1);
-  assert.ok(logged.some((l) => l.level === 'warn' && /duplicate keys profiler-config\.torch_profiler_dir/.test(l.message)));
+  const last = profilerConfigFromArgs(['--profiler-config', TORCH_JSON, '--profiler-config', '{"profiler":"cuda","delay_iterations":1}']).config;
+  assert.deepEqual(last, { ...PROFILER_CONFIG_DEFAULTS, profiler: 'cuda', delay_iterations: 1 }, 'the last JSON argument, not a merge');
+  assert.ok(logged.some((l) => l.level === 'warn' && /given 2 times/.test(l.message)));
 });
 
 test('unknown dotted keys name the nearest valid key', () => {
@@ -165,11 +193,11 @@ test('--profiler-config with no value, or followed by another option, is an erro
   }
 });
 
-test('the rules apply to the merged result', () => {
+test('the rules apply to the dotted keys together', () => {
   const error = configError(() => profilerConfigFromArgs(['--profiler-config.profiler=torch']));
   assert.match(error.message, /torch_profiler_dir must be set when profiler is 'torch'.*--profiler-config\.torch_profiler_dir=\.\/vllm_profile/);
-  const ok = profilerConfigFromArgs(['--profiler-config.profiler', 'torch', '--profiler-config.torch_profiler_dir', 's3://bucket/p']).config;
-  assert.equal(ok?.torch_profiler_dir, 's3://bucket/p');
+  const ok = profilerConfigFromArgs(['--profiler-config.profiler', 'torch', '--profiler-config.torch_profiler_dir', 'https://host/p']).config;
+  assert.equal(ok?.torch_profiler_dir, 'https://host/p');
 });
 
 test('browser runtime option is passed through', () => {

@@ -148,6 +148,12 @@ describe('engine loop (fake runner)', () => {
     await engine.destroy();
   });
 
+  it("startProfile() with no profiler configured is vLLM's \"Profiling is not enabled\"", async () => {
+    const { engine } = await fakeEngine();
+    assert.throws(() => engine.startProfile(), (e: unknown) => isCode('PROFILER_NOT_ENABLED')(e) && /Profiling is not enabled\. Create the engine with profiler hooks, or with a profilerConfig/.test((e as Error).message));
+    await engine.destroy();
+  });
+
   it('calls the profiler hooks in vLLM order with the iteration annotation', async () => {
     const calls: string[] = [];
     const profiler: EngineProfilerHooks = {

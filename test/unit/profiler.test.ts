@@ -365,6 +365,28 @@ describe('Profiler (torch mode, fake capture)', () => {
     assert.throws(() => new Profiler(config, { worldSize: 0 }), /"worldSize" must be an integer >= 1; got 0/);
     assert.throws(() => new Profiler(null as never), /expects a parsed ProfilerConfig; got null/);
   });
+
+  it('an unparsed vLLM-shaped config is parsed (lax values too), or rejected with the config error', () => {
+    const p = new Profiler({ profiler: 'torch', torch_profiler_dir: '/out', max_iterations: '2' } as never, { output: new FakeOutput() });
+    assert.equal(p.config.delay_iterations, 0);
+    assert.equal(p.config.max_iterations, 2);
+    assert.equal(p.config.torch_profiler_with_stack, true);
+    assert.throws(() => new Profiler({ profiler: 'torch' } as never), /PROFILER_CONFIG_INVALID.*\n.*torch_profiler_dir must be set/);
+  });
+
+  it("stop({ interrupted }) marks the worker trace it writes (wgprof.interrupted), and only that window", async () => {
+    const r = rig({ ignore_frontend: true });
+    r.profiler.start();
+    r.iterate();
+    await r.profiler.stop({ interrupted: 'SIGINT' });
+    r.profiler.start();
+    r.iterate();
+    await r.profiler.stop();
+    assert.equal(r.output.traces.length, 2);
+    assert.equal(r.output.traces[0]!.record.meta.extra?.['interrupted'], 'SIGINT');
+    assert.equal(r.output.traces[0]!.record.steps.length, 1, 'what was captured is kept');
+    assert.equal(r.output.traces[1]!.record.meta.extra?.['interrupted'], undefined);
+  });
 });
 
 describe('Profiler failures', () => {

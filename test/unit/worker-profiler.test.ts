@@ -8,15 +8,25 @@ import { setLogSink, type LogLevel } from '../../src/util/log.js';
 class Driver {
   startCalls = 0;
   stopCalls: CaptureStopReason[] = [];
+  /** Every driver call in order, for the schedule tests. */
+  calls: string[] = [];
   failStart = false;
   failStop = false;
   startCapture(): void {
     if (this.failStart) throw new Error('Simulated start failure');
     this.startCalls += 1;
+    this.calls.push('startCapture');
   }
   stopCapture(reason: CaptureStopReason): void {
     this.stopCalls.push(reason);
+    this.calls.push(`stopCapture:${reason}`);
     if (this.failStop) throw new Error('Simulated stop failure');
+  }
+  startWarmup(): void {
+    this.calls.push('startWarmup');
+  }
+  cancelWarmup(): void {
+    this.calls.push('cancelWarmup');
   }
 }
 
@@ -271,4 +281,172 @@ describe('WorkerProfiler (vLLM semantics)', () => {
     assert.throws(() => make({ delayIterations: -1 }), /delayIterations must be an integer >= 0 \(got -1\)/);
     assert.throws(() => make({ maxIterations: 1.5 }), /maxIterations must be an integer >= 0 \(got 1.5\)/);
   });
+
+  it('rejects bad schedule counts: active_iterations must be >= 1', () => {
+    assert.throws(() => make({ activeIterations: 0, warmupIterations: 1 }), /activeIterations must be an integer >= 1 \(got 0\)/);
+    assert.throws(() => make({ waitIterations: -1 }), /waitIterations must be an integer >= 0/);
+  });
 });
+
+describe('WorkerProfiler: per-call bounds (vLLM main)', () => {
+  it('test_session_bounds_override_and_reset_to_defaults', () => {
+    const { p } = make({ delayIterations: 3, maxIterations: 4 });
+    p.start(1, 2);
+    assert.equal(p.delayIterations, 1);
+    assert.equal(p.maxIterations, 2);
+    p.stop();
+    p.start();
+    assert.equal(p.delayIterations, 3);
+    assert.equal(p.maxIterations, 4);
+    p.stop();
+  });
+
+  it('the overrides drive the session: delay 1 starts in the 1st step(), max 2 stops in the 3rd', () => {
+    const { p, d } = make({ delayIterations: 5, maxIterations: 0 });
+    p.start(1, 2);
+    assert.equal(d.startCalls, 0);
+    p.step();
+    assert.equal(d.startCalls, 1);
+    p.step();
+    p.step();
+    assert.deepEqual(d.stopCalls, ['max_iterations']);
+    assert.equal(p.active, false);
+  });
+
+  it('a duplicate start() keeps the first bounds; bad overrides are rejected', () => {
+    const { p } = make({ delayIterations: 2 });
+    p.start(4, 1);
+    p.start(0, 9);
+    assert.equal(p.delayIterations, 4);
+    assert.equal(p.maxIterations, 1);
+    p.stop();
+    assert.throws(() => p.start(-1), /delayIterations must be an integer >= 0/);
+    assert.throws(() => p.start(0, 1.5), /maxIterations must be an integer >= 0/);
+  });
+});
+
+describe('WorkerProfiler: torch.profiler.schedule (warmup/wait/active, vLLM main)', () => {
+  it('no schedule without warmup or wait: active_iterations alone changes nothing', () => {
+    const { p, d } = make({ activeIterations: 2 });
+    assert.equal(p.schedule, undefined);
+    p.start();
+    for (let i = 0; i < 5; i++) p.step();
+    assert.equal(p.profilingForIters, 5);
+    assert.deepEqual(d.calls, ['startCapture']);
+  });
+
+  it('test_torch_profiler_rebuilds_one_shot_profiler_each_round: warmup 2 does not annotate or count at first, every round', () => {
+    const { p, d } = make({ warmupIterations: 2 });
+    for (let round = 0; round < 2; round++) {
+      p.start();
+      assert.equal(p.running, true);
+      assert.equal(p.shouldAnnotate, false, 'warming up');
+      p.step();
+      assert.equal(p.profilingForIters, 0, 'a warmup step does not count');
+      assert.equal(p.phase, 'warmup');
+      p.stop();
+    }
+    assert.deepEqual(d.calls, ['startWarmup', 'cancelWarmup', 'startWarmup', 'cancelWarmup'], 'nothing recorded, nothing written');
+  });
+
+  it('warmup 2, active 3: warmup, then 3 recorded iterations, then the trace is written; later steps count toward max', () => {
+    const { p, d } = make({ warmupIterations: 2, activeIterations: 3 });
+    p.start();
+    const seen: [string | undefined, boolean, number][] = [];
+    for (let i = 0; i < 6; i++) {
+      p.step();
+      seen.push([p.phase, p.recording, p.profilingForIters]);
+    }
+    // Schedule step 0 (start() .. first step()) and step 1 (iteration 1) warm up; iterations 2-4 record.
+    assert.deepEqual(seen, [
+      ['warmup', false, 0],
+      ['record', true, 1],
+      ['record', true, 2],
+      ['record', true, 3],
+      ['done', false, 4],
+      ['done', false, 5],
+    ]);
+    assert.deepEqual(d.calls, ['startWarmup', 'startCapture', 'stopCapture:schedule']);
+    p.stop();
+    assert.deepEqual(d.calls.length, 3, 'stop() after the schedule is done writes nothing more');
+    assert.equal(p.running, false);
+  });
+
+  it('wait 2, warmup 1, active 2: the profiler is off while waiting', () => {
+    const { p, d } = make({ waitIterations: 2, warmupIterations: 1, activeIterations: 2 });
+    p.start();
+    assert.equal(p.phase, 'wait');
+    assert.deepEqual(d.calls, [], 'waiting: no driver call, zero overhead');
+    const phases: (string | undefined)[] = [];
+    for (let i = 0; i < 5; i++) {
+      p.step();
+      phases.push(p.phase);
+    }
+    assert.deepEqual(phases, ['wait', 'warmup', 'record', 'record', 'done']);
+    assert.deepEqual(d.calls, ['startWarmup', 'startCapture', 'stopCapture:schedule']);
+    assert.equal(p.profilingForIters, 3, 'vLLM counts the steps after wait + warmup - 1');
+  });
+
+  it('warmup 1: step 0 is the warmup, so the first iteration is recorded; max applies to recorded steps', () => {
+    const { p, d } = make({ warmupIterations: 1, maxIterations: 2 });
+    p.start();
+    p.step();
+    assert.equal(p.recording, true);
+    p.step();
+    p.step();
+    assert.deepEqual(d.calls, ['startWarmup', 'startCapture', 'stopCapture:max_iterations']);
+    assert.equal(p.active, false);
+  });
+
+  it('delay and schedule together: the schedule starts at the delayed start', () => {
+    const { p, d } = make({ delayIterations: 2, warmupIterations: 2, activeIterations: 1 });
+    p.start();
+    p.step();
+    assert.deepEqual(d.calls, []);
+    p.step(); // the delayed start (schedule step 0) and schedule step 1 in one step(), as vLLM does
+    assert.deepEqual(d.calls, ['startWarmup']);
+    assert.equal(p.profilingForIters, 0);
+    p.step();
+    assert.deepEqual(d.calls, ['startWarmup', 'startCapture']);
+    p.step();
+    assert.deepEqual(d.calls, ['startWarmup', 'startCapture', 'stopCapture:schedule']);
+  });
+
+  it('stop() while recording writes what was recorded; shutdown() in the wait writes nothing', () => {
+    const recording = make({ warmupIterations: 1, activeIterations: 5 });
+    recording.p.start();
+    recording.p.step();
+    recording.p.stop();
+    assert.deepEqual(recording.d.calls, ['startWarmup', 'startCapture', 'stopCapture:stop']);
+    const waiting = make({ waitIterations: 3 });
+    waiting.p.start();
+    waiting.p.step();
+    waiting.p.shutdown();
+    assert.deepEqual(waiting.d.calls, []);
+    assert.equal(waiting.p.running, false);
+  });
+
+  it('a driver without warmup support still follows the schedule (warmup iterations are simply not recorded)', () => {
+    const calls: string[] = [];
+    const p = new WorkerProfiler({ startCapture: () => calls.push('start'), stopCapture: (r) => calls.push(`stop:${r}`) }, { delayIterations: 0, maxIterations: 0, warmupIterations: 2, activeIterations: 1 });
+    p.start();
+    p.step();
+    p.step();
+    p.step();
+    assert.deepEqual(calls, ['start', 'stop:schedule']);
+  });
+
+  it('a failing schedule transition is logged and records nothing more; strict rethrows', () => {
+    const lax = make({ warmupIterations: 1 });
+    lax.d.failStart = true;
+    lax.p.start();
+    assert.doesNotThrow(() => lax.p.step());
+    assert.equal(lax.p.phase, 'done');
+    assert.ok(logs.some((l) => l.level === 'warn' && /schedule step failed: Simulated start failure/.test(l.message)));
+    const strict = make({ warmupIterations: 1, strict: true });
+    strict.d.failStart = true;
+    strict.p.start();
+    assert.throws(() => strict.p.step(), /Simulated start failure/);
+  });
+});
+
