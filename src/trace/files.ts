@@ -33,6 +33,16 @@ export function keyAveragesFileName(rank: number): string {
   return `profiler_out_${rank}.txt`;
 }
 
+/**
+ * Throws TRACE_BAD_FILE_NAME unless `name` is a plain file name (no separator, NUL, `.` or `..`):
+ * every sink checks the names it is given, so nothing is written outside its directory.
+ */
+export function checkFileName(name: string): void {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new WgprofError('TRACE_BAD_FILE_NAME', `file name ${JSON.stringify(name)} is not a plain file name; expected no path separators (use traceFileName()).`);
+  }
+}
+
 /** The scheme of a `scheme://` URI, as vLLM tells URIs from paths (scheme longer than one character). */
 export function uriScheme(dir: string): string | null {
   const match = /^([A-Za-z][A-Za-z0-9+.-]+):\/\//.exec(dir);
