@@ -181,7 +181,7 @@ abstract class UploadSink implements TraceSink {
     } catch (inner) {
       return new TraceSinkError(code, `${what}; keeping it in ${fallback.location} failed too (${errorMessage(inner)}), so the trace is lost.`, { file: this.target(name), errno, cause: error });
     }
-    log.warn(`${what}. The file is kept at ${kept}.`);
+    log.debug(`${what}. The file is kept at ${kept}.`);
     return new TraceSinkError(code, `${what}. The file is kept at ${kept}.`, { file: this.target(name), errno, fallbackPath: kept, cause: error });
   }
 }
@@ -275,6 +275,13 @@ const SDK_HINT: Record<'s3' | 'gs', { pkg: string; env: string }> = {
   gs: { pkg: '@google-cloud/storage', env: 'Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login; STORAGE_EMULATOR_HOST for an emulator)' },
 };
 
+/** SDK messages about a missing setup, and what to set (never the values). */
+const SETUP_HINTS: [RegExp, string][] = [
+  [/Region is missing/i, 'set AWS_REGION (or a profile with a region: AWS_PROFILE)'],
+  [/Could not load credentials/i, 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE'],
+  [/Could not load the default credentials/i, 'set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`'],
+];
+
 /** Bucket stores share the SDK loading and the error classification. */
 abstract class ObjectStoreSink extends UploadSink {
   readonly location: string;
@@ -326,12 +333,14 @@ abstract class ObjectStoreSink extends UploadSink {
     return this.client;
   }
 
-  /** Classifies an SDK failure: network errors, throttling and 5xx are retried. */
+  /** Classifies an SDK failure: network errors, throttling and 5xx are retried; setup mistakes get the fix. */
   protected attemptError(error: unknown, status: number | undefined): UploadAttemptError {
     const errno = networkErrno(error);
     const retryable = errno !== undefined || (status !== undefined && retryableStatus(status)) || (error as { $retryable?: unknown }).$retryable !== undefined;
     const detail = status !== undefined ? ` (HTTP ${status})` : errno !== undefined ? ` (${errno})` : '';
-    return new UploadAttemptError(`${errorMessage(error).replace(/\.$/, '')}${detail}`, retryable, errno, { cause: error });
+    const message = errorMessage(error).replace(/\.$/, '');
+    const hint = SETUP_HINTS.find(([pattern]) => pattern.test(message))?.[1];
+    return new UploadAttemptError(`${message}${detail}${hint ? `: ${hint}` : ''}`, retryable, errno, { cause: error });
   }
 }
 

@@ -380,6 +380,23 @@ describe('s3:// directories (@aws-sdk/client-s3 against s3rver, a local S3-compa
     assert.deepEqual(validateTrace(parseTraceBytes(readFileSync(join(fallbackDir, NAME)))), []);
   });
 
+  it('a missing region is not retried and the error says which variable to set', async () => {
+    const region = process.env['AWS_REGION'];
+    delete process.env['AWS_REGION'];
+    const fallbackDir = tempDir();
+    try {
+      await assert.rejects(writeTrace(twoStepRecord(), { sink: sinkForDir('s3://traces/r', { retry: FAST, fallbackDir }), timeNs: TIME_NS }), (e: unknown) => {
+        assert.ok(e instanceof TraceSinkError && e.code === 'TRACE_UPLOAD_FAILED', String(e));
+        assert.match(e.message, /\(1 try\): Region is missing: set AWS_REGION/);
+        assert.doesNotMatch(e.message, /S3RVER/, 'no credential value in the message');
+        return true;
+      });
+    } finally {
+      process.env['AWS_REGION'] = region;
+    }
+    assert.ok(existsSync(join(fallbackDir, NAME)));
+  });
+
   it('without the SDK installed: TRACE_SINK_SDK_MISSING naming the package and how to install it, the file kept', async () => {
     const fallbackDir = tempDir();
     const missing = async (specifier: string): Promise<never> => {
