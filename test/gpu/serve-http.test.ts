@@ -238,6 +238,18 @@ describe('wgprof serve in process (null backend)', { timeout: 300_000 }, () => {
     assert.equal(await server.close(), result, 'close() is idempotent');
   });
 
+  it('binds 127.0.0.1 by default, ::1 when asked (URL in brackets); a taken port is a clear error', async () => {
+    const v4 = await serve();
+    assert.equal(v4.host, '127.0.0.1');
+    const v6 = await serve({ host: '::1' });
+    assert.equal(v6.url, `http://[::1]:${v6.port}`);
+    assert.equal((await post(`${v6.url}/v1/completions`, { prompt: 'v6', max_tokens: 2 })).status, 200);
+    await assert.rejects(startServer({ model: 'tiny', backend: 'null', port: v4.port }), (e: unknown) => {
+      assert.match(String(e), /SERVE_LISTEN_FAILED: cannot listen on http:\/\/127\.0\.0\.1:\d+: .*EADDRINUSE.*Choose another --port \(0 = any free port\)/);
+      return true;
+    });
+  });
+
   it('metrics: requests, tokens, step-time histogram, queue depth, profiler state in Prometheus text', async () => {
     const server = await serve({ profilerConfig: torch(tempDir()) });
     await load(server.url, 4, 5);
