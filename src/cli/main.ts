@@ -6,12 +6,27 @@ import { EXIT, type Command } from './command.js';
 
 export type { Command } from './command.js';
 
+/**
+ * The commands. A two-word command (`bench serve`, as vLLM's `vllm bench serve`) is one entry whose
+ * name holds the space; its file is the words joined by '-' (src/cli/bench-serve.ts).
+ */
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   doctor: { summary: 'check the WebGPU runtime: adapter, features, timestamp mode', load: async () => (await import('./doctor.js')).command },
   config: { summary: 'validate a --profiler-config and print it normalized with its hash', load: async () => (await import('./config.js')).command },
   run: { summary: 'run the inference engine (optionally profiled)', load: async () => (await import('./run.js')).command },
   summarize: { summary: 'print the key-averages table of a trace wgprof wrote', load: async () => (await import('./summarize.js')).command },
+  serve: { summary: 'serve the engine over HTTP: OpenAI completions, /start_profile, /stop_profile, /metrics', load: async () => (await import('./serve.js')).command },
+  'bench serve': { summary: 'load-test a running server (rate or concurrency), optionally profiled', load: async () => (await import('./bench-serve.js')).command },
 };
+
+/** The command `argv` names (two words first) and the arguments after its name. */
+export function findCommand(argv: readonly string[]): { name: string; rest: string[] } | undefined {
+  const two = argv.length >= 2 ? `${argv[0]} ${argv[1]}` : undefined;
+  if (two !== undefined && commands[two]) return { name: two, rest: argv.slice(2) };
+  const one = argv[0];
+  if (one !== undefined && commands[one]) return { name: one, rest: argv.slice(1) };
+  return undefined;
+}
 
 export function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
@@ -28,7 +43,7 @@ export function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name ? EXIT.ok : EXIT.usage;
@@ -38,12 +53,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${WGPROF_VERSION}\n`);
     return EXIT.ok;
   }
-  const entry = commands[name];
-  if (!entry) {
-    process.stderr.write(`wgprof: unknown command ${JSON.stringify(name.slice(0, 80))}\n\n${usage()}\n`);
+  const found = findCommand(argv);
+  if (!found) {
+    const group = Object.keys(commands).filter((c) => c.startsWith(`${name} `));
+    const hint = group.length > 0 ? `"${name}" needs a subcommand: ${group.map((c) => `wgprof ${c}`).join(', ')}` : `unknown command ${JSON.stringify(name.slice(0, 80))}`;
+    process.stderr.write(`wgprof: ${hint}\n\n${usage()}\n`);
     return EXIT.usage;
   }
-  const command = await entry.load();
+  const { rest } = found;
+  const command = await commands[found.name]!.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help.trimEnd() + '\n');
     return EXIT.ok;

@@ -34,6 +34,16 @@ export function keyAveragesFileName(rank: number): string {
 }
 
 /**
+ * Throws TRACE_BAD_FILE_NAME unless `name` is a plain file name (no separator, NUL, `.` or `..`):
+ * every sink checks the names it is given, so nothing is written outside its directory.
+ */
+export function checkFileName(name: string): void {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new WgprofError('TRACE_BAD_FILE_NAME', `file name ${JSON.stringify(name)} is not a plain file name; expected no path separators (use traceFileName()).`);
+  }
+}
+
+/**
  * The scheme of a `scheme://` URI, lowercased, or null for a local path. Exactly vLLM's `_is_uri_path`:
  * the text before the first "://" is a scheme when it is longer than one character (so `C://x` is a
  * drive path and `my_fs://b/x` a URI). The config, the sinks and the writers all classify dirs with

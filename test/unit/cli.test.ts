@@ -19,7 +19,10 @@ function wgprof(...args: string[]): { status: number | null; stdout: string; std
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
 }
 
-/** Commands as files: every src/cli/<name>.ts that exports `command` must be reachable as `wgprof <name>`. */
+/**
+ * Commands as files: every src/cli/<name>.ts that exports `command` must be reachable as `wgprof <name>`;
+ * a two-word command's file joins its words with '-' (`wgprof bench serve` is src/cli/bench-serve.ts).
+ */
 function commandFiles(): string[] {
   return readdirSync(`${root}src/cli`)
     .filter((file) => file.endsWith('.ts') && file !== 'main.ts')
@@ -33,12 +36,15 @@ function listedCommands(help: string): string[] {
   const section = help.split(/^commands:$/m)[1] ?? '';
   const names: string[] = [];
   for (const line of section.split('\n')) {
-    const match = /^ {2}([a-z][a-z0-9-]*) {2,}\S/.exec(line);
+    const match = /^ {2}([a-z][a-z0-9-]*(?: [a-z][a-z0-9-]*)?) {2,}\S/.exec(line);
     if (match?.[1]) names.push(match[1]);
     else if (names.length > 0 && line.trim() === '') break;
   }
   return names.sort();
 }
+
+/** The file of a listed command: `bench serve` → bench-serve. */
+const fileOf = (name: string): string => name.replace(' ', '-');
 
 describe('wgprof CLI', () => {
   const help = wgprof('--help');
@@ -48,15 +54,15 @@ describe('wgprof CLI', () => {
     assert.match(help.stdout, /^usage: wgprof <command>/);
     const listed = listedCommands(help.stdout);
     assert.ok(listed.includes('doctor'), `listed: ${listed.join(', ')}`);
-    for (const name of commandFiles()) assert.ok(listed.includes(name), `src/cli/${name}.ts exports a command that --help does not list (listed: ${listed.join(', ')})`);
-    for (const name of listed) assert.ok(commandFiles().includes(name), `--help lists "${name}" but src/cli/${name}.ts has no command`);
+    for (const name of commandFiles()) assert.ok(listed.map(fileOf).includes(name), `src/cli/${name}.ts exports a command that --help does not list (listed: ${listed.join(', ')})`);
+    for (const name of listed) assert.ok(commandFiles().includes(fileOf(name)), `--help lists "${name}" but src/cli/${fileOf(name)}.ts has no command`);
     assert.deepEqual(wgprof('-h').stdout, help.stdout);
     assert.deepEqual(wgprof('help').stdout, help.stdout);
   });
 
   test('every listed command answers --help with exit 0', () => {
     for (const name of listedCommands(help.stdout)) {
-      const run = wgprof(name, '--help');
+      const run = wgprof(...name.split(' '), '--help');
       assert.equal(run.status, 0, `wgprof ${name} --help: exit ${run.status}\n${run.stderr}`);
       assert.ok(run.stdout.trim().length > 0, `wgprof ${name} --help prints help`);
     }
@@ -68,6 +74,12 @@ describe('wgprof CLI', () => {
     assert.match(run.stderr, /unknown command "frobnicate"/);
     assert.match(run.stderr, /usage: wgprof <command>/);
     assert.equal(run.stdout, '');
+  });
+
+  test('a command group without its subcommand exits 2 and names the subcommands', () => {
+    const run = wgprof('bench');
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /"bench" needs a subcommand: wgprof bench serve/);
   });
 
   test('no command at all is a usage error (exit 2) that still prints the usage', () => {

@@ -9,7 +9,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'fflate';
-import { CallbackSink, FsSink, HttpSink, buildTrace, sanitizeWorkerName, sinkForDir, traceFileName, writeTrace } from '../../src/trace/index.js';
+import { CallbackSink, FsSink, GcsSink, HttpSink, S3Sink, buildTrace, sanitizeWorkerName, sinkForDir, traceFileName, writeTrace } from '../../src/trace/index.js';
 import { parseTraceBytes, parseTraceFile, validateTrace } from '../../src/report/index.js';
 import type { TraceSink, TraceSinkWriter } from '../../src/trace/index.js';
 import { WgprofError } from '../../src/util/errors.js';
@@ -171,8 +171,9 @@ describe('sinks', () => {
     assert.equal((sinkForDir('file:///tmp/my%20traces') as FsSink).dir, '/tmp/my traces');
     assert.ok(sinkForDir('http://127.0.0.1:9/t') instanceof HttpSink);
     assert.ok(sinkForDir('https://example.com/t') instanceof HttpSink);
-    assert.throws(() => sinkForDir('s3://bucket/traces'), (e: unknown) => isCode('TRACE_SINK_UNSUPPORTED')(e) && /"s3:\/\/"/.test((e as Error).message));
-    assert.throws(() => sinkForDir('gs://bucket/traces'), /"gs:\/\/" scheme/);
+    assert.ok(sinkForDir('s3://bucket/traces') instanceof S3Sink);
+    assert.ok(sinkForDir('gs://bucket/traces') instanceof GcsSink);
+    assert.throws(() => sinkForDir('ftp://host/traces'), (e: unknown) => isCode('TRACE_SINK_UNSUPPORTED')(e) && /"ftp:\/\/"/.test((e as Error).message));
   });
 
   it('CallbackSink hands over the whole file once, on commit', async () => {
@@ -205,8 +206,9 @@ describe('sinks', () => {
       assert.deepEqual([received[0]!.method, received[0]!.url, received[0]!.type], ['PUT', '/upload/abc12-rank-0.1795829617273139504.pt.trace.json.gz', 'application/gzip']);
       assert.deepEqual(validateTrace(parseTraceBytes(received[0]!.body)), []);
       status = 500;
-      await assert.rejects(writeTrace(twoStepRecord(), { sink: new HttpSink(base, { method: 'POST' }), timeNs: TIME_NS }), (e: unknown) => isCode('TRACE_SINK_HTTP_ERROR')(e) && /answered 500/.test((e as Error).message));
-      assert.equal(received[1]!.method, 'POST');
+      const sink = new HttpSink(base, { method: 'POST', retry: { attempts: 2, baseDelayMs: 1 } });
+      await assert.rejects(writeTrace(twoStepRecord(), { sink, timeNs: TIME_NS }), (e: unknown) => isCode('TRACE_UPLOAD_FAILED')(e) && /answered 500/.test((e as Error).message) && /2 tries/.test((e as Error).message));
+      assert.deepEqual(received.slice(1).map((r) => r.method), ['POST', 'POST'], 'a 500 is retried');
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
