@@ -34,6 +34,11 @@ export interface TraceReadResult {
 export interface ReadTraceOptions {
   /** Bytes per read / decompressed chunk (default 1 MiB). Tests use small chunks to exercise every seam. */
   chunkBytes?: number;
+  /**
+   * Awaited after each chunk's events were handed out (file input), so a consumer that writes them
+   * somewhere can apply backpressure (merge waits for its output stream to drain).
+   */
+  afterChunk?: () => Promise<void> | void;
 }
 
 const DEFAULT_CHUNK = 1 << 20;
@@ -213,7 +218,10 @@ export async function readTrace(input: string | Uint8Array | ArrayBuffer, onEven
     const stream = handle.createReadStream({ start: 0, highWaterMark: chunkBytes, autoClose: false });
     if (!gz) {
       try {
-        for await (const chunk of stream) feed.bytes(chunk as Buffer);
+        for await (const chunk of stream) {
+          feed.bytes(chunk as Buffer);
+          await options.afterChunk?.();
+        }
       } catch (error) {
         if (error instanceof WgprofError) throw error;
         throw new WgprofError('TRACE_READ_FAILED', `could not read ${path}: ${errorMessage(error)}`, { cause: error });
@@ -225,7 +233,10 @@ export async function readTrace(input: string | Uint8Array | ArrayBuffer, onEven
     const gunzip = zlib.createGunzip({ chunkSize: Math.max(64, chunkBytes) });
     try {
       await pipeline(stream, gunzip, async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) feed.bytes(chunk);
+        for await (const chunk of source) {
+          feed.bytes(chunk);
+          await options.afterChunk?.();
+        }
       });
     } catch (error) {
       if (error instanceof WgprofError) throw error;
