@@ -17,6 +17,9 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   config: { summary: 'validate a --profiler-config and print it normalized with its hash', load: async () => (await import('./config.js')).command },
   run: { summary: 'run the inference engine (optionally profiled)', load: async () => (await import('./run.js')).command },
   summarize: { summary: 'print the key-averages table of a trace wgprof wrote', load: async () => (await import('./summarize.js')).command },
+  report: { summary: 'write one self-contained HTML report (charts, tables) of one or more traces', load: async () => (await import('./report.js')).command },
+  compare: { summary: 'compare two traces per kernel / op / step; exit 1 on a regression', load: async () => (await import('./compare.js')).command },
+  merge: { summary: 'merge traces (workers, shards) into one, ids and pids remapped, aligned on wall clock', load: async () => (await import('./merge.js')).command },
 };
 
 export function usage(): string {

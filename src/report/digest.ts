@@ -58,8 +58,8 @@ export interface DigestRowSeries {
 }
 
 export interface TimelineSample {
-  /** Lane labels (pid/tid and its thread/process name). */
-  lanes: { key: string; label: string; gpu: boolean }[];
+  /** Lane labels (a thread and a nesting depth: its process/thread name, depth after a "·"), host lanes first. */
+  lanes: { key: string; label: string; gpu: boolean; depth: number }[];
   names: string[];
   cats: string[];
   /** [lane, nameIndex, catIndex, startNs (relative to the first event), durNs] per event. */
@@ -118,7 +118,9 @@ export class TraceDigestAccumulator {
   private kernelEvents = 0;
   private originNs = Infinity;
   private readonly laneIndex = new Map<string, number>();
-  private readonly lanes: { key: string; label: string; gpu: boolean }[] = [];
+  private readonly lanes: { key: string; label: string; gpu: boolean; depth: number }[] = [];
+  /** Per thread: ends (ns) of the sampled spans still open, to put nested spans on their own row. */
+  private readonly laneStacks = new Map<string, number[]>();
   private readonly laneNames = new Map<string, string>();
   private readonly nameIndex = new Map<string, number>();
   private readonly names: string[] = [];
@@ -267,6 +269,11 @@ export class TraceDigestAccumulator {
     }
   }
 
+  /** Position of a thread's first lane (its lanes keep the order threads first appeared in). */
+  private firstLane(key: string): number {
+    return this.lanes.findIndex((l) => l.key === key);
+  }
+
   private intern(map: Map<string, number>, list: string[], value: string): number {
     let i = map.get(value);
     if (i === undefined) {
@@ -281,11 +288,17 @@ export class TraceDigestAccumulator {
     this.timelineTotal++;
     if (this.timeline.length >= TIMELINE_MAX_EVENTS) return;
     const key = `${String(e.pid)}/${String(e.tid)}`;
-    let lane = this.laneIndex.get(key);
+    let stack = this.laneStacks.get(key);
+    if (!stack) this.laneStacks.set(key, (stack = []));
+    while (stack.length > 0 && stack[stack.length - 1]! <= ts && !(dur === 0 && stack[stack.length - 1] === ts)) stack.pop();
+    const depth = stack.length;
+    stack.push(ts + dur);
+    const laneKey = `${key}#${depth}`;
+    let lane = this.laneIndex.get(laneKey);
     if (lane === undefined) {
       lane = this.lanes.length;
-      this.laneIndex.set(key, lane);
-      this.lanes.push({ key, label: key, gpu });
+      this.laneIndex.set(laneKey, lane);
+      this.lanes.push({ key, label: key, gpu, depth });
     }
     this.timeline.push([lane, this.intern(this.nameIndex, this.names, name), this.intern(this.catIndex, this.cats, e.cat!), ts, dur]);
   }
@@ -304,9 +317,18 @@ export class TraceDigestAccumulator {
       const [pid] = lane.key.split('/');
       const thread = this.laneNames.get(lane.key);
       const proc = this.laneNames.get(pid!);
-      lane.label = [proc, thread].filter((x) => x !== undefined && x !== '').join(' · ') || lane.key;
-      if (lane.gpu) lane.label = `GPU ${lane.key}${thread ? ` · ${thread.trim()}` : ''}`;
+      lane.label = lane.gpu ? `GPU ${lane.key}${thread ? ` · ${thread.trim()}` : ''}` : thread ?? proc ?? lane.key;
+      if (lane.depth > 0) lane.label += ` ·${lane.depth}`;
     }
+    // Host lanes first, then GPU lanes; each thread's rows together, by depth.
+    const order = this.lanes.map((_, i) => i).sort((a, b) => {
+      const x = this.lanes[a]!;
+      const y = this.lanes[b]!;
+      return Number(x.gpu) - Number(y.gpu) || this.firstLane(x.key) - this.firstLane(y.key) || x.depth - y.depth;
+    });
+    const newIndex = new Array<number>(order.length);
+    order.forEach((old, i) => (newIndex[old] = i));
+    const lanes = order.map((i) => this.lanes[i]!);
     const memory = this.memory.length > 0 ? this.memory : this.counterPoints;
     return {
       source,
@@ -319,10 +341,10 @@ export class TraceDigestAccumulator {
       memoryPoints: this.memoryPoints > 0 ? this.memoryPoints : this.counterPoints.length,
       peakGpuMemoryBytes: this.peak ?? this.counterPeak,
       timeline: {
-        lanes: this.lanes,
+        lanes,
         names: this.names,
         cats: this.cats,
-        events: this.timeline.map(([l, n, c, t, d]) => [l, n, c, t - origin, d]),
+        events: this.timeline.map(([l, n, c, t, d]) => [newIndex[l]!, n, c, t - origin, d]),
         total: this.timelineTotal,
         dropped: this.timelineTotal - this.timeline.length,
         originNs: origin,
