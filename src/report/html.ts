@@ -232,7 +232,7 @@ const PAGE_SCRIPT = String.raw`
     var pts = r.points.map(function (p) { return { name: p.name, value: [p.intensity, p.gflops] }; });
     var xs = pts.map(function (p) { return p.value[0]; });
     var lo = Math.min.apply(null, xs.concat([0.01])) / 4, hi = Math.max.apply(null, xs.concat([100])) * 4;
-    var series = [{ type: 'scatter', name: 'kernels', data: pts, symbolSize: 12, itemStyle: { color: '#1f9d6b' }, label: { show: true, position: 'right', formatter: function (p) { return p.name; }, fontSize: 11 } }];
+    var series = [{ type: 'scatter', name: 'kernels', data: pts, symbolSize: 12, itemStyle: { color: '#1f9d6b' }, label: { show: true, position: 'right', formatter: function (p) { return p.name; }, fontSize: 11 }, labelLayout: { moveOverlap: 'shiftY' } }];
     if (peak.gflops !== null && peak.gbps !== null) {
       var roof = [], n = 64;
       for (var i = 0; i <= n; i++) { var x = lo * Math.pow(hi / lo, i / n); roof.push([x, Math.min(peak.gflops, peak.gbps * x)]); }

@@ -7,3 +7,7 @@ export { formatBytes, formatKeyAveragesTable, formatTimeUs, keyAverages, KeyAver
 export type { KeyAverageRow, KeyAverages, KeyAveragesAccumulatorOptions, KeyAveragesAccumulatorStats, KeyAveragesSortKey, KeyAveragesTableOptions } from './key-averages.js';
 export { openRegularFile, readTrace, readTraceBytes } from './read.js';
 export type { ReadTraceOptions, TraceEventHandler, TraceReadResult } from './read.js';
+export { checkDigestStepTotals, checkStepTotals } from './step-totals.js';
+export type { StepTotalsCheck } from './step-totals.js';
+export { digestTrace, TraceDigestAccumulator } from './digest.js';
+export type { TraceDigest } from './digest.js';
