@@ -130,6 +130,10 @@ export interface DispatchRecord {
   correlation: number;
   /** Kernel name = pipeline label (or shader-module label); 'unlabeled_pipeline' when none. */
   kernel: string;
+  /** The op's name (the cpu_op event) when it is not the kernel's, e.g. the ONNX op type of the node that dispatched it. */
+  opName?: string;
+  /** Extra args written on the op and on its kernel (e.g. ONNX `node_name`, `op_type`, `program`). */
+  args?: Record<string, string | number | boolean>;
   /** The WebGPU call that launched it, e.g. 'dispatchWorkgroups'. */
   launch: string;
   /** CPU span of the op (encode of this kernel), contains the launch. */

@@ -7,6 +7,7 @@ import { profilerConfigFromArgs } from '../config/index.js';
 import type { ProfilerConfig } from '../config/index.js';
 import { editDistance } from '../config/suggest.js';
 import { createEngine, type Engine, type EngineOptions } from '../engine/engine.js';
+import { createProfiler } from '../profiler/profiler.js';
 import { presetNames, type PresetName } from '../engine/presets.js';
 import type { GenerateResult, SamplingParams } from '../engine/requests.js';
 import type { GpuBackend } from '../gpu/device.js';
@@ -329,7 +330,8 @@ export async function runEngine(
   const engineOptions: EngineOptions = { model: options.model, seed: options.seed, backend: options.backend };
   if (options.maxBatchTokens !== undefined) engineOptions.maxBatchTokens = options.maxBatchTokens;
   if (options.maxSlots !== undefined) engineOptions.maxSlots = options.maxSlots;
-  if (options.profilerConfig) engineOptions.profilerConfig = options.profilerConfig;
+  // The config was parsed once, with the arguments; the engine gets the profiler hooks made from it.
+  if (options.profilerConfig) engineOptions.profiler = createProfiler(options.profilerConfig);
   const engine = await createEngine(engineOptions);
   const initMs = performance.now() - initStart;
   try {

@@ -11,9 +11,6 @@
 
 import { requestGpuDevice, type AdapterFacts, type GpuBackend, type GpuDeviceOptions, type GpuRuntime } from '../gpu/device.js';
 import { noProfiler, type EngineProfilerHooks } from '../profiler/hooks.js';
-// PROFILER HOOK-UP (profiler helper): the config parser and the Profiler behind `profilerConfig`.
-import { parseProfilerConfig } from '../config/index.js';
-import { createProfiler } from '../profiler/profiler.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import {
@@ -52,10 +49,8 @@ export interface EngineOptions {
   seed?: number;
   /** Weights for the runner (e.g. from loadSafetensors); default: random weights from `seed`. */
   weights?: ModelWeights;
-  /** Profiler hooks to call (e.g. a `Profiler`); takes precedence over `profilerConfig`. */
+  /** Profiler hooks to call (e.g. a `Profiler`). The engine knows only this interface (src/engine/profiled.ts makes hooks from a ProfilerConfig). */
   profiler?: EngineProfilerHooks;
-  /** A vLLM ProfilerConfig (object or JSON) from which the engine creates its profiler. */
-  profilerConfig?: unknown;
   /** Use this model runner instead of creating one (tests, custom models). The engine destroys it. */
   runner?: ModelRunner;
   /** Default: the byte tokenizer. */
@@ -131,19 +126,6 @@ export interface Engine {
   destroy(): Promise<void>;
 }
 
-/**
- * PROFILER HOOK-UP: the single place where the engine picks its profiler. Explicit hooks win;
- * `profilerConfig` (object or JSON text, vLLM's ProfilerConfig) is parsed, throwing ProfilerConfigError
- * for a bad config, and gives a Profiler (src/profiler), or no profiler when `profiler` is null.
- */
-export async function makeProfiler(options: Pick<EngineOptions, 'profiler' | 'profilerConfig'>): Promise<EngineProfilerHooks> {
-  if (options.profiler) return options.profiler;
-  if (options.profilerConfig !== undefined && options.profilerConfig !== null) {
-    return createProfiler(parseProfilerConfig(options.profilerConfig));
-  }
-  return noProfiler;
-}
-
 const now = (): number => performance.now();
 
 /** WebGPU's default limits; the engine asks for more only when the model needs more. */
@@ -185,7 +167,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   // The scheduler's rules, checked before the (slow) device and runner creation.
   validateSchedulerConfig({ maxSlots, maxBatchTokens, contextLength: config.contextLength });
 
-  const profiler = await makeProfiler(options);
+  const profiler = options.profiler ?? noProfiler;
   // Loaded only when needed: an injected runner never pulls in the kernels.
   const runnerModule = options.runner ? undefined : await import('./runner.js');
   let runtime: GpuRuntime | undefined;

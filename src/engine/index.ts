@@ -1,5 +1,7 @@
 // The inference engine's public surface.
-export { createEngine, makeProfiler, resolveModelConfig, InferenceEngine, DEFAULT_MAX_SLOTS, DEFAULT_MAX_BATCH_TOKENS } from './engine.js';
+export { resolveModelConfig, InferenceEngine, DEFAULT_MAX_SLOTS, DEFAULT_MAX_BATCH_TOKENS } from './engine.js';
+export { createEngine } from './profiled.js';
+export type { ProfiledEngineOptions } from './profiled.js';
 export type { Engine, EngineOptions, EngineStats, RequestHandle, StepReport } from './engine.js';
 export { presets, presetNames, getPreset } from './presets.js';
 export type { PresetName } from './presets.js';

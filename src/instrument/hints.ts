@@ -10,17 +10,21 @@ export interface DispatchHint {
   shape: unknown;
 }
 
+/** Receives a hint (kernel and shape apart: no object is made per dispatch). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type HintReceiver = (kernel: KernelDescriptor<any>, shape: unknown) => void;
+
 /** Per device: the receiver installed by an attached, capturing instrumentation. */
-const receivers = new WeakMap<GPUDevice, (hint: DispatchHint) => void>();
+const receivers = new WeakMap<GPUDevice, HintReceiver>();
 
 /** Called by the dispatching code right before `dispatchWorkgroups`. */
 export function noteDispatch<Shape>(device: GPUDevice, kernel: KernelDescriptor<Shape>, shape: Shape): void {
   const receiver = receivers.get(device);
-  if (receiver) receiver({ kernel, shape });
+  if (receiver) receiver(kernel, shape);
 }
 
 /** Instrumentation only: install (or with `undefined`, remove) the receiver for a device. */
-export function setHintReceiver(device: GPUDevice, receiver: ((hint: DispatchHint) => void) | undefined): void {
+export function setHintReceiver(device: GPUDevice, receiver: HintReceiver | undefined): void {
   if (receiver) receivers.set(device, receiver);
   else receivers.delete(device);
 }

@@ -10,6 +10,36 @@ const MIN_READBACK_BYTES = 4096;
 
 const BUFFER_USAGE = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, QUERY_RESOLVE: 0x0200 } as const;
 
+/** The part of one pooled query set an encoder uses: queries [0, used), resolved at `offset` in its submit's readback. */
+export interface QuerySlice {
+  set: GPUQuerySet;
+  used: number;
+  /** Byte offset of its ticks in the readback of the submit that carried it (set at submit). */
+  offset: number;
+}
+
+/** The query sets one command encoder draws begin/end pairs from (one slice after another). */
+export class EncoderQueries {
+  readonly slices: QuerySlice[] = [];
+  /** The slice the last pair came from. */
+  current: QuerySlice | undefined = undefined;
+
+  constructor(private readonly pool: QuerySetPool) {}
+
+  /** A begin/end pair in `current` (a new slice when it is full); returns the begin index. */
+  allocPair(): number {
+    let slice = this.current;
+    if (slice === undefined || slice.used + 2 > this.pool.queriesPerSet) {
+      slice = { set: this.pool.acquire(), used: 0, offset: 0 };
+      this.slices.push(slice);
+      this.current = slice;
+    }
+    const index = slice.used;
+    slice.used += 2;
+    return index;
+  }
+}
+
 export function alignUp(value: number, align: number): number {
   return Math.ceil(value / align) * align;
 }

@@ -25,6 +25,7 @@
 //   end sooner are missed unless the driver awaits captureRangeSettled() after the step() that opened
 //   the window.)
 
+import { OwnPatch } from '../instrument/patch.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 
@@ -95,18 +96,13 @@ export interface CudaRangeOptions {
   onRange?: ((edge: RangeEdge) => void) | null;
 }
 
-interface Wrapped {
-  device: GPUDevice;
-  hadOwn: PropertyDescriptor | undefined;
-}
-
 export class CudaRangeMarker {
   private readonly perf: UserTiming;
   private readonly onRange: ((edge: RangeEdge) => void) | undefined;
   private windowStartMs: number | undefined;
   private step: { step: number; startMs: number } | undefined;
   private iteration: { step: number; annotation: string; stepStartMs: number; startMs: number } | undefined;
-  private wrapped: Wrapped | undefined;
+  private patch: OwnPatch<GPUDevice> | undefined;
   /** Label pushed onto encoders created now; undefined outside captured iterations. */
   private groupLabel: string | undefined;
 
@@ -122,33 +118,30 @@ export class CudaRangeMarker {
   /** Wraps the device's createCommandEncoder (debug groups). A second attach replaces the first. */
   attach(device: GPUDevice): void {
     this.detach();
-    const hadOwn = Object.getOwnPropertyDescriptor(device, 'createCommandEncoder');
-    const original = device.createCommandEncoder;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const marker = this;
-    const createCommandEncoder = function (this: GPUDevice, descriptor?: GPUCommandEncoderDescriptor): GPUCommandEncoder {
-      const encoder = original.call(this, descriptor);
-      const label = marker.groupLabel;
-      if (label === undefined) return encoder;
-      encoder.pushDebugGroup(label);
-      const finish = encoder.finish;
-      // Own property on this encoder only: popped exactly once, just before the encoder closes.
-      encoder.finish = function (this: GPUCommandEncoder, finishDescriptor?: GPUCommandBufferDescriptor) {
-        this.popDebugGroup();
-        return finish.call(this, finishDescriptor);
-      };
-      return encoder;
-    };
-    Object.defineProperty(device, 'createCommandEncoder', { value: createCommandEncoder, configurable: true, writable: true });
-    this.wrapped = { device, hadOwn };
+    const patch = new OwnPatch(device);
+    patch.define('createCommandEncoder', (original) =>
+      function (this: GPUDevice, descriptor?: GPUCommandEncoderDescriptor): GPUCommandEncoder {
+        const encoder = original().call(this, descriptor) as GPUCommandEncoder;
+        const label = marker.groupLabel;
+        if (label === undefined) return encoder;
+        encoder.pushDebugGroup(label);
+        const finish = encoder.finish;
+        // Own property on this encoder only: popped exactly once, just before the encoder closes.
+        encoder.finish = function (this: GPUCommandEncoder, finishDescriptor?: GPUCommandBufferDescriptor) {
+          this.popDebugGroup();
+          return finish.call(this, finishDescriptor);
+        };
+        return encoder;
+      },
+    );
+    this.patch = patch;
   }
 
   detach(): void {
-    const wrapped = this.wrapped;
-    if (!wrapped) return;
-    this.wrapped = undefined;
-    if (wrapped.hadOwn) Object.defineProperty(wrapped.device, 'createCommandEncoder', wrapped.hadOwn);
-    else delete (wrapped.device as unknown as Record<string, unknown>)['createCommandEncoder'];
+    this.patch?.restore();
+    this.patch = undefined;
   }
 
   /** The window opens (vLLM's cudaProfilerStart). */

@@ -1,52 +1,63 @@
-// How the Profiler turns capture records into files: the worker/frontend traces and the key-averages
-// table. The default goes through src/trace (writeTrace, keyAverages, sinks); tests inject their own.
+// How the Profiler turns capture records into files: the worker and frontend traces and the
+// key-averages table. The default exports through src/trace in one pass (the table is built from the
+// very events written, src/report's key averages); tests inject their own.
 
-import type { ProfilerConfig } from '../config/schema.js';
-import { keyAveragesFileName, uriScheme } from '../trace/files.js';
-import { formatKeyAveragesTable, keyAverages } from '../report/key-averages.js';
 import type { CaptureRecord } from '../capture/model.js';
+import type { ProfilerConfig } from '../config/schema.js';
+import { formatProfilerTable, writeTextFile } from '../report/table-file.js';
+import { keyAverages } from '../report/key-averages.js';
+import { exportCapture } from '../trace/export.js';
+import { keyAveragesFileName, uriScheme } from '../trace/files.js';
+import type { TraceEvent } from '../trace/kineto.js';
+import type { StepCosts } from '../trace/plan.js';
 import { sinkForDir, type TraceSink } from '../trace/sinks.js';
-import { writeTrace } from '../trace/write.js';
 
 export type { TraceSink } from '../trace/sinks.js';
 
+export interface ExportedTrace {
+  /** Path (or the sink's name) of the file written. */
+  file: string;
+  /** The key-averages table of what was written (when asked for). */
+  table?: string;
+  /** Per-step totals, in step order. */
+  steps: StepCosts[];
+}
+
 export interface TraceOutput {
-  /** Writes one trace; resolves to the path (or the sink's name) of the file written. */
-  writeTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean }): Promise<string>;
   /**
-   * The key-averages table of a capture: torch's `key_averages().table(sort_by="self_cuda_time_total")`
-   * (100 rows), or sorted by self CPU time (50 rows) when there is no GPU time, as vLLM does.
+   * Writes one trace (`{worker}.{time_ns}.pt.trace.json[.gz]`); with `table`, also returns the
+   * key-averages table of exactly what was written: torch's `key_averages().table(sort_by=
+   * "self_cuda_time_total")` (100 rows), or by self CPU time (50 rows) when there is no GPU time, as vLLM does.
    */
-  formatKeyAverages(record: CaptureRecord): string;
+  exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean }): Promise<ExportedTrace>;
   /** Writes `profiler_out_{rank}.txt`; resolves to its path, or undefined when skipped (URI dir without a sink). */
-  writeKeyAverages(record: CaptureRecord, rank: number, table: string): Promise<string | undefined>;
+  writeKeyAverages(rank: number, table: string): Promise<string | undefined>;
+}
+
+/** Collects the complete events of an export for the key-averages table. */
+class TableEvents {
+  readonly traceEvents: TraceEvent[] = [];
+  add(event: TraceEvent): void {
+    this.traceEvents.push(event);
+  }
 }
 
 /** Writes into `config.torch_profiler_dir` (a local dir, file:// or http(s)://), or into `sink` when given. */
 export function defaultTraceOutput(config: ProfilerConfig, sink: TraceSink | undefined): TraceOutput {
   const dir = config.torch_profiler_dir;
   return {
-    async writeTrace(record, { workerName, useGzip }) {
-      const written = await writeTrace(record, { ...(sink ? { sink } : { dir }), useGzip, workerName });
-      return written.path;
+    async exportTrace(record, { workerName, useGzip, table }) {
+      const events = table ? new TableEvents() : undefined;
+      const exported = await exportCapture(record, { ...(sink ? { sink } : { dir }), useGzip, workerName, ...(events ? { events } : {}) });
+      const out: ExportedTrace = { file: exported.trace.path, steps: exported.steps };
+      if (events) out.table = formatProfilerTable(keyAverages({ traceEvents: events.traceEvents } as Parameters<typeof keyAverages>[0]));
+      return out;
     },
-    formatKeyAverages(record) {
-      const ka = keyAverages(record);
-      return formatKeyAveragesTable(ka, { sortBy: ka.hasGpuTime ? 'self_gpu' : 'self_cpu', rowLimit: ka.hasGpuTime ? 100 : 50 });
-    },
-    async writeKeyAverages(_record, rank, table) {
+    async writeKeyAverages(rank, table) {
       // vLLM skips the table file for URI dirs (plain file I/O cannot write there).
       if (!sink && uriScheme(dir) !== null) return undefined;
-      const target = sink ?? sinkForDir(dir);
-      const writer = await target.open(keyAveragesFileName(rank));
-      try {
-        // vLLM writes it with print(table, file=f): a trailing newline.
-        await writer.write(new TextEncoder().encode(`${table}\n`));
-        return await writer.commit();
-      } catch (error) {
-        await writer.abort().catch(() => undefined);
-        throw error;
-      }
+      // vLLM writes it with print(table, file=f): a trailing newline.
+      return writeTextFile(sink ?? sinkForDir(dir), keyAveragesFileName(rank), `${table}\n`);
     },
   };
 }

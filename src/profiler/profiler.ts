@@ -16,6 +16,9 @@
 //   and debug groups; no file.
 // - null: every hook is a no-op.
 //
+// Each window is the instrumentation's own (Instrumentation.endWindow()): what happens after a stop
+// (a restart while the export is still queued) is never mixed into the stopped window's trace.
+//
 // ProfilerStep numbering: N = the iteration's index counted by the profiler since start() (1-based:
 // the first step() after start() is iteration 1). delay D, max M therefore gives ProfilerStep#D ..
 // #(D+M-1) (delay 0 counts like delay 1), e.g. delay 2, max 3 → #2, #3, #4 = the 2nd..4th iteration
@@ -28,13 +31,13 @@
 import type { ProfilerConfig } from '../config/schema.js';
 import type { AdapterFacts } from '../gpu/device.js';
 import { timestampModeOf } from '../gpu/device.js';
-import { Instrumentation, type Captured, type InstrumentationOptions } from '../instrument/instrumentation.js';
-import type { CaptureRecord, CopyRecord, CpuSpanRecord, DispatchRecord, MemoryRecord, StepRecord, TraceMeta } from '../capture/model.js';
+import { Instrumentation, type InstrumentationOptions, type WindowHandle } from '../instrument/instrumentation.js';
+import type { CaptureRecord, CpuSpanRecord, StepRecord, TraceMeta } from '../capture/model.js';
+import type { StepCosts } from '../trace/plan.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { isNode, monotonicNowNs } from '../util/runtime.js';
 import { WGPROF_VERSION } from '../version.js';
-import { stepCosts, type StepCosts } from './costs.js';
 import { CudaRangeMarker, type RangeEdge, type UserTiming } from './cuda-range.js';
 import { FrontendProfiler, type SpanArgs } from './frontend.js';
 import { noProfiler, type EngineProfilerHooks } from './hooks.js';
@@ -44,8 +47,10 @@ import { WorkerProfiler, type CaptureStopReason } from './worker-profiler.js';
 /** What the profiler needs from an instrumentation (src/instrument's Instrumentation has it all). */
 export interface CaptureSource {
   attach(device: GPUDevice): void;
+  /** Opens a capture window (`true`). */
   setCapturing(on: boolean): void;
-  flush(): Promise<Captured>;
+  /** Closes the window; its records are collected later, apart from any window opened after it. */
+  endWindow(): WindowHandle | undefined;
   /** Peak allocated bytes since the previous call; starts the next step. */
   markStep(): number;
   /** GPU bytes allocated now (the memory counter's level at a step's start). */
@@ -66,7 +71,13 @@ export interface ProfilerOptions {
   strict?: boolean;
   /** Where traces go instead of torch_profiler_dir (browser download, OPFS, callback, ...). */
   sink?: TraceSink;
-  /** Called with each exported worker capture (before it is written) and its per-step costs. */
+  /**
+   * Called with each worker capture before it is written (awaited): adapters enrich it here, e.g. name
+   * the dispatches after the ONNX nodes that made them, or add CPU spans for work a runtime did on the
+   * CPU. A throw is logged and the capture is written as it stands.
+   */
+  beforeExport?: (record: CaptureRecord) => void | Promise<void>;
+  /** Called with each worker capture once its trace is written, with its per-step costs. */
   onCapture?: (record: CaptureRecord, costs: StepCosts[]) => void;
   /** Called once per file written (worker trace, frontend trace, key-averages table). */
   onTraceWritten?: (file: string, kind: TraceKind) => void;
@@ -90,12 +101,6 @@ interface CaptureWindow {
   startNs: number;
   stopNs?: number;
   steps: StepRecord[];
-}
-
-interface Carry {
-  dispatches: DispatchRecord[];
-  copies: CopyRecord[];
-  memory: MemoryRecord[];
 }
 
 function randomHex(chars: number): string {
@@ -177,8 +182,8 @@ export class Profiler implements EngineProfilerHooks {
   private readonly range: CudaRangeMarker | undefined;
   private readonly output: TraceOutput | undefined;
 
-  /** The last worker capture exported, with its per-step costs (undefined before the first). */
-  lastCapture: { record: CaptureRecord; costs: StepCosts[] } | undefined;
+  /** The last worker trace written and its per-step costs (undefined before the first); the capture itself is not kept. */
+  lastCapture: { file: string; costs: StepCosts[] } | undefined;
 
   private device: GPUDevice | undefined;
   private facts: AdapterFacts | undefined;
@@ -188,7 +193,6 @@ export class Profiler implements EngineProfilerHooks {
   private window: CaptureWindow | undefined;
   private openStep: StepRecord | undefined;
   private stepNumber = 0;
-  private carry: Carry = { dispatches: [], copies: [], memory: [] };
 
   private exportChain: Promise<void> = Promise.resolve();
   private readonly pending = new Set<Promise<void>>();
@@ -395,15 +399,14 @@ export class Profiler implements EngineProfilerHooks {
     }
     const stopNs = this.nowNs();
     if (this.openStep) this.closeStep(stopNs);
-    this.source?.setCapturing(false);
+    const handle = this.source?.endWindow();
     const window = this.window;
     this.window = undefined;
     if (!window) return;
     window.stopNs = stopNs;
-    const source = this.source;
     log.debug(`${this.workerName}: capture stopped (${reason}); exporting ${window.steps.length} step(s).`);
     // Off the hot path: the step() that fired the auto-stop returns now; the export runs in later ticks.
-    this.enqueue(() => this.exportWorker(window, source));
+    this.enqueue(() => this.exportWorker(window, handle));
   }
 
   private closeStep(endNs: number): void {
@@ -444,40 +447,47 @@ export class Profiler implements EngineProfilerHooks {
     void settled.then(() => this.pending.delete(settled));
   }
 
-  private async exportWorker(window: CaptureWindow, source: CaptureSource | undefined): Promise<void> {
+  private async exportWorker(window: CaptureWindow, handle: WindowHandle | undefined): Promise<void> {
     const output = this.output!;
-    const captured = source ? await source.flush() : undefined;
+    const captured = handle ? await handle.collect() : undefined;
     for (const error of captured?.errors ?? []) {
       log.warn(`${this.workerName}: ${errorMessage(error)}`);
       this.errors.push(error);
     }
-    const stopNs = window.stopNs ?? this.nowNs();
-    // flush() hands over everything since the previous flush: what happened after this window's stop
-    // (a restart while the export was queued) belongs to the next window.
-    const dispatches = this.partition('dispatches', captured?.dispatches ?? [], (d) => d.opStartNs <= stopNs);
-    const copies = this.partition('copies', captured?.copies ?? [], (c) => c.launchStartNs <= stopNs);
-    const memory = this.partition('memory', captured?.memory ?? [], (m) => m.tsNs <= stopNs);
     const meta = this.meta(this.workerName, true);
     if (captured) {
       meta.timestamps = captured.timestamps;
       if (captured.clock) meta.clock = captured.clock;
       meta.extra = { ...meta.extra, captureStats: { ...captured.stats } };
     }
-    const record: CaptureRecord = { meta, steps: window.steps, cpuSpans: [], dispatches, copies, memory };
-    const costs = stepCosts(record);
-    this.lastCapture = { record, costs };
+    const record: CaptureRecord = {
+      meta,
+      steps: window.steps,
+      cpuSpans: [],
+      dispatches: captured?.dispatches ?? [],
+      copies: captured?.copies ?? [],
+      memory: captured?.memory ?? [],
+    };
+    if (this.options.beforeExport) {
+      try {
+        await this.options.beforeExport(record);
+      } catch (error) {
+        log.warn(`${this.workerName}: beforeExport threw: ${errorMessage(error)}; the capture is written as it stands.`);
+      }
+    }
+    const dump = this.config.torch_profiler_dump_cuda_time_total;
+    const exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump });
+    this.lastCapture = { file: exported.file, costs: exported.steps };
+    this.wrote(exported.file, 'worker');
     try {
-      this.options.onCapture?.(record, costs);
+      this.options.onCapture?.(record, exported.steps);
     } catch (error) {
       log.warn(`${this.workerName}: onCapture threw: ${errorMessage(error)}`);
     }
-    const file = await output.writeTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip });
-    this.wrote(file, 'worker');
-    if (this.config.torch_profiler_dump_cuda_time_total) {
-      const table = output.formatKeyAverages(record);
+    if (dump && exported.table !== undefined) {
       // vLLM prints the table on rank 0 only.
-      if (this.rank === 0) log.info(`${this.workerName} key averages (sorted by self GPU time):\n${table}`);
-      const tableFile = await output.writeKeyAverages(record, this.rank, table);
+      if (this.rank === 0) log.info(`${this.workerName} key averages (sorted by self GPU time):\n${exported.table}`);
+      const tableFile = await output.writeKeyAverages(this.rank, exported.table);
       if (tableFile !== undefined) this.wrote(tableFile, 'key_averages');
     }
   }
@@ -487,17 +497,8 @@ export class Profiler implements EngineProfilerHooks {
     const name = this.options.frontendName ?? `${hostName()}_${hostPid()}.async_llm`;
     const meta = this.meta(name, false);
     const record: CaptureRecord = { meta, steps: [], cpuSpans: spans, dispatches: [], copies: [], memory: [] };
-    const file = await output.writeTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip });
-    this.wrote(file, 'frontend');
-  }
-
-  private partition<K extends keyof Carry>(key: K, fresh: Carry[K], mine: (item: Carry[K][number]) => boolean): Carry[K] {
-    const all = [...this.carry[key], ...fresh] as Carry[K][number][];
-    const kept: Carry[K][number][] = [];
-    const later: Carry[K][number][] = [];
-    for (const item of all) (mine(item) ? kept : later).push(item);
-    this.carry[key] = later as Carry[K];
-    return kept as Carry[K];
+    const exported = await output.exportTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip, table: false });
+    this.wrote(exported.file, 'frontend');
   }
 
   private meta(workerName: string, gpu: boolean): TraceMeta {

@@ -11,3 +11,5 @@ export { checkDigestStepTotals, checkStepTotals } from './step-totals.js';
 export type { StepTotalsCheck } from './step-totals.js';
 export { digestTrace, TraceDigestAccumulator } from './digest.js';
 export type { TraceDigest } from './digest.js';
+export { dumpKeyAverages, formatProfilerTable, writeTextFile } from './table-file.js';
+export type { DumpKeyAveragesOptions } from './table-file.js';

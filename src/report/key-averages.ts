@@ -13,7 +13,7 @@
 // - FLOPs/bytes come from the cpu_op's `flops`/`bytes` args (with_flops); unknown is "--", never 0.
 
 import { WgprofError } from '../util/errors.js';
-import { buildTrace } from '../trace/build.js';
+import { buildTrace } from '../trace/serialize.js';
 import { GPU_ACTIVITY_CATS, isRuntimeCat } from '../trace/kineto.js';
 import type { KinetoTrace, TraceEvent } from '../trace/kineto.js';
 import type { CaptureRecord } from '../capture/model.js';

@@ -3,16 +3,14 @@
 
 import { WgprofError } from '../util/errors.js';
 import { epochNowNs, isNode } from '../util/runtime.js';
-import { serializeTraceBytes } from './build.js';
-import type { TraceBuildOptions } from './build.js';
+import type { CaptureRecord } from '../capture/model.js';
+import type { EventWriter } from './emit.js';
 import { encodeTrace, yieldToEventLoop } from './encode.js';
 import type { GzipLevel } from './encode.js';
-import { keyAveragesFileName, traceFileName, uriScheme } from './files.js';
+import { traceFileName } from './files.js';
 import { SLAB_BYTES } from './out.js';
-import { formatKeyAveragesTable, keyAverages } from '../report/key-averages.js';
-import type { KeyAveragesSortKey } from '../report/key-averages.js';
-import type { KinetoTrace } from './kineto.js';
-import type { CaptureRecord } from '../capture/model.js';
+import { planTrace, type TraceBuildOptions, type TracePlan } from './plan.js';
+import { serializePlan } from './serialize.js';
 import { sinkForDir } from './sinks.js';
 import type { TraceSink, TraceSinkWriter } from './sinks.js';
 
@@ -55,7 +53,7 @@ export interface WrittenTrace {
   events: number;
 }
 
-function resolveSink(options: { dir?: string; sink?: TraceSink }): TraceSink {
+export function resolveSink(options: { dir?: string; sink?: TraceSink }): TraceSink {
   if (options.sink) return options.sink;
   if (typeof options.dir === 'string' && options.dir !== '') return sinkForDir(options.dir);
   throw new WgprofError('TRACE_NO_SINK', `no trace destination: dir is ${JSON.stringify(options.dir)} and no sink was given; pass { dir: torch_profiler_dir } or { sink }.`);
@@ -67,9 +65,15 @@ function resolveSink(options: { dir?: string; sink?: TraceSink }): TraceSink {
  * The write yields to the event loop, so the record must not change until the promise settles.
  */
 export async function writeTrace(record: CaptureRecord, options: WriteTraceOptions): Promise<WrittenTrace> {
+  resolveSink(options);
+  return writePlan(planTrace(record, options), options);
+}
+
+/** writeTrace of a record already planned; `also` receives every event as it is written. */
+export async function writePlan(plan: TracePlan, options: WriteTraceOptions, also?: EventWriter): Promise<WrittenTrace> {
   const sink = resolveSink(options);
   const useGzip = options.useGzip ?? true;
-  const name = traceFileName(options.workerName ?? record.meta?.workerName ?? 'worker', options.timeNs ?? epochNowNs(), useGzip);
+  const name = traceFileName(options.workerName ?? plan.meta.workerName ?? 'worker', options.timeNs ?? epochNowNs(), useGzip);
   const sliceMs = options.sliceMs ?? 8;
   const level = options.gzipLevel ?? 6;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
@@ -82,7 +86,8 @@ export async function writeTrace(record: CaptureRecord, options: WriteTraceOptio
   if (engine === 'node-zlib' && !isNode) throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'node-zlib' needs Node; use 'fflate' or 'auto' in a page.");
   // 64 KiB chunks (serializing one takes well under a millisecond warm), so the event loop gets a turn
   // every sliceMs; Node's deflate jobs take them a megabyte at a time.
-  const chunks = serializeTraceBytes(record, { ...options, traceName: options.traceName ?? name });
+  // The file name is known only now: it is the trace's traceName unless one was given.
+  const chunks = serializePlan(plan, { chunkChars: options.chunkChars, traceName: options.traceName ?? name }, also);
   const writer = await sink.open(name);
   try {
     const bytes =
@@ -284,35 +289,5 @@ async function pipeNodeGzipStream(zlib: NodeZlib, chunks: Iterable<Uint8Array>, 
     return bytes;
   } finally {
     if (!ended) gz.destroy();
-  }
-}
-
-export interface DumpKeyAveragesOptions {
-  sink?: TraceSink;
-  sortBy?: KeyAveragesSortKey;
-  rowLimit?: number;
-}
-
-/**
- * vLLM's `torch_profiler_dump_cuda_time_total`: writes the key-averages table to
- * `{dir}/profiler_out_{rank}.txt` (atomically), sorted by self GPU time (self CPU time, 50 rows,
- * when there is no GPU time, as vLLM does for CPU-only runs). Skipped for URI dirs, as vLLM does:
- * resolves to null then. Resolves to the path written.
- */
-export async function dumpKeyAverages(input: CaptureRecord | KinetoTrace, dir: string, rank: number, options: DumpKeyAveragesOptions = {}): Promise<string | null> {
-  const fileName = keyAveragesFileName(rank);
-  if (!options.sink && uriScheme(dir) !== null) return null;
-  const sink = resolveSink({ dir, ...(options.sink ? { sink: options.sink } : {}) });
-  const ka = keyAverages(input);
-  const sortBy = options.sortBy ?? (ka.hasGpuTime ? 'self_gpu' : 'self_cpu');
-  const rowLimit = options.rowLimit ?? (ka.hasGpuTime ? 100 : 50);
-  const text = formatKeyAveragesTable(ka, { sortBy, rowLimit });
-  const writer = await sink.open(fileName);
-  try {
-    await writer.write(new TextEncoder().encode(text));
-    return await writer.commit();
-  } catch (error) {
-    await writer.abort().catch(() => undefined);
-    throw error;
   }
 }

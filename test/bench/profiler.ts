@@ -10,9 +10,17 @@
 // distributions (warm-up excluded, every sample kept), the ratio of median step times (headline) and
 // the median of the paired per-step ratios variant[k] / off[k].
 //
-// Backends: Dawn's null backend (no GPU work: the ratios are the pure CPU cost of profiling; targets:
-// capture with default options ≤ 1.10, with every option ≤ 1.40, outside the window ≤ 1.01) and
-// SwiftShader (real, slow GPU work; the same ratios as an end-to-end view, no targets).
+// Backends: Dawn's null backend (no GPU work: the ratios are the pure CPU cost of profiling; targets
+// per dispatch: vLLM's default options ≤ 1.0 µs, every option ≤ 1.5 µs, outside the window ≤ 1.01× with
+// a 95% confidence interval that says so) and SwiftShader (real, slow GPU work; the same ratios as an
+// end-to-end view, no targets).
+//
+// Breakdown (null backend): capture-bare (no timestamps, no stack) − off = bookkeeping (wrappers,
+// the dispatch log, clock reads); capture-timestamps − capture-bare = GPU timestamps (timestampWrites,
+// pass splitting, per-submit resolve and readback; the readback's own CPU time is measured inside the
+// instrumentation and shown apart); capture-default − capture-timestamps = the JS stack (with_stack);
+// capture-all − capture-default = shapes + memory + FLOPs. Per dispatch = (median step − median off
+// step) / dispatches per step.
 //
 //   node scripts/run-ts.mjs test/bench/profiler.ts [--backends null,vulkan] [--rounds N] [--block N]
 
@@ -28,10 +36,12 @@ import type { ModelRunner } from '../../src/engine/types.js';
 import { requestGpuDevice, type AdapterFacts, type GpuBackend, type GpuRuntime } from '../../src/gpu/device.js';
 import { noProfiler, type EngineProfilerHooks } from '../../src/profiler/hooks.js';
 import { Profiler } from '../../src/profiler/profiler.js';
+import { Instrumentation } from '../../src/instrument/instrumentation.js';
 import { setLogSink } from '../../src/util/log.js';
 import { distribution, formatNumber, formatRatio, formatTable, pairedRatios, type Distribution } from './util.js';
 
-export type VariantName = 'off' | 'capture-default' | 'capture-all' | 'outside-window';
+export type VariantName = 'off' | 'capture-bare' | 'capture-timestamps' | 'capture-default' | 'capture-all' | 'outside-window';
+const CAPTURE_VARIANTS = ['capture-bare', 'capture-timestamps', 'capture-default', 'capture-all'] as const;
 
 export interface BenchProfilerOptions {
   backends?: GpuBackend[];
@@ -53,6 +63,10 @@ export interface VariantResult {
   ratioToOff?: Distribution;
   /** Files the variant's profiler wrote at the end (not timed). */
   files: number;
+  /** (median step − median 'off' step) / dispatches per step, µs (capture variants and outside-window). */
+  extraUsPerDispatch?: number;
+  /** CPU time the timestamp readback took (per-submit resolve, marker, map handling), per dispatch, µs. */
+  readbackUsPerDispatch?: number;
 }
 
 export interface BackendResult {
@@ -60,11 +74,18 @@ export interface BackendResult {
   adapter: AdapterFacts;
   steps: number;
   variants: VariantResult[];
+  /** Dispatches per engine step (from the capture). */
+  dispatchesPerStep: number;
   /** Headline ratios: median step time of the variant / median step time of 'off'. */
   ratios: { captureDefault: number; captureAll: number; outsideWindow: number };
   /** The same as medians of the paired per-step ratios variant[k] / off[k] (noisier when steps vary). */
   pairedRatios: { captureDefault: number; captureAll: number; outsideWindow: number };
-  targets: { captureDefault: number; captureAll: number; outsideWindow: number } | null;
+  /** 95% confidence interval of the median paired ratio outside-window / off (distribution-free, from order statistics). */
+  outsideWindowCi: [number, number];
+  /** Per-dispatch costs, µs: the breakdown of capture-all (see the file comment). */
+  breakdownUs: { bookkeeping: number; timestamps: number; readback: number; stack: number; options: number; captureDefault: number; captureAll: number };
+  /** Targets: µs per dispatch for the capture variants, a ratio for outside-window. */
+  targets: { captureDefaultUs: number; captureAllUs: number; outsideWindow: number } | null;
 }
 
 export interface BenchProfilerResult {
@@ -74,6 +95,8 @@ export interface BenchProfilerResult {
 
 const DESCRIPTIONS: Record<VariantName, string> = {
   off: 'no profiler',
+  'capture-bare': 'capturing, no GPU timestamps, no stack (bookkeeping only)',
+  'capture-timestamps': 'capturing with GPU timestamps, no stack',
   'capture-default': "capturing, vLLM defaults (with_stack, gzip, dump_cuda_time_total)",
   'capture-all': 'capturing, with_stack + record_shapes + with_memory + with_flops',
   'outside-window': "attached + started, delay_iterations 1e9 (never captures); same engine as 'off'",
@@ -83,6 +106,9 @@ function configFor(variant: VariantName, dir: string): ProfilerConfigInput | nul
   switch (variant) {
     case 'off':
       return null;
+    case 'capture-bare':
+    case 'capture-timestamps':
+      return { profiler: 'torch', torch_profiler_dir: dir, ignore_frontend: true, torch_profiler_with_stack: false };
     case 'capture-default':
       return { profiler: 'torch', torch_profiler_dir: dir, ignore_frontend: true };
     case 'capture-all':
@@ -185,10 +211,11 @@ async function benchBackend(backend: GpuBackend, options: { rounds: number; bloc
   // started Profiler whose delay never ends; its off blocks with no profiler at all.
   const shared = new SwitchableHooks();
   try {
-    for (const variant of ['off', 'capture-default', 'capture-all'] as const) {
+    for (const variant of ['off', ...CAPTURE_VARIANTS] as const) {
       const runtime = await requestGpuDevice({ backend });
       const config = configFor(variant, dir);
-      const profiler = config ? new Profiler(parseProfilerConfig(config), { workerName: `bench-${variant}` }) : undefined;
+      const instrumentation = variant === 'capture-bare' ? { timestamps: false } : {};
+      const profiler = config ? new Profiler(parseProfilerConfig(config), { workerName: `bench-${variant}`, instrumentation }) : undefined;
       // Attach before the runner exists (as createEngine does), so the instrumentation sees its objects.
       profiler?.attach(runtime.device, runtime.facts);
       const model = getPreset('tiny');
@@ -219,17 +246,27 @@ async function benchBackend(backend: GpuBackend, options: { rounds: number; bloc
         outside.detach();
       }
     };
-    const order: Lane[] = [offLane, lanes[1]!, outsideLane, lanes[2]!];
+    const order: Lane[] = [offLane, ...lanes.slice(1), outsideLane];
     for (let round = 0; round < options.rounds; round++) {
       // Rotate the order every round so no variant always runs first after a pause.
       for (let j = 0; j < order.length; j++) await runBlock(order[(round + j) % order.length]!);
       if (round % 4 === 3) progress(`profiler bench (${backend}): round ${round + 1}/${options.rounds}`);
     }
+    // The readback's CPU time so far (the window is still open: read it before the stop collects it).
+    const readbackNs = new Map<VariantName, number>();
+    for (const lane of lanes) readbackNs.set(lane.variant, Instrumentation.of(lane.runtime.device)?.readbackCpuNs ?? 0);
     const files = new Map<VariantName, number>();
-    for (const lane of lanes) files.set(lane.variant, lane.profiler ? (await lane.engine.stopProfile()).length : 0);
+    let dispatchesPerStep = 0;
+    for (const lane of lanes) {
+      files.set(lane.variant, lane.profiler ? (await lane.engine.stopProfile()).length : 0);
+      const costs = lane.profiler?.lastCapture?.costs;
+      if (costs && costs.length > 0) dispatchesPerStep = costs.reduce((n, c) => n + c.dispatches, 0) / costs.length;
+    }
+    if (!(dispatchesPerStep > 0)) throw new Error('profiler bench: the captures recorded no dispatches');
 
     const off = offLane.samplesMs;
-    const all = [offLane, lanes[1]!, lanes[2]!, outsideLane];
+    const all = [offLane, ...lanes.slice(1), outsideLane];
+    const offMedian = median(off);
     const results: VariantResult[] = all.map((lane) => {
       const result: VariantResult = {
         variant: lane.variant,
@@ -237,21 +274,38 @@ async function benchBackend(backend: GpuBackend, options: { rounds: number; bloc
         stepMs: distribution(lane.samplesMs, 'ms'),
         files: files.get(lane.variant) ?? 0,
       };
-      if (lane.variant !== 'off') result.ratioToOff = distribution(pairedRatios(lane.samplesMs, off), 'ratio');
+      if (lane.variant !== 'off') {
+        result.ratioToOff = distribution(pairedRatios(lane.samplesMs, off), 'ratio');
+        result.extraUsPerDispatch = ((median(lane.samplesMs) - offMedian) * 1000) / dispatchesPerStep;
+      }
+      const readback = readbackNs.get(lane.variant);
+      if (lane.variant !== 'outside-window' && readback) result.readbackUsPerDispatch = readback / 1000 / (lane.samplesMs.length * dispatchesPerStep);
       return result;
     });
     const of = (v: VariantName) => results.find((r) => r.variant === v)!;
-    const offMedian = of('off').stepMs.median;
+    const extra = (v: VariantName) => of(v).extraUsPerDispatch!;
     const ratioOfMedians = (v: VariantName) => of(v).stepMs.median / offMedian;
     const pairedMedian = (v: VariantName) => of(v).ratioToOff!.median;
+    const readback = of('capture-timestamps').readbackUsPerDispatch ?? 0;
     return {
       backend,
       adapter: offLane.runtime.facts,
       steps: off.length,
+      dispatchesPerStep,
       variants: results,
       ratios: { captureDefault: ratioOfMedians('capture-default'), captureAll: ratioOfMedians('capture-all'), outsideWindow: ratioOfMedians('outside-window') },
       pairedRatios: { captureDefault: pairedMedian('capture-default'), captureAll: pairedMedian('capture-all'), outsideWindow: pairedMedian('outside-window') },
-      targets: backend === 'null' ? { captureDefault: 1.1, captureAll: 1.4, outsideWindow: 1.01 } : null,
+      outsideWindowCi: medianCi(pairedRatios(outsideLane.samplesMs, off)),
+      breakdownUs: {
+        bookkeeping: extra('capture-bare'),
+        timestamps: extra('capture-timestamps') - extra('capture-bare') - readback,
+        readback,
+        stack: extra('capture-default') - extra('capture-timestamps'),
+        options: extra('capture-all') - extra('capture-default'),
+        captureDefault: extra('capture-default'),
+        captureAll: extra('capture-all'),
+      },
+      targets: backend === 'null' ? { captureDefaultUs: 1.0, captureAllUs: 1.5, outsideWindow: 1.01 } : null,
     };
   } finally {
     for (const lane of lanes) {
@@ -266,21 +320,38 @@ export function formatProfilerBench(result: BenchProfilerResult): string {
   return result.table;
 }
 
+function median(samples: readonly number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * 95% confidence interval of the median, distribution-free: the order statistics k and n+1-k where k is
+ * the lower 2.5% point of Binomial(n, 1/2) (normal approximation, fine for the hundreds of samples here).
+ */
+export function medianCi(samples: readonly number[]): [number, number] {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return [NaN, NaN];
+  const k = Math.max(1, Math.floor(n / 2 - 1.96 * Math.sqrt(n) / 2));
+  return [sorted[k - 1]!, sorted[Math.min(n, n + 1 - k) - 1]!];
+}
+
+const us = (value: number | undefined): string => (value === undefined ? '' : `${value.toFixed(2)} µs`);
+
 function tableOf(backends: BackendResult[]): string {
   const rows: string[][] = [];
   for (const b of backends) {
-    const headline: Record<VariantName, number | undefined> = {
-      off: undefined,
-      'capture-default': b.ratios.captureDefault,
-      'capture-all': b.ratios.captureAll,
-      'outside-window': b.ratios.outsideWindow,
-    };
-    const targets: Record<VariantName, number | undefined> = b.targets
-      ? { off: undefined, 'capture-default': b.targets.captureDefault, 'capture-all': b.targets.captureAll, 'outside-window': b.targets.outsideWindow }
-      : { off: undefined, 'capture-default': undefined, 'capture-all': undefined, 'outside-window': undefined };
+    const headline: Partial<Record<VariantName, number>> = { 'capture-default': b.ratios.captureDefault, 'capture-all': b.ratios.captureAll, 'outside-window': b.ratios.outsideWindow };
     for (const v of b.variants) {
-      const ratio = headline[v.variant];
-      const target = targets[v.variant];
+      const ratio = headline[v.variant] ?? (v.variant === 'off' ? undefined : v.stepMs.median / b.variants[0]!.stepMs.median);
+      let target = '';
+      if (b.targets) {
+        if (v.variant === 'capture-default') target = `≤ ${b.targets.captureDefaultUs.toFixed(1)} µs${v.extraUsPerDispatch! <= b.targets.captureDefaultUs ? ' ok' : ' MISSED'}`;
+        if (v.variant === 'capture-all') target = `≤ ${b.targets.captureAllUs.toFixed(1)} µs${v.extraUsPerDispatch! <= b.targets.captureAllUs ? ' ok' : ' MISSED'}`;
+        if (v.variant === 'outside-window') target = `≤ ${b.targets.outsideWindow.toFixed(2)}x (CI ${formatRatio(b.outsideWindowCi[0], 3)}–${formatRatio(b.outsideWindowCi[1], 3)})${b.outsideWindowCi[1] <= b.targets.outsideWindow ? ' ok' : ' MISSED'}`;
+      }
       rows.push([
         b.backend === 'null' ? 'null' : `${b.backend} (${b.adapter.description || b.adapter.device || b.adapter.vendor})`,
         v.variant,
@@ -288,12 +359,21 @@ function tableOf(backends: BackendResult[]): string {
         `${formatNumber(v.stepMs.min)}–${formatNumber(v.stepMs.p90)}`,
         ratio !== undefined ? formatRatio(ratio, 3) : '1 (base)',
         v.ratioToOff ? `${formatRatio(v.ratioToOff.median, 3)}` : '',
-        target !== undefined && ratio !== undefined ? `≤ ${target.toFixed(2)}${ratio <= target ? ' ok' : ' MISSED'}` : '',
+        us(v.extraUsPerDispatch),
+        target,
         String(v.stepMs.count),
       ]);
     }
   }
-  return formatTable(['backend', 'variant', 'step median', 'step min–p90', 'ratio of medians', 'paired ratio median', 'target', 'steps'], rows);
+  const table = formatTable(['backend', 'variant', 'step median', 'step min–p90', 'ratio of medians', 'paired ratio median', '+ per dispatch', 'target', 'steps'], rows);
+  const breakdowns = backends.map((b) => {
+    const d = b.breakdownUs;
+    return (
+      `${b.backend}: ${b.dispatchesPerStep.toFixed(1)} dispatches per step; per dispatch: bookkeeping ${us(d.bookkeeping)}, GPU timestamps ${us(d.timestamps)}, ` +
+      `readback ${us(d.readback)}, stack ${us(d.stack)}, shapes+memory+FLOPs ${us(d.options)} → vLLM defaults ${us(d.captureDefault)}, every option ${us(d.captureAll)}`
+    );
+  });
+  return `${table}\n${breakdowns.join('\n')}`;
 }
 
 export async function benchProfiler(options: BenchProfilerOptions = {}): Promise<BenchProfilerResult> {

@@ -355,6 +355,39 @@ describe('Instrumentation on dawn.node', () => {
     }
   });
 
+  test('each window is collected apart: work of a window reopened before the first was collected stays out of it', async () => {
+    const { device } = runtime;
+    const inst = new Instrumentation();
+    inst.attach(device);
+    try {
+      const src = device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      const dst = device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      inst.setCapturing(true);
+      runAddOne(kit, src, dst, 2);
+      const first = inst.endWindow()!;
+      // A restart before the first window is collected (the profiler's auto-stop, then /start_profile).
+      inst.setCapturing(true);
+      runAddOne(kit, src, dst, 3);
+      const second = inst.endWindow()!;
+      // Collected out of order: each has exactly its own dispatches, each timed within its submit.
+      const b = await second.collect();
+      const a = await first.collect();
+      assert.equal(a.dispatches.length, 2);
+      assert.equal(b.dispatches.length, 3);
+      assert.ok(Math.max(...a.dispatches.map((d) => d.externalId)) < Math.min(...b.dispatches.map((d) => d.externalId)));
+      assert.equal(timed(a).length, 2);
+      assert.equal(timed(b).length, 3);
+      assert.equal(a.submits.length, 1);
+      assert.equal(b.submits.length, 1);
+      await assert.rejects(first.collect(), (e: unknown) => e instanceof WgprofError && e.code === 'WINDOW_COLLECTED');
+      assert.equal(inst.endWindow(), undefined, 'no window is open');
+      src.destroy();
+      dst.destroy();
+    } finally {
+      inst.detach();
+    }
+  });
+
   test('outside the capture window nothing is recorded, encoders are not touched, no query set is created', async () => {
     const { device } = runtime;
     const inst = new Instrumentation({ withMemory: true });

@@ -232,7 +232,7 @@ describe('sample kernel', () => {
 describe('kernel runner', () => {
   test('encodeKernel tells an attached receiver the kernel and shape of each dispatch', async () => {
     const hints: DispatchHint[] = [];
-    setHintReceiver(device, (hint) => hints.push(hint));
+    setHintReceiver(device, (kernel, shape) => hints.push({ kernel, shape }));
     try {
       const shape = { rows: 2, cols: 3 };
       await run(residualAdd, shape, residualAddParams(shape), [new Float32Array(6), new Float32Array(6)]);

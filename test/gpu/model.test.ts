@@ -117,9 +117,9 @@ describe('tiny model on WebGPU vs the CPU reference', () => {
     const runner = await createModelRunner(rt.device, tiny, { maxSlots: 2, maxBatchTokens: 16, seed: 1 });
     const names: string[] = [];
     const shapes: unknown[] = [];
-    setHintReceiver(rt.device, (hint) => {
-      names.push(hint.kernel.label);
-      shapes.push(hint.shape);
+    setHintReceiver(rt.device, (kernel, shape) => {
+      names.push(kernel.label);
+      shapes.push(shape);
     });
     try {
       await runner.forward([seq(0, bytes('hi'), 0), seq(1, bytes('there'), 0, false)]);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { matmul, matmulBias, matmulBiasGelu } from '../../kernels/matmul.js';
-import { createEngine } from '../../src/engine/engine.js';
+import { createEngine } from '../../src/engine/index.js';
 import { Profiler } from '../../src/profiler/profiler.js';
 import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
 import { parseTraceFile, validateTrace } from '../../src/report/index.js';

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DispatchLog } from '../../src/instrument/dispatch-log.js';
+import { DispatchLog, emptyDispatchEntry, type DispatchEntry } from '../../src/instrument/dispatch-log.js';
 import { bindGroupBufferBytes } from '../../src/instrument/instrumentation.js';
 import { MemoryTracker, textureBytes } from '../../src/instrument/memory.js';
 import { captureStackHolder, cleanStack, formatStack } from '../../src/instrument/stack.js';
@@ -143,28 +143,53 @@ describe('bindGroupBufferBytes on one-shot iterables', () => {
 });
 
 describe('DispatchLog', () => {
-  const push = (log: DispatchLog<string, object, unknown, unknown>, id: number) =>
-    log.push(id, `k${id}`, 'dispatchWorkgroups', id * 10, id * 10 + 1, id * 10 + 2, id, 1, 1, undefined, [id], undefined, undefined, undefined);
+  const entry = (id: number): DispatchEntry => ({
+    ...emptyDispatchEntry(),
+    id,
+    kernel: `k${id}`,
+    launch: 'dispatchWorkgroups',
+    opStartNs: id * 10,
+    launchStartNs: id * 10 + 1,
+    launchEndNs: id * 10 + 2,
+    workgroupsX: id,
+    workgroupsY: 1,
+    workgroupsZ: 1,
+    boundBufferBytes: [id],
+  });
 
-  test('keeps every column through growth; sequence numbers keep counting across clear()', () => {
-    const log = new DispatchLog<string, object, unknown, unknown>(2);
-    const seqs = [1, 2, 3, 4, 5].map((id) => push(log, id));
-    assert.deepEqual(seqs, [0, 1, 2, 3, 4]);
-    log.setTiming(3, 'slice', 6);
+  test('keeps every field through growth and copies shared arrays into the record', () => {
+    const log = new DispatchLog(2);
+    const shared = [7, 8];
+    const indices = [1, 2, 3, 4, 5].map((id) => log.push(id === 4 ? { ...entry(id), boundBufferBytes: shared, workgroupSize: [8, 8] } : entry(id)));
+    assert.deepEqual(indices, [0, 1, 2, 3, 4]);
     assert.equal(log.length, 5);
-    assert.deepEqual([...log.ids.subarray(0, 5)], [1, 2, 3, 4, 5]);
-    assert.deepEqual([...log.times.subarray(12, 15)], [50, 51, 52], 'entry 4 (seq 4) after two growths');
-    assert.deepEqual([...log.counts.subarray(0, 3)], [1, 1, 1]);
-    assert.deepEqual(log.kernels, ['k1', 'k2', 'k3', 'k4', 'k5']);
-    assert.deepEqual([log.slices[3], log.queryIndex[3]], ['slice', 6]);
-    assert.equal(log.slices[2], undefined, 'untimed entries have no slice');
-    assert.ok(log.holds(0) && log.holds(4) && !log.holds(5) && !log.holds(-1));
-    log.clear();
-    assert.equal(log.length, 0);
-    assert.deepEqual(log.kernels, [], 'references dropped');
-    assert.ok(!log.holds(4), 'entries handed over are no longer held');
-    assert.equal(push(log, 6), 5, 'numbering continues');
-    assert.ok(log.holds(5));
+    const r = log.record(3, 32);
+    assert.deepEqual(r, {
+      externalId: 4,
+      correlation: 4,
+      kernel: 'k4',
+      launch: 'dispatchWorkgroups',
+      opStartNs: 40,
+      opEndNs: 42,
+      launchStartNs: 41,
+      launchEndNs: 42,
+      workgroups: [4, 1, 1],
+      workgroupSize: [8, 8, 1],
+      boundBufferBytes: [7, 8],
+    });
+    assert.notEqual(r.boundBufferBytes, shared, 'copied, not shared');
+    assert.deepEqual(log.record(0, 32).workgroups, [1, 1, 1]);
+    assert.equal(log.id(4), 5);
+  });
+
+  test('a timed entry knows where its ticks lie in its submit readback; an untimed one does not', () => {
+    const log = new DispatchLog();
+    log.push(entry(1));
+    log.push(entry(2));
+    const slice = { set: {} as GPUQuerySet, used: 8, offset: 512 };
+    log.setTiming(1, slice, 6);
+    assert.equal(log.tickIndex(1), 512 / 8 + 6);
+    assert.equal(log.tickIndex(0), undefined);
   });
 });
 

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseProfilerConfig } from '../../src/config/index.js';
 import type { ProfilerConfigInput } from '../../src/config/index.js';
-import { emptyCaptureStats, type Captured } from '../../src/instrument/instrumentation.js';
+import { emptyCaptureStats, type Captured, type WindowHandle } from '../../src/instrument/instrumentation.js';
 import { PROFILE_MEASURE, PROFILE_START_MARK, PROFILE_STOP_MARK, type UserTiming } from '../../src/profiler/cuda-range.js';
-import type { TraceOutput } from '../../src/profiler/output.js';
+import type { ExportedTrace, TraceOutput } from '../../src/profiler/output.js';
+import { stepCosts } from '../../src/trace/plan.js';
 import { noProfiler } from '../../src/profiler/hooks.js';
 import { Profiler, createProfiler, type CaptureSource, type ProfilerOptions } from '../../src/profiler/profiler.js';
 import type { CaptureRecord, DispatchRecord } from '../../src/capture/model.js';
@@ -64,39 +65,45 @@ class FakeSource implements CaptureSource {
       cost: { flops: 1_600, bytesRead: 400, bytesWritten: 400 },
     });
   }
-  async flush(): Promise<Captured> {
-    this.flushes++;
-    if (this.failFlush) throw new Error('flush exploded');
+  /** Closes the window: its dispatches are collected later, apart from any window opened after it. */
+  endWindow(): WindowHandle | undefined {
+    if (!this.capturing) return undefined;
+    this.capturing = false;
     const dispatches = this.dispatches;
     this.dispatches = [];
-    const errors = this.flushErrors;
-    this.flushErrors = [];
     return {
-      dispatches,
-      copies: [],
-      memory: [],
-      timestamps: { mode: 'pass-boundaries', quantized: false },
-      stats: { ...emptyCaptureStats(), timedDispatches: dispatches.length },
-      submits: [],
-      errors,
+      collect: async (): Promise<Captured> => {
+        this.flushes++;
+        if (this.failFlush) throw new Error('flush exploded');
+        const errors = this.flushErrors;
+        this.flushErrors = [];
+        return {
+          dispatches,
+          copies: [],
+          memory: [],
+          timestamps: { mode: 'pass-boundaries', quantized: false },
+          stats: { ...emptyCaptureStats(), timedDispatches: dispatches.length },
+          submits: [],
+          errors,
+        };
+      },
     };
   }
 }
 
 class FakeOutput implements TraceOutput {
-  traces: { record: CaptureRecord; workerName: string; useGzip: boolean }[] = [];
+  traces: { record: CaptureRecord; workerName: string; useGzip: boolean; table: boolean }[] = [];
   tables: { rank: number; table: string }[] = [];
   failWrite = false;
   private n = 0;
-  async writeTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean }): Promise<string> {
+  async exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean }): Promise<ExportedTrace> {
     if (this.failWrite) throw new Error('disk full');
     this.traces.push({ record, ...options });
-    return `/out/${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`;
+    const out: ExportedTrace = { file: `/out/${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`, steps: stepCosts(record) };
+    if (options.table) out.table = `TABLE(${record.dispatches.length} dispatches)`;
+    return out;
   }
-  formatKeyAverages(record: CaptureRecord): string {
-    return `TABLE(${record.dispatches.length} dispatches)`;
-  }
-  async writeKeyAverages(_record: CaptureRecord, rank: number, table: string): Promise<string | undefined> {
+  async writeKeyAverages(rank: number, table: string): Promise<string | undefined> {
     this.tables.push({ rank, table });
     return `/out/profiler_out_${rank}.txt`;
   }
@@ -285,6 +292,34 @@ describe('Profiler (torch mode, fake capture)', () => {
     const [first, second] = r.output.traces;
     assert.deepEqual(first!.record.dispatches.map((d) => d.kernel), ['matmul_it1', 'matmul_it1']);
     assert.deepEqual(second!.record.dispatches.map((d) => d.kernel), ['matmul_it2', 'matmul_it2']);
+  });
+
+  it('beforeExport sees each worker capture before it is written (an adapter renames its ops); a throwing one is logged and the capture written as it stands', async () => {
+    const seen: number[] = [];
+    const r = rig(
+      { max_iterations: 1 },
+      {
+        beforeExport: async (record) => {
+          seen.push(record.dispatches.length);
+          for (const d of record.dispatches) d.opName = 'Renamed';
+        },
+      },
+    );
+    r.profiler.start();
+    r.iterate(3);
+    r.iterate();
+    await r.profiler.stop();
+    assert.deepEqual(seen, [3]);
+    assert.deepEqual(r.output.traces[0]!.record.dispatches.map((d) => d.opName), ['Renamed', 'Renamed', 'Renamed']);
+
+    const failing = rig({ max_iterations: 1 }, { beforeExport: () => { throw new Error('adapter broke'); } });
+    failing.profiler.start();
+    failing.iterate(2);
+    failing.iterate();
+    const files = await failing.profiler.stop();
+    assert.ok(files.some((f) => f.includes('w-rank-0')), 'the worker trace is still written');
+    assert.equal(failing.output.traces[0]!.record.dispatches.length, 2);
+    assert.ok(logs.some((l) => l.level === 'warn' && /beforeExport threw: adapter broke/.test(l.message)));
   });
 
   it('key averages: written and printed on rank 0, written but not printed on rank 1', async () => {

@@ -106,6 +106,25 @@ describe('top level', () => {
 });
 
 describe('events', () => {
+  it('an op named apart from its kernel (opName) keeps its kernel name on the GPU event; extra args land on both', () => {
+    const record = full();
+    const d = record.dispatches[0]!;
+    d.opName = 'MatMul';
+    d.args = { node_name: '/encoder/MatMul_3', op_type: 'MatMul' };
+    const t = buildTrace(record);
+    const op = byCat(t, 'cpu_op').find((e) => e.args?.['External id'] === d.externalId)!;
+    assert.equal(op.name, 'MatMul');
+    assert.equal(op.args?.['node_name'], '/encoder/MatMul_3');
+    assert.equal(op.args?.['op_type'], 'MatMul');
+    const kernel = byCat(t, 'kernel').find((e) => e.args?.['correlation'] === d.correlation)!;
+    assert.equal(kernel.name, d.kernel);
+    assert.equal(kernel.args?.['node_name'], '/encoder/MatMul_3');
+    assert.deepEqual(validateTrace(t), []);
+    const bad = full();
+    bad.dispatches[0]!.args = 'node' as unknown as Record<string, string>;
+    assert.throws(() => buildTrace(bad), /dispatches\[0\]\.args is "node"; expected an object/);
+  });
+
   it('formats every ts and dur as µs with exactly 3 decimals, relative to baseTimeNanoseconds', () => {
     const raw = text(full());
     const values = [...raw.matchAll(/"(ts|dur)":([^,}]+)/g)].map((m) => m[2]!);
@@ -374,13 +393,12 @@ describe('nesting', () => {
       record.cpuSpans = Array.from({ length: 8 }, (_, i) => ({ name: `span${i}`, cat: 'python_function' as const, startNs: at(), endNs: at() }));
       const t = buildTrace(record);
       assert.deepEqual(validateTrace(t), [], `round ${round}`);
-      assert.deepEqual(JSON.parse(text(record)), t);
     }
   });
 });
 
 describe('serialization', () => {
-  it('produces exactly buildTrace’s content, in chunks of about chunkChars', () => {
+  it('chunk size changes the chunking, never the content: chunks of about chunkChars', () => {
     for (const record of [full(), noTimestampRecord(), twoStepRecord()]) {
       const chunks = [...serializeTrace(record, { chunkChars: 1024 })];
       assert.ok(chunks.length >= 3, `${chunks.length} chunks`);
