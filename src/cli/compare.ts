@@ -4,7 +4,8 @@
 
 import { errorMessage } from '../util/errors.js';
 import type { CompareKind } from '../report/compare.js';
-import type { Command } from './main.js';
+import { processIo } from './main.js';
+import type { Command, CommandIo } from './main.js';
 
 const HELP = `usage: wgprof compare BASE NEW [--threshold 5%] [--rows kernel,op,step] [--limit N] [--json]
 
@@ -68,13 +69,8 @@ export function parseCompareArgs(argv: string[]): Args | string {
   return { base: files[0]!, next: files[1]!, thresholdPct, kinds, limit, json };
 }
 
-export interface CompareIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
 /** `wgprof compare` with its output streams given; resolves to the exit status. */
-export async function runCompare(argv: string[], io: CompareIo): Promise<number> {
+export async function runCompare(argv: string[], io: CommandIo): Promise<number> {
   const args = parseCompareArgs(argv);
   if (typeof args === 'string') {
     io.err(`wgprof compare: ${args}\n\n${HELP}`);
@@ -106,9 +102,5 @@ export async function runCompare(argv: string[], io: CompareIo): Promise<number>
 export const command: Command = {
   summary: 'compare two traces per kernel / op / step; exit 1 on a regression',
   help: HELP,
-  main: (argv) =>
-    runCompare(argv, {
-      out: (text) => process.stdout.write(text),
-      err: (text) => process.stderr.write(text),
-    }),
+  main: (argv) => runCompare(argv, processIo),
 };

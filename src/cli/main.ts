@@ -12,6 +12,17 @@ export interface Command {
   main(argv: string[]): Promise<number>;
 }
 
+/** Where a command writes: the process's stdout/stderr from the CLI, collectors in tests. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: CommandIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   doctor: { summary: 'check the WebGPU runtime: adapter, features, timestamp mode', load: async () => (await import('./doctor.js')).command },
   config: { summary: 'validate a --profiler-config and print it normalized with its hash', load: async () => (await import('./config.js')).command },

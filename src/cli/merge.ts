@@ -2,7 +2,8 @@
 // pids remapped so nothing collides, aligned on wall-clock time; still a valid trace.
 
 import { errorMessage } from '../util/errors.js';
-import type { Command } from './main.js';
+import { processIo } from './main.js';
+import type { Command, CommandIo } from './main.js';
 
 const HELP = `usage: wgprof merge TRACE TRACE... -o OUT [--json]
 
@@ -47,12 +48,7 @@ export function parseMergeArgs(argv: string[]): Args | string {
   return { inputs, output, json };
 }
 
-export interface MergeIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export async function runMerge(argv: string[], io: MergeIo): Promise<number> {
+export async function runMerge(argv: string[], io: CommandIo): Promise<number> {
   const args = parseMergeArgs(argv);
   if (typeof args === 'string') {
     io.err(`wgprof merge: ${args}\n\n${HELP}`);
@@ -77,9 +73,5 @@ export async function runMerge(argv: string[], io: MergeIo): Promise<number> {
 export const command: Command = {
   summary: 'merge traces (workers, shards) into one, ids and pids remapped, aligned on wall clock',
   help: HELP,
-  main: (argv) =>
-    runMerge(argv, {
-      out: (text) => process.stdout.write(text),
-      err: (text) => process.stderr.write(text),
-    }),
+  main: (argv) => runMerge(argv, processIo),
 };

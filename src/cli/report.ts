@@ -5,7 +5,8 @@ import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import type { GpuBackend } from '../gpu/device.js';
 import type { DevicePeak } from '../report/peak.js';
-import type { Command } from './main.js';
+import { processIo } from './main.js';
+import type { Command, CommandIo } from './main.js';
 
 const HELP = `usage: wgprof report TRACE... -o OUT.html [--title TEXT] [--peak-gflops X --peak-gbps Y]
                      [--no-calibrate] [--backend auto|vulkan|null]
@@ -86,11 +87,6 @@ export function parseReportArgs(argv: string[]): Args | string {
   return { traces, output, calibrate, backend, ...(title !== undefined ? { title } : {}), ...(gflops !== undefined && gbps !== undefined ? { peak: { gflops, gbps } } : {}) };
 }
 
-export interface ReportIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
 /** Measures the local device's peak once (lazily) for every trace that needs it. */
 function lazyMeasuredPeak(backend: GpuBackend): () => Promise<DevicePeak> {
   let peak: Promise<DevicePeak> | undefined;
@@ -136,7 +132,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 }
 
 /** `wgprof report` with its output streams given; resolves to the exit status. */
-export async function runReport(argv: string[], io: ReportIo): Promise<number> {
+export async function runReport(argv: string[], io: CommandIo): Promise<number> {
   const args = parseReportArgs(argv);
   if (typeof args === 'string') {
     io.err(`wgprof report: ${args}\n\n${HELP}`);
@@ -179,9 +175,5 @@ export async function runReport(argv: string[], io: ReportIo): Promise<number> {
 export const command: Command = {
   summary: 'write one self-contained HTML report (charts, tables) of one or more traces',
   help: HELP,
-  main: (argv) =>
-    runReport(argv, {
-      out: (text) => process.stdout.write(text),
-      err: (text) => process.stderr.write(text),
-    }),
+  main: (argv) => runReport(argv, processIo),
 };
