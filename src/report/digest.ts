@@ -306,8 +306,8 @@ export class TraceDigestAccumulator {
   result(source: string, read: TraceReadResult, keyAveragesOverride?: KeyAverages): TraceDigest {
     const origin = Number.isFinite(this.originNs) ? this.originNs : 0;
     const ka = keyAveragesOverride ?? this.ka.result();
-    const series: DigestRowSeries[] = [...this.series.values()].map((acc, i) => ({
-      name: [...this.series.keys()][i]!.split('\u0000')[1]!,
+    const series: DigestRowSeries[] = [...this.series.entries()].map(([key, acc]) => ({
+      name: key.slice(key.indexOf('\u0000') + 1),
       kind: acc.kind,
       perStepNs: this.steps.map((_, k) => acc.perStep.get(k) ?? 0),
       outsideNs: acc.outside,
