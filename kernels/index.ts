@@ -32,3 +32,6 @@ export * from './logits.js';
 export * from './matmul.js';
 export * from './residualAdd.js';
 export * from './sample.js';
+// Device-peak calibration (wgprof report's roofline), not engine kernels: outside the registry.
+export * from './peakBandwidth.js';
+export * from './peakFlops.js';

@@ -20,6 +20,6 @@ export { Instrumentation, alignClock } from './instrument/index.js';
 export type { InstrumentationOptions, Captured, CaptureStats, SubmitRecord, SubmitSample, ClockAlignment } from './instrument/index.js';
 export * from './profiler/index.js';
 export { buildTrace, serializeTrace, serializeTraceBytes, encodeTrace, writeTrace, traceFileName, sanitizeWorkerName, sinkForDir, FsSink, CallbackSink, HttpSink, OpfsSink, DownloadSink } from './trace/index.js';
-export { validateTrace, parseTraceFile, parseTraceBytes, keyAverages, formatKeyAveragesTable, dumpKeyAverages } from './report/index.js';
+export { validateTrace, parseTraceFile, parseTraceBytes, keyAverages, formatKeyAveragesTable, dumpKeyAverages, KeyAveragesAccumulator, readTrace, readTraceBytes, checkStepTotals } from './report/index.js';
 export type { KinetoTrace, TraceEvent, TraceSink, TraceSinkWriter, WriteTraceOptions, WrittenTrace, GzipEngine } from './trace/index.js';
-export type { KeyAverages, KeyAverageRow, KeyAveragesSortKey } from './report/index.js';
+export type { KeyAverages, KeyAverageRow, KeyAveragesSortKey, StepTotalsCheck, TraceReadResult, ValidateTraceOptions } from './report/index.js';

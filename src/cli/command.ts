@@ -23,3 +23,14 @@ export class UsageError extends WgprofError {
     this.message = message;
   }
 }
+
+/** Where a command writes: the process's stdout/stderr from the CLI, collectors in tests. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: CommandIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};

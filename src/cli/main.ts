@@ -17,6 +17,9 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   summarize: { summary: 'print the key-averages table of a trace wgprof wrote', load: async () => (await import('./summarize.js')).command },
   serve: { summary: 'serve the engine over HTTP: OpenAI completions, /start_profile, /stop_profile, /metrics', load: async () => (await import('./serve.js')).command },
   'bench serve': { summary: 'load-test a running server (rate or concurrency), optionally profiled', load: async () => (await import('./bench-serve.js')).command },
+  report: { summary: 'write one self-contained HTML report (charts, tables) of one or more traces', load: async () => (await import('./report.js')).command },
+  compare: { summary: 'compare two traces per kernel / op / step; exit 1 on a regression', load: async () => (await import('./compare.js')).command },
+  merge: { summary: 'merge traces (workers, shards) into one, ids and pids remapped, aligned on wall clock', load: async () => (await import('./merge.js')).command },
 };
 
 /** The command `argv` names (two words first) and the arguments after its name. */

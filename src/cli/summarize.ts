@@ -14,9 +14,14 @@ options:
   --sort KEY    self_gpu (default when the trace has GPU time), gpu_total, calls,
                 self_cpu (default otherwise), cpu_total, flops
   --limit N     print at most N rows (default 100)
-  --json        print the rows as JSON (times in µs; unknown costs are null)
+  --json        print the rows as JSON (times in µs; unknown costs are null), with the trace's
+                kernel count, steps and peak GPU memory (null without memory events)
 
-exit status: 0 printed, 1 the file is missing or not a trace, 2 bad arguments.
+The trace is streamed (any size; gzip CRC-32 and size checked). Elements of traceEvents that are
+not JSON objects are skipped with a warning.
+
+exit status: 0 printed, 1 the file is missing, not a regular file, damaged or not a trace,
+2 bad arguments.
 `;
 
 interface Args {
@@ -62,19 +67,39 @@ export async function runSummarize(argv: string[], io: SummarizeIo): Promise<num
     io.err(`wgprof summarize: --sort is ${JSON.stringify(args.sort.slice(0, 80))}; expected one of ${KEY_AVERAGES_SORT_KEYS.join(', ')}\n`);
     return EXIT.usage;
   }
-  const { parseTraceFile } = await import('../report/parse.js');
-  let ka;
+  const { digestTrace } = await import('../report/digest.js');
+  const { warnSkipped } = await import('../report/parse.js');
+  let digest;
   try {
-    ka = keyAverages(await parseTraceFile(args.file));
+    // Streamed: memory stays bounded by names and steps, whatever the trace's size.
+    digest = await digestTrace(args.file);
   } catch (error) {
     io.err(`wgprof summarize: ${errorMessage(error)}\n`);
     return EXIT.failed;
   }
+  warnSkipped(digest.read);
+  const ka = digest.keyAverages;
   const sortBy = (args.sort ?? (ka.hasGpuTime ? 'self_gpu' : 'self_cpu')) as (typeof KEY_AVERAGES_SORT_KEYS)[number];
   sortKeyAverages(ka, sortBy);
   const limit = args.limit ?? 100;
   if (args.json) {
-    io.out(JSON.stringify({ file: args.file, sortBy, selfCpuTotalUs: ka.selfCpuTotalUs, selfGpuTotalUs: ka.selfGpuTotalUs, rows: ka.rows.slice(0, limit) }, null, 2) + '\n');
+    io.out(
+      JSON.stringify(
+        {
+          file: args.file,
+          sortBy,
+          selfCpuTotalUs: ka.selfCpuTotalUs,
+          selfGpuTotalUs: ka.selfGpuTotalUs,
+          kernels: digest.kernelEvents,
+          steps: digest.steps.length,
+          peakGpuMemoryBytes: digest.peakGpuMemoryBytes,
+          skippedEvents: digest.read.skipped,
+          rows: ka.rows.slice(0, limit),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     io.out(formatKeyAveragesTable(ka, { rowLimit: limit }));
   }

@@ -5,10 +5,9 @@
 import type { CaptureRecord } from '../capture/model.js';
 import type { ProfilerConfig } from '../config/schema.js';
 import { formatProfilerTable, writeTextFile } from '../report/table-file.js';
-import { keyAverages } from '../report/key-averages.js';
+import { KeyAveragesAccumulator } from '../report/key-averages.js';
 import { exportCapture } from '../trace/export.js';
 import { keyAveragesFileName, uriScheme } from '../trace/files.js';
-import type { TraceEvent } from '../trace/kineto.js';
 import type { StepCosts } from '../trace/plan.js';
 import { sinkForDir, type TraceSink } from '../trace/sinks.js';
 
@@ -34,23 +33,16 @@ export interface TraceOutput {
   writeKeyAverages(rank: number, table: string): Promise<string | undefined>;
 }
 
-/** Collects the complete events of an export for the key-averages table. */
-class TableEvents {
-  readonly traceEvents: TraceEvent[] = [];
-  add(event: TraceEvent): void {
-    this.traceEvents.push(event);
-  }
-}
-
 /** Writes into `config.torch_profiler_dir` (a local dir, file:// or http(s)://), or into `sink` when given. */
 export function defaultTraceOutput(config: ProfilerConfig, sink: TraceSink | undefined): TraceOutput {
   const dir = config.torch_profiler_dir;
   return {
     async exportTrace(record, { workerName, useGzip, table }) {
-      const events = table ? new TableEvents() : undefined;
+      // The table's accumulator sees the events as they are written (parents first per thread, as it needs).
+      const events = table ? new KeyAveragesAccumulator() : undefined;
       const exported = await exportCapture(record, { ...(sink ? { sink } : { dir }), useGzip, workerName, ...(events ? { events } : {}) });
       const out: ExportedTrace = { file: exported.trace.path, steps: exported.steps };
-      if (events) out.table = formatProfilerTable(keyAverages({ traceEvents: events.traceEvents } as Parameters<typeof keyAverages>[0]));
+      if (events) out.table = formatProfilerTable(events.result());
       return out;
     },
     async writeKeyAverages(rank, table) {

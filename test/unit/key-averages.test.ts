@@ -57,6 +57,7 @@ describe('keyAverages', () => {
       gflopPerS: (3 * 65_536) / 15_000, // flops per ns = GFLOP/s
       gbPerS: (3 * 12_288) / 15_000,
       unestimatedCalls: 0,
+      kernels: 3,
     });
     const softmax = row(ka.rows, 'softmax');
     assert.deepEqual([softmax.calls, softmax.selfGpuUs, softmax.flops, softmax.bytes, softmax.gflopPerS, softmax.unestimatedCalls], [1, 7, null, null, null, 1]);
