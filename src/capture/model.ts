@@ -61,6 +61,8 @@ export interface ClockFit {
 
 export interface TimestampInfo {
   mode: TimestampMode;
+  /** Why this mode: what the device supports (as probed) and what that means for the GPU times. */
+  reason?: string;
   /** true when the raw ticks were found quantized (e.g. low 16 bits always zero); null = not enough data. */
   quantized: boolean | null;
   /** Detected quantum in ns, when quantized. */

@@ -113,18 +113,45 @@ function validateOptions(options: InstrumentationOptions): void {
   }
 }
 
+const INSIDE_PASSES = 'chromium-experimental-timestamp-query-inside-passes';
+
 /** Why a device has no GPU times, in words (written into the trace and warned once). */
 function noTimestampsNote(device: GPUDevice): string {
-  const hasInside = device.features.has('chromium-experimental-timestamp-query-inside-passes');
   return (
     `TIMESTAMP_QUERY_UNSUPPORTED: device "${device.label}" lacks "timestamp-query"; GPU kernel events are omitted. ` +
     'Request the feature when creating the device (requestGpuDevice() does whenever the adapter offers it); ' +
-    'headless Chromium without a GPU needs --enable-unsafe-webgpu.' +
-    (hasInside
-      ? ' The device has only chromium-experimental-timestamp-query-inside-passes (onnxruntime-web JSEP asks for just that one): ' +
-        'hand it an adapter whose requestDevice adds "timestamp-query".'
-      : '')
+    'headless Chromium without a GPU needs --enable-unsafe-webgpu.'
   );
+}
+
+/**
+ * Whether timestamp query sets and writeTimestamp inside a compute pass validate on this device (a
+ * device created with only chromium-experimental-timestamp-query-inside-passes, as onnxruntime-web's
+ * JSEP asks for). Nothing is submitted; the objects are destroyed.
+ */
+async function probeInsidePasses(device: GPUDevice, deviceProto: Record<string, Method>): Promise<boolean> {
+  if (typeof device.pushErrorScope !== 'function' || typeof device.popErrorScope !== 'function') return false;
+  device.pushErrorScope('validation');
+  let set: GPUQuerySet | undefined;
+  try {
+    set = deviceProto['createQuerySet']!.call(device, { label: 'wgprof.probe', type: 'timestamp', count: 2 }) as GPUQuerySet;
+    const encoder = deviceProto['createCommandEncoder']!.call(device, { label: 'wgprof.probe' }) as GPUCommandEncoder;
+    const pass = encoder.beginComputePass({ label: 'wgprof.probe' });
+    if (typeof (pass as unknown as { writeTimestamp?: unknown }).writeTimestamp !== 'function') {
+      pass.end();
+      return false;
+    }
+    (pass as unknown as { writeTimestamp(set: GPUQuerySet, index: number): void }).writeTimestamp(set, 0);
+    pass.end();
+    encoder.finish();
+  } catch {
+    await device.popErrorScope().catch(() => null);
+    set?.destroy();
+    return false;
+  }
+  const error = await device.popErrorScope().catch(() => null);
+  set?.destroy();
+  return error === null;
 }
 
 export class Instrumentation {
@@ -134,6 +161,10 @@ export class Instrumentation {
   private readonly ledger: MemoryLedger;
   private readonly ticks = new TickHistory();
   private modeNote: string | undefined;
+  /** Why the mode in force was chosen (TimestampInfo.reason). */
+  private modeReason: string | undefined;
+  /** A probe of what the device supports, when its features alone cannot tell (see chooseMode). */
+  private probe: Promise<void> | undefined;
   private device: GPUDevice | undefined;
   private devicePatch: OwnPatch<GPUDevice> | undefined;
   private queuePatch: OwnPatch<GPUQueue> | undefined;
@@ -184,6 +215,15 @@ export class Instrumentation {
     return this.readback?.cpuNs ?? 0;
   }
 
+  /**
+   * Resolves once the timing mode is settled: at once for most devices; after a short validation probe
+   * for a device whose features leave it open (only inside-pass timestamps granted, as onnxruntime-web
+   * JSEP requests). Dispatches captured before then have no GPU times.
+   */
+  async ready(): Promise<void> {
+    await this.probe;
+  }
+
   /** GPU bytes allocated now (tracked objects plus the baseline). */
   get allocatedBytes(): number {
     return this.ledger.allocatedBytes;
@@ -218,8 +258,8 @@ export class Instrumentation {
     }
     attachedDevices.set(device, this);
     this.device = device;
-    this.chooseMode(device);
     const deviceProto = Object.getPrototypeOf(device) as Record<string, Method>;
+    this.chooseMode(device, deviceProto);
     const queueProto = Object.getPrototypeOf(device.queue) as Record<string, Method>;
     // The pools create through the prototypes: our own objects never show up in the memory records.
     const factory = {
@@ -358,7 +398,7 @@ export class Instrumentation {
       dispatches,
       copies: window.copies,
       memory: window.memory,
-      timestamps: timestampInfo(this.core.mode, this.modeNote, stats, this.ticks),
+      timestamps: timestampInfo(this.core.mode, this.modeNote, this.modeReason, stats, this.ticks),
       stats,
       submits: window.parts.map(({ submit, records }) => {
         const out: Captured['submits'][number] = { cpuSubmitNs: submit.cpuSubmitNs, correlations: records.map((i) => log.id(i)) };
@@ -385,21 +425,54 @@ export class Instrumentation {
       addStats(stats, part.stats);
       if (part.clock) merged.clock = part.clock;
     }
-    merged.timestamps = timestampInfo(this.core.mode, this.modeNote, stats, this.ticks);
+    merged.timestamps = timestampInfo(this.core.mode, this.modeNote, this.modeReason, stats, this.ticks);
     return merged;
   }
 
-  private chooseMode(device: GPUDevice): void {
+  /**
+   * The timing mode from what the device supports. `timestamp-query`: pass-boundary timestamps, or
+   * writeTimestamp inside passes when the device also has the inside-passes feature. Only the
+   * inside-passes feature (no `timestamp-query`): its timestamp query sets are probed, and while the
+   * probe runs nothing is injected (an invalid timestamp would fail the workload's command buffer).
+   * Neither: no GPU times. The mode and why go into the trace (TimestampInfo.mode / reason).
+   */
+  private chooseMode(device: GPUDevice, deviceProto: Record<string, Method>): void {
+    const core = this.core;
     if (this.options.timestamps === false) {
-      this.core.mode = 'none';
-      this.modeNote = 'GPU timestamps were turned off (timestamps: false); GPU kernel events are omitted.';
+      core.mode = 'none';
+      this.modeReason = this.modeNote = 'GPU timestamps were turned off (timestamps: false); GPU kernel events are omitted.';
       return;
     }
-    this.core.mode = timestampModeOf(device.features);
-    if (this.core.mode === 'none') {
-      this.modeNote = noTimestampsNote(device);
-      log.warnOnce('instrument.no-timestamp-query', this.modeNote);
+    const features = device.features;
+    if (features.has('timestamp-query')) {
+      core.mode = timestampModeOf(features);
+      this.modeReason =
+        core.mode === 'inside-passes'
+          ? `the device has "timestamp-query" and "${INSIDE_PASSES}": each dispatch is timed with writeTimestamp inside its pass; passes are left whole.`
+          : `the device has "timestamp-query" but not "${INSIDE_PASSES}": each pass gets timestampWrites, and a pass with several dispatches is split into one pass per dispatch.`;
+      return;
     }
+    core.mode = 'none';
+    if (!features.has(INSIDE_PASSES)) {
+      this.modeReason = this.modeNote = noTimestampsNote(device);
+      log.warnOnce('instrument.no-timestamp-query', this.modeNote);
+      return;
+    }
+    this.modeReason = `the device has only "${INSIDE_PASSES}" (no "timestamp-query"); probing whether its timestamp query sets work.`;
+    this.probe = probeInsidePasses(device, deviceProto).then((works) => {
+      if (this.device !== device) return;
+      if (works) {
+        core.mode = 'inside-passes';
+        this.modeReason =
+          `the device was created with only "${INSIDE_PASSES}" (as onnxruntime-web JSEP requests), not "timestamp-query"; ` +
+          'a probe found its timestamp query sets valid, so each dispatch is timed with writeTimestamp inside its pass.';
+        this.modeNote = undefined;
+      } else {
+        this.modeReason = this.modeNote =
+          noTimestampsNote(device) + ` It has "${INSIDE_PASSES}", but a probe found timestamp query sets invalid on it.`;
+      }
+      log.warnOnce(`instrument.mode.${device.label}`, `device "${device.label}": GPU timing mode ${core.mode}: ${this.modeReason}`);
+    });
   }
 
   private installDevice(device: GPUDevice): void {

@@ -113,8 +113,9 @@ export function timeWindow(window: CaptureWindow, records: readonly { gpuStartNs
 }
 
 /** The trace's TimestampInfo for a window: the mode, quantization, and every reason GPU times are missing. */
-export function timestampInfo(mode: TimestampMode, modeNote: string | undefined, stats: CaptureStats, ticks: TickHistory): TimestampInfo {
+export function timestampInfo(mode: TimestampMode, modeNote: string | undefined, reason: string | undefined, stats: CaptureStats, ticks: TickHistory): TimestampInfo {
   const info: TimestampInfo = { mode, quantized: null };
+  if (reason !== undefined) info.reason = reason;
   const notes: string[] = [];
   if (modeNote) notes.push(modeNote);
   if (mode !== 'none') {

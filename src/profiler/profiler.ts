@@ -56,6 +56,8 @@ export interface CaptureSource {
   markStep(): number;
   /** GPU bytes allocated now (the memory counter's level at a step's start). */
   readonly allocatedBytes?: number;
+  /** Resolves once the timing mode is settled (a device whose features leave it open is probed first). */
+  ready?(): Promise<void>;
   detach(): void;
 }
 
@@ -237,6 +239,17 @@ export class Profiler implements EngineProfilerHooks {
       this.output = options.output ?? defaultTraceOutput(config, options.sink);
       if (!config.ignore_frontend) this.frontend = new FrontendProfiler({ nowNs: this.nowNs });
     }
+  }
+
+  /**
+   * Resolves once the instrumentation is attached and its GPU timing mode settled. Needed only for a
+   * device created without "timestamp-query" but with inside-pass timestamps (as onnxruntime-web JSEP
+   * creates it): its timestamp query sets are probed first, and dispatches captured before the probe
+   * settles have no GPU times.
+   */
+  async ready(): Promise<void> {
+    await this.sourceReady;
+    await this.source?.ready?.();
   }
 
   /** Whether a start was requested and not yet ended (vLLM `_active`). */

@@ -190,6 +190,67 @@ test('torch mode: traces through a callback sink, inside-passes GPU times, contr
   expect(result.frontendDevices).toBe(0);
 });
 
+test('a device created without "timestamp-query", only inside-pass timestamps (as onnxruntime-web JSEP creates it): kernels are still timed', async ({ gpuPage }) => {
+  const result = await gpuPage.evaluate(async (bundleUrl) => {
+    const w = (await import(bundleUrl)) as PageBundle;
+    const adapter = (await navigator.gpu.requestAdapter())!;
+    const inside = 'chromium-experimental-timestamp-query-inside-passes' as GPUFeatureName;
+    const device = await adapter.requestDevice({ requiredFeatures: [inside] });
+    const files = new Map<string, Uint8Array>();
+    const profiler = new w.Profiler(w.parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: 'jsep-like', ignore_frontend: true }), {
+      sink: new w.CallbackSink((name, bytes) => void files.set(name, bytes)),
+      workerName: 'jsep-rank-0',
+      strict: true,
+    });
+    profiler.attach(device);
+    await profiler.ready();
+    const shape = { m: 16, n: 16, k: 16 };
+    const compiled = await w.compileKernel(device, w.matmul);
+    const buffer = (size: number, usage: number) => device.createBuffer({ size, usage });
+    const params = buffer(16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const a = buffer(4 * 256, GPUBufferUsage.STORAGE);
+    const b = buffer(4 * 256, GPUBufferUsage.STORAGE);
+    const bias = buffer(4 * 16, GPUBufferUsage.STORAGE);
+    const c = buffer(4 * 256, GPUBufferUsage.STORAGE);
+    device.queue.writeBuffer(params, 0, w.matmulParams(shape));
+    const group = w.createKernelBindGroup(compiled as never, [params, a, b, bias, c]);
+    device.pushErrorScope('validation');
+    profiler.start();
+    for (let it = 0; it < 2; it++) {
+      profiler.step();
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(compiled.pipeline);
+      pass.setBindGroup(0, group);
+      for (let d = 0; d < 2; d++) pass.dispatchWorkgroups(...w.matmul.dispatch(shape));
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    }
+    await profiler.stop();
+    const error = await device.popErrorScope();
+    profiler.detach();
+    device.destroy();
+    const [name, bytes] = [...files].find(([n]) => n.startsWith('jsep-rank-0.'))!;
+    const trace = w.parseTraceBytes(bytes, name);
+    const timestamps = trace.wgprof?.timestamps as { mode?: string; reason?: string } | undefined;
+    return {
+      features: [...device.features].sort(),
+      validationError: error?.message ?? null,
+      kernels: trace.traceEvents.filter((e) => e.cat === 'kernel' && (e.dur ?? 0) > 0).length,
+      mode: timestamps?.mode,
+      reason: timestamps?.reason ?? '',
+      problems: w.validateTrace(trace),
+    };
+  }, BUNDLE_URL);
+  expect(result.features).not.toContain('timestamp-query');
+  expect(result.validationError).toBeNull();
+  expect(result.mode).toBe('inside-passes');
+  expect(result.reason).toMatch(/only "chromium-experimental-timestamp-query-inside-passes".*probe/);
+  expect(result.kernels).toBe(4);
+  expect(result.problems).toEqual([]);
+});
+
 test("cuda mode: User Timing marks the window and each captured iteration; no files", async ({ gpuPage }) => {
   const result = await gpuPage.evaluate(async (bundleUrl) => {
     const w = (await import(bundleUrl)) as PageBundle;

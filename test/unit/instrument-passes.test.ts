@@ -45,6 +45,8 @@ interface World {
   quantumNs: number;
   failMaps: boolean;
   passCount: number;
+  /** Whether validation of timestamp query sets fails (the probe of a device with only inside-pass timestamps). */
+  timestampQueriesInvalid?: boolean;
 }
 
 class FakeBuffer {
@@ -312,7 +314,18 @@ class FakeDevice {
     return new FakeBuffer(this.world, desc.size, desc.usage, desc.label ?? '');
   }
   createQuerySet(desc: { count: number; label?: string }) {
+    if (this.world.timestampQueriesInvalid) this.scopeErrors.push('timestamp query sets need a feature this device lacks');
     return new FakeQuerySet(this.world, desc.count, desc.label ?? '');
+  }
+  private readonly scopeErrors: string[] = [];
+  private scopes = 0;
+  pushErrorScope(): void {
+    this.scopes++;
+  }
+  async popErrorScope(): Promise<{ message: string } | null> {
+    this.scopes--;
+    const message = this.scopeErrors.shift();
+    return message === undefined ? null : { message };
   }
   destroy() {}
 }
@@ -619,6 +632,65 @@ describe('modes and window', () => {
     } finally {
       restore();
     }
+  });
+
+  test('a device created with only the inside-passes feature (onnxruntime-web JSEP): probed, then timed inside passes; said in the trace', async () => {
+    const warnings: string[] = [];
+    const restore = setLogSink((level, message) => void (level === 'warn' && warnings.push(message)));
+    resetWarnOnce();
+    try {
+      const { world, gpu, inst, pipeline } = setup(['chromium-experimental-timestamp-query-inside-passes']);
+      // Until the probe settles nothing is injected: work captured then is untimed but valid.
+      assert.equal(inst.timestampMode, 'none');
+      inst.setCapturing(true);
+      const early = gpu.createCommandEncoder();
+      const earlyPass = early.beginComputePass();
+      earlyPass.setPipeline(pipeline('early'));
+      earlyPass.dispatchWorkgroups(1);
+      earlyPass.end();
+      gpu.queue.submit([early.finish()]);
+      await inst.ready();
+      assert.equal(inst.timestampMode, 'inside-passes');
+      const encoder = gpu.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline('A'));
+      pass.dispatchWorkgroups(1);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      gpu.queue.submit([encoder.finish()]);
+      inst.setCapturing(false);
+      const captured = await inst.flush();
+      assert.deepEqual(world.errors, []);
+      assert.deepEqual(captured.dispatches.map((d) => [d.kernel, d.gpuStartNs !== undefined]), [['early', false], ['A', true], ['A', true]]);
+      assert.equal(captured.timestamps.mode, 'inside-passes');
+      assert.match(captured.timestamps.reason ?? '', /only "chromium-experimental-timestamp-query-inside-passes".*probe found its timestamp query sets valid/);
+      assert.equal(warnings.filter((w) => /GPU timing mode inside-passes/.test(w)).length, 1);
+    } finally {
+      restore();
+    }
+  });
+
+  test('…and when the probe finds timestamp query sets invalid there: no GPU times, and the note says why', async () => {
+    const restore = setLogSink(() => undefined);
+    try {
+      const world: World = { clock: makeClock(), executed: [], errors: [], submits: [], destroyed: [], quantumNs: 0, failMaps: false, passCount: 0, timestampQueriesInvalid: true };
+      const device = new FakeDevice(world, new Set(['chromium-experimental-timestamp-query-inside-passes']));
+      const inst = new Instrumentation({ clock: () => world.clock.read() });
+      inst.attach(device as unknown as GPUDevice);
+      await inst.ready();
+      assert.equal(inst.timestampMode, 'none');
+      const captured = await inst.flush();
+      assert.match(captured.timestamps.note ?? '', /TIMESTAMP_QUERY_UNSUPPORTED.*a probe found timestamp query sets invalid/);
+      assert.equal(captured.timestamps.reason, captured.timestamps.note);
+    } finally {
+      restore();
+    }
+  });
+
+  test('with timestamp-query the reason names the mode without a probe', async () => {
+    const { inst } = setup(['timestamp-query']);
+    const captured = await inst.flush();
+    assert.match(captured.timestamps.reason ?? '', /has "timestamp-query" but not .*split into one pass per dispatch/);
   });
 
   test('outside the window: native encoders, plain submits, nothing recorded', async () => {
