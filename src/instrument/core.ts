@@ -8,7 +8,7 @@ import type { CopyRecord, TimestampMode } from '../capture/model.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { emptyDispatchEntry, type DispatchEntry } from './dispatch-log.js';
-import { EncoderState, buildEncoderProto } from './encoders.js';
+import { EncoderState, buildEncoderProto, closeCopies, tickPass } from './encoders.js';
 import type { KernelDescriptor } from '../../kernels/define.js';
 import type { DeviceObjects } from './objects.js';
 import { passClassFor, splitPass, withTimestampWrites, type PassMode, type PassState, type Proto } from './passes.js';
@@ -118,6 +118,7 @@ export class CaptureCore {
   }
 
   finishEncoder(enc: EncoderState, commandBuffer: GPUCommandBuffer): void {
+    enc.window.stats.copyTickPasses += enc.tickPasses;
     this.openEncoders.delete(enc);
     this.restoreEncoder(enc);
     if (enc.records.length > 0 || enc.queries.slices.length > 0) {
@@ -158,6 +159,10 @@ export class CaptureCore {
     else if (userTimestampWrites) mode = 'untimed';
     else mode = this.splitPasses ? 'split' : 'whole';
 
+    // Copies waiting for their end bound get this pass's first tick; a pass we do not time first gets an empty pass that writes one.
+    const boundaryBefore = enc.boundary;
+    enc.boundary = undefined;
+    if (mode === 'untimed' && enc.pendingCopies.length > 0 && this.mode !== 'none') closeCopies(enc, tickPass(enc));
     let realDesc = desc;
     let slotIndex = 0;
     if (mode === 'split' || mode === 'whole') {
@@ -172,11 +177,21 @@ export class CaptureCore {
       this.mode = 'pass-boundaries';
       log.warnOnce('instrument.no-writeTimestamp', 'the device reports inside-pass timestamps but compute passes lack writeTimestamp(); using pass-boundary timestamps.');
       native['end']!.call(pass);
+      enc.boundary = boundaryBefore;
       return this.beginPass(enc, desc);
     }
     const Pass = passClassFor(native);
     const slotSlice = mode === 'split' || mode === 'whole' ? enc.queries.current : undefined;
-    const st = new Pass(this, enc, pass, mode, userTimestampWrites, desc?.label || undefined, slotSlice, slotIndex);
+    if (enc.pendingCopies.length > 0) {
+      if (slotSlice !== undefined) closeCopies(enc, { slice: slotSlice, index: slotIndex });
+      else if (mode === 'inside') {
+        const index = enc.queries.allocOne();
+        const slice = enc.queries.current!;
+        native['writeTimestamp']!.call(pass, slice.set, index);
+        closeCopies(enc, { slice, index });
+      }
+    }
+    const st = new Pass(this, enc, pass, mode, userTimestampWrites, desc?.label || undefined, slotSlice, slotIndex, boundaryBefore);
     enc.openPass = st;
     return st as unknown as GPUComputePassEncoder;
   }
@@ -188,6 +203,11 @@ export class CaptureCore {
   }
 
   endPass(st: PassState): void {
+    // The last tick this pass writes is a following copy's begin bound; a pass that dispatched nothing did no work.
+    const enc = st.enc;
+    if (st.slotSlice !== undefined) enc.boundary = { slice: st.slotSlice, index: st.slotIndex + 1 };
+    else if (st.mode === 'inside') enc.boundary = st.dispatches > 0 ? st.lastTick : st.boundaryBefore;
+    else enc.boundary = undefined;
     if (st.mode === 'whole' && st.slotSlice !== undefined) {
       // One timestamp pair per pass: it times a dispatch only when the pass had exactly one.
       if (st.dispatches === 1) {
@@ -266,6 +286,7 @@ export class CaptureCore {
     } else if (st.mode === 'inside') {
       window.log.setTiming(i, queries.current!, st.insideIndex);
       enc.timed.push(i);
+      st.lastTick = { slice: queries.current!, index: st.insideIndex + 1 };
     } else if (st.mode === 'untimed' && st.userTimestampWrites && this.mode !== 'none') window.stats.untimedUserTimestampWrites++;
   }
 

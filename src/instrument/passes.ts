@@ -22,6 +22,7 @@ import type { CaptureCore } from './core.js';
 import type { EncoderState } from './encoders.js';
 import type { Method } from './patch.js';
 import type { QuerySlice } from './queries.js';
+import type { TickSlot } from './window.js';
 import { V8Error, type StackHolder } from './stack.js';
 
 export type Proto = Record<string, Method>;
@@ -80,6 +81,10 @@ export interface PassState {
   opStartNs: number;
   /** CPU ns the previous dispatch of this pass ended (valid once `dispatches` > 0): the next op starts there when it set no state. */
   lastDispatchEndNs: number;
+  /** The last tick this pass writes ('inside': its last dispatch's end timestamp): a following copy's begin bound. */
+  lastTick: TickSlot | undefined;
+  /** The encoder's copy boundary before this pass (restored when the pass did no work). */
+  readonly boundaryBefore: TickSlot | undefined;
 }
 
 export type PassClass = new (
@@ -91,6 +96,7 @@ export type PassClass = new (
   label: string | undefined,
   slotSlice: QuerySlice | undefined,
   slotIndex: number,
+  boundaryBefore: TickSlot | undefined,
 ) => PassState;
 
 /** Byte count of a writeBuffer/setImmediates source range (offsets and sizes count elements for typed arrays). */
@@ -214,6 +220,7 @@ function buildPassClass(native: Proto): PassClass {
     opStarted = false;
     opStartNs = 0;
     lastDispatchEndNs = 0;
+    lastTick: TickSlot | undefined = undefined;
 
     constructor(
       readonly core: CaptureCore,
@@ -224,6 +231,7 @@ function buildPassClass(native: Proto): PassClass {
       readonly descLabel: string | undefined,
       public slotSlice: QuerySlice | undefined,
       public slotIndex: number,
+      readonly boundaryBefore: TickSlot | undefined,
     ) {
       this.current = pass;
     }

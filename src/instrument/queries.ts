@@ -28,14 +28,23 @@ export class EncoderQueries {
 
   /** A begin/end pair in `current` (a new slice when it is full); returns the begin index. */
   allocPair(): number {
+    return this.alloc(2);
+  }
+
+  /** One query in `current` (a new slice when it is full); returns its index. */
+  allocOne(): number {
+    return this.alloc(1);
+  }
+
+  private alloc(count: number): number {
     let slice = this.current;
-    if (slice === undefined || slice.used + 2 > this.pool.queriesPerSet) {
+    if (slice === undefined || slice.used + count > this.pool.queriesPerSet) {
       slice = { set: this.pool.acquire(), used: 0, offset: 0 };
       this.slices.push(slice);
       this.current = slice;
     }
     const index = slice.used;
-    slice.used += 2;
+    slice.used += count;
     return index;
   }
 }

@@ -41,8 +41,8 @@ function validPair(begin: bigint | undefined, end: bigint | undefined): boolean 
 
 /**
  * Fits the clock over the window's submits and writes GPU intervals into its dispatch records (given
- * in log order) and bracketed copy records. A copy's pair is (end of the pass before it, begin of the
- * pass after it): the same command stream, so its ticks share the dispatches' clock and fit.
+ * in log order) and bracketed copy records. A copy's ticks are the last written before it and the first
+ * written after it in the same command stream, so they share the dispatches' clock and fit.
  */
 export function timeWindow(window: CaptureWindow, records: readonly { gpuStartNs?: number; gpuEndNs?: number }[], ticks: TickHistory): ClockFit | undefined {
   const { log: dispatchLog, stats } = window;
@@ -66,9 +66,8 @@ export function timeWindow(window: CaptureWindow, records: readonly { gpuStartNs
       else stats.invalidTicks++;
     }
     for (const c of copies) {
-      const at = c.slice.offset / 8 + c.index;
-      const begin = resolved[at];
-      const end = resolved[at + 1];
+      const begin = resolved[c.begin.slice.offset / 8 + c.begin.index];
+      const end = c.end ? resolved[c.end.slice.offset / 8 + c.end.index] : undefined;
       if (validPair(begin, end)) valid.push({ record: c.record, begin: begin!, end: end!, copy: true });
       else stats.untimedCopies++;
     }

@@ -33,6 +33,8 @@ export interface CaptureStats {
   unsubmitted: number;
   /** copyBufferToBuffer calls that got a GPU interval (bracketed by timestamps). */
   timedCopies: number;
+  /** Empty compute passes encoded to write a tick next to a copy that had no timed neighbour on that side. */
+  copyTickPasses: number;
   /**
    * Bracketed copyBufferToBuffer calls that got none (zero-width or invalid ticks, a submit that did
    * not run or could not be bracketed, not submitted before collection). Not counted in the dispatch fields.
@@ -54,6 +56,7 @@ export function emptyCaptureStats(): CaptureStats {
     failedSubmits: 0,
     unsubmitted: 0,
     timedCopies: 0,
+    copyTickPasses: 0,
     untimedCopies: 0,
   };
 }
@@ -83,11 +86,20 @@ export interface Captured {
   errors: Error[];
 }
 
-/** A bracketed copyBufferToBuffer: its record and its query pair (end of the pass before, begin of the pass after). */
-export interface CopyTiming {
-  record: CopyRecord;
+/** One timestamp query: where its tick lands in the readback of the submit that carries it. */
+export interface TickSlot {
   slice: QuerySlice;
   index: number;
+}
+
+/**
+ * A bracketed copyBufferToBuffer: its record, the tick written last before it on its encoder, and the
+ * tick written first after it (set when that tick is encoded).
+ */
+export interface CopyTiming {
+  record: CopyRecord;
+  begin: TickSlot;
+  end: TickSlot | undefined;
 }
 
 /** A queue.submit whose ticks come back by one readback (shared by the windows whose work it carried). */

@@ -188,6 +188,10 @@ class FakeEncoder {
     this.cmds.push({ op: 'copy', args });
     return undefined;
   }
+  clearBuffer(...args: unknown[]) {
+    this.cmds.push({ op: 'clear', args });
+    return undefined;
+  }
   resolveQuerySet(set: FakeQuerySet, first: number, count: number, dst: FakeBuffer, offset: number) {
     if (offset % 256 !== 0) this.invalid('resolve offset not 256-aligned');
     this.cmds.push({ op: 'resolve', args: [set, first, count, dst, offset] });
@@ -747,7 +751,7 @@ describe('modes and window', () => {
   });
 });
 
-describe('copyBufferToBuffer timing (bracketed by empty timestamped passes)', () => {
+describe('copyBufferToBuffer timing (the neighbouring passes\' ticks; an empty tick pass only where there is none)', () => {
   /** dispatch, 64-byte copy, dispatch on one encoder; returns the flush. */
   async function dispatchCopyDispatch(features: string[], spoil?: (encoder: GPUCommandEncoder) => void) {
     const { world, gpu, inst, pipeline } = setup(features);
@@ -778,33 +782,77 @@ describe('copyBufferToBuffer timing (bracketed by empty timestamped passes)', ()
     ['pass-boundaries', ['timestamp-query']],
     ['inside-passes', ['timestamp-query', 'chromium-experimental-timestamp-query-inside-passes']],
   ] as const) {
-    test(`${mode}: the copy's interval lies between the dispatches, and the copy still runs`, async () => {
+    test(`${mode}: a copy between two timed passes is timed by their ticks alone (no extra pass), and still runs`, async () => {
       const { world, captured, cmds, b } = await dispatchCopyDispatch([...features]);
       assert.deepEqual(world.errors, []);
       assert.ok(b.data.every((v) => v === 7), 'the copy ran');
-      // Before the copy: an empty pass writing only its end; after it: one writing only its beginning.
-      const at = cmds.findIndex((c) => c.op === 'copy');
-      const before = cmds[at - 2]!.args[0] as GPUComputePassDescriptor;
-      const after = cmds[at + 1]!.args[0] as GPUComputePassDescriptor;
-      assert.deepEqual([cmds[at - 2]!.op, cmds[at - 1]!.op, cmds[at + 1]!.op, cmds[at + 2]!.op], ['begin', 'end', 'begin', 'end']);
-      assert.equal(before.label, 'wgprof.copy-begin');
-      assert.deepEqual(Object.keys(before.timestampWrites ?? {}).sort(), ['endOfPassWriteIndex', 'querySet']);
-      assert.equal(after.label, 'wgprof.copy-end');
-      assert.deepEqual(Object.keys(after.timestampWrites ?? {}).sort(), ['beginningOfPassWriteIndex', 'querySet']);
-
+      const begins = cmds.filter((c) => c.op === 'begin').map((c) => (c.args[0] as GPUComputePassDescriptor | undefined)?.label);
+      assert.deepEqual(begins, [undefined, undefined], 'only the two passes of the workload');
+      assert.equal(captured.stats.copyTickPasses, 0);
       const [d0, d1] = captured.dispatches;
       const [copy] = captured.copies;
       assert.equal(captured.stats.timedCopies, 1);
       assert.equal(captured.stats.untimedCopies, 0);
       assert.equal(captured.stats.timedDispatches, 2);
       assert.ok(copy?.gpuStartNs !== undefined && copy.gpuEndNs !== undefined);
-      // [end of the pass before, begin of the pass after]: the pass boundary (1 µs) plus the copy.
-      assert.equal(copy.gpuEndNs - copy.gpuStartNs, 1_000 + COPY_NS);
+      // [the last tick before it, the first tick after it]: the copy plus the pass boundaries around it.
+      assert.ok(copy.gpuEndNs - copy.gpuStartNs >= COPY_NS, `${copy.gpuEndNs - copy.gpuStartNs} ns`);
       assert.ok(d0!.gpuEndNs! <= copy.gpuStartNs && copy.gpuEndNs <= d1!.gpuStartNs!, 'ordered between the dispatches');
       const submit = captured.submits[0]!;
       assert.ok(copy.gpuStartNs >= submit.cpuSubmitNs && copy.gpuEndNs <= submit.cpuDoneNs!);
     });
   }
+
+  test('copies with no timed neighbour: one tick pass before a leading copy, one between two copies, one at finish; an untimed command ends the run', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    const bufs = Array.from({ length: 4 }, () => gpu.createBuffer({ size: 64, usage: 0 }));
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    encoder.copyBufferToBuffer(bufs[0]!, 0, bufs[1]!, 0, 64); // leads the encoder: a tick pass before it
+    encoder.copyBufferToBuffer(bufs[1]!, 0, bufs[2]!, 0, 64); // right after a copy: one tick pass between
+    const pass = encoder.beginComputePass(); // its begin tick closes the second copy
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    encoder.copyBufferToBuffer(bufs[2]!, 0, bufs[3]!, 0, 64); // after a timed pass: its end tick; the tick at finish closes it
+    const cmds = (encoder as unknown as FakeEncoder).cmds;
+    gpu.queue.submit([encoder.finish()]);
+    inst.setCapturing(false);
+    const captured = await inst.flush();
+    assert.deepEqual(world.errors, []);
+    const ops = cmds.filter((c) => c.op === 'begin' || c.op === 'copy').map((c) => (c.op === 'copy' ? 'copy' : ((c.args[0] as GPUComputePassDescriptor | undefined)?.label ?? 'pass')));
+    assert.deepEqual(ops, ['wgprof.copy-tick', 'copy', 'wgprof.copy-tick', 'copy', 'pass', 'copy', 'wgprof.copy-tick']);
+    assert.equal(captured.stats.copyTickPasses, 3);
+    assert.equal(captured.stats.timedCopies, 3);
+    const [c0, c1, c2] = captured.copies;
+    assert.ok(c0!.gpuEndNs! <= c1!.gpuStartNs!, 'consecutive copies do not overlap');
+    assert.ok(c1!.gpuEndNs! <= captured.dispatches[0]!.gpuStartNs! && captured.dispatches[0]!.gpuEndNs! <= c2!.gpuStartNs!);
+  });
+
+  test('an untimed encoder command between a copy and the next pass ends the copy there (a tick pass before it)', async () => {
+    const { world, gpu, inst, pipeline } = setup();
+    const [a, b] = [gpu.createBuffer({ size: 64, usage: 0 }), gpu.createBuffer({ size: 64, usage: 0 })];
+    inst.setCapturing(true);
+    const encoder = gpu.createCommandEncoder();
+    let pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    encoder.copyBufferToBuffer(a, 0, b, 0, 64);
+    (encoder as unknown as { clearBuffer(buffer: unknown): void }).clearBuffer(b);
+    pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline('A'));
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    const cmds = (encoder as unknown as FakeEncoder).cmds;
+    gpu.queue.submit([encoder.finish()]);
+    inst.setCapturing(false);
+    const captured = await inst.flush();
+    assert.deepEqual(world.errors, []);
+    const ops = cmds.filter((c) => ['begin', 'copy', 'clear'].includes(c.op)).map((c) => (c.op === 'begin' ? ((c.args[0] as GPUComputePassDescriptor | undefined)?.label ?? 'pass') : c.op));
+    assert.deepEqual(ops, ['pass', 'copy', 'wgprof.copy-tick', 'clear', 'pass']);
+    assert.equal(captured.stats.timedCopies, 1);
+  });
 
   test('a submit that did not run: the copy gets no interval', async () => {
     const { captured } = await dispatchCopyDispatch(['timestamp-query'], (encoder) => (encoder as unknown as FakeEncoder).invalid('simulated validation error'));
