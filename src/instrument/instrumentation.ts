@@ -46,6 +46,7 @@ import type { MemoryRecord, TimestampMode } from '../capture/model.js';
 import { timestampModeOf } from '../gpu/device.js';
 import { WgprofError } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { ClockPings } from './calibration.js';
 import { CaptureCore } from './core.js';
 import type { EncoderState } from './encoders.js';
 import { setHintReceiver } from './hints.js';
@@ -81,6 +82,11 @@ export interface InstrumentationOptions {
   memoryBaselineBytes?: number;
   /** Most frames kept per stack (default 32). */
   maxStackFrames?: number;
+  /**
+   * Clock calibration pings sent at each window edge (default 8; 0: none): tiny timestamped submits
+   * that tighten the GPU→CPU clock fit (see ./calibration.ts).
+   */
+  clockPings?: number;
 }
 
 /** A closed capture window, to be collected once its GPU work has been read back. */
@@ -111,7 +117,14 @@ function validateOptions(options: InstrumentationOptions): void {
   if (frames !== undefined && !(Number.isInteger(frames) && frames >= 1)) {
     throw new WgprofError('INVALID_OPTION', `Instrumentation option "maxStackFrames" must be an integer >= 1; got ${String(frames)}.`);
   }
+  const pings = options.clockPings;
+  if (pings !== undefined && !(Number.isInteger(pings) && pings >= 0 && pings <= 64)) {
+    throw new WgprofError('INVALID_OPTION', `Instrumentation option "clockPings" must be an integer from 0 to 64; got ${String(pings)}.`);
+  }
 }
+
+/** Clock calibration pings per window edge by default. */
+const DEFAULT_CLOCK_PINGS = 8;
 
 const INSIDE_PASSES = 'chromium-experimental-timestamp-query-inside-passes';
 
@@ -170,6 +183,7 @@ export class Instrumentation {
   private queuePatch: OwnPatch<GPUQueue> | undefined;
   private readback: Readback | undefined;
   private readbacks: ReadbackPool | undefined;
+  private pings: ClockPings | undefined;
   private detached = false;
   /** Windows not collected yet, oldest first (the last may be open). */
   private windows: CaptureWindow[] = [];
@@ -270,6 +284,7 @@ export class Instrumentation {
     this.core.querySets = querySets;
     this.readbacks = new ReadbackPool(factory);
     this.readback = new Readback(device, deviceProto, queueProto, querySets, this.readbacks, this.core.clock);
+    this.pings = new ClockPings(device, deviceProto, queueProto, querySets, this.readbacks, this.core.clock);
     this.installDevice(device);
     this.installQueue(device.queue);
   }
@@ -287,12 +302,14 @@ export class Instrumentation {
       const window = new CaptureWindow();
       core.window = window;
       this.windows.push(window);
+      this.ping(window);
     } else {
       core.clearHint();
       const window = core.window;
       if (window) {
         window.closed = true;
         window.memory = this.ledger.takeRecords();
+        this.ping(window);
       }
     }
   }
@@ -343,9 +360,16 @@ export class Instrumentation {
     this.core.querySets?.destroyIdle();
     this.readbacks?.destroyIdle();
     if (this.readback) this.readback.detached = true;
+    if (this.pings) this.pings.detached = true;
     attachedDevices.delete(device);
     this.device = undefined;
     this.detached = true;
+  }
+
+  /** Clock calibration pings at a window edge, when there are GPU timestamps to fit. */
+  private ping(window: CaptureWindow): void {
+    if (this.core.mode === 'none' || !this.pings) return;
+    this.pings.send(window, this.options.clockPings ?? DEFAULT_CLOCK_PINGS, this.core.mode === 'inside-passes');
   }
 
   /** A flush while capturing: the open window is closed where it stands and capture goes on in a new one. */

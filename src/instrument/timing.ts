@@ -83,6 +83,14 @@ export function timeWindow(window: CaptureWindow, records: readonly { gpuStartNs
     samples.push({ cpuSubmitNs: submit.cpuSubmitNs, cpuDoneNs: submit.cpuDoneNs, firstTick: first, lastTick: last });
     sampleTimings.push(valid);
   }
+  // Calibration pings: brackets with no work of their own, tight on both sides.
+  if (samples.length > 0) {
+    for (const ping of window.pings) {
+      ticks.see(ping.beginTick, ping.endTick);
+      samples.push({ cpuSubmitNs: ping.cpuSubmitNs, cpuDoneNs: ping.cpuDoneNs, firstTick: Number(ping.beginTick - ticks.base!), lastTick: Number(ping.endTick - ticks.base!) });
+      sampleTimings.push([]);
+    }
+  }
   if (samples.length === 0) return undefined;
   const options: { tickUncertaintyNs: number; tickBase?: bigint } = { tickUncertaintyNs: ticks.quantumNs() };
   if (ticks.base !== undefined) options.tickBase = ticks.base;

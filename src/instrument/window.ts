@@ -6,6 +6,7 @@
 // submitted by then has no GPU times).
 
 import type { ClockFit, CopyRecord, DispatchRecord, MemoryRecord, TimestampInfo } from '../capture/model.js';
+import type { PingSample } from './calibration.js';
 import { DispatchLog } from './dispatch-log.js';
 import type { QuerySlice } from './queries.js';
 
@@ -139,8 +140,10 @@ export class CaptureWindow {
   memory: MemoryRecord[] = [];
   /** Work of encoders not submitted yet (open, or finished and waiting for a submit). */
   readonly unsubmitted = new Set<EncodedWork>();
-  /** Readbacks of its submits still in flight. */
+  /** Readbacks of its submits (and its clock pings) still in flight. */
   readonly pending = new Set<Promise<void>>();
+  /** Clock calibration pings sent at its edges (./calibration.ts). */
+  readonly pings: PingSample[] = [];
   /** setCapturing(false) closed it: nothing new starts in it (open passes may still record). */
   closed = false;
   /** collect() ran: late records are dropped. */

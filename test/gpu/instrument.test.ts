@@ -264,7 +264,8 @@ describe('Instrumentation on dawn.node', () => {
       assert.deepEqual(captured.submits.map((s) => s.correlations.length), [5, 1]);
       assert.equal(captured.clock?.method, 'submit-completion-bracket');
       assert.equal(captured.clock?.scale, 1);
-      assert.equal(captured.clock?.samples, 2);
+      // Two workload submits and the clock pings at both window edges (8 each by default).
+      assert.equal(captured.clock?.samples, 2 + 2 * 8);
       assert.ok((captured.clock?.uncertaintyNs ?? -1) >= 0);
       assert.equal(captured.timestamps.quantized, false);
       assert.deepEqual(captured.errors, []);

@@ -337,7 +337,7 @@ class FakeDevice {
 function setup(features: string[] = ['timestamp-query'], options: ConstructorParameters<typeof Instrumentation>[0] = {}) {
   const world: World = { clock: makeClock(), executed: [], errors: [], submits: [], destroyed: [], quantumNs: 0, failMaps: false, passCount: 0 };
   const device = new FakeDevice(world, new Set(features));
-  const inst = new Instrumentation({ clock: () => world.clock.read(), ...options });
+  const inst = new Instrumentation({ clock: () => world.clock.read(), clockPings: 0, ...options });
   inst.attach(device as unknown as GPUDevice);
   const gpu = device as unknown as GPUDevice;
   const pipeline = (label: string) => gpu.createComputePipeline({ label, layout: 'auto', compute: { module: gpu.createShaderModule({ code: '' }) } });
@@ -679,7 +679,7 @@ describe('modes and window', () => {
     try {
       const world: World = { clock: makeClock(), executed: [], errors: [], submits: [], destroyed: [], quantumNs: 0, failMaps: false, passCount: 0, timestampQueriesInvalid: true };
       const device = new FakeDevice(world, new Set(['chromium-experimental-timestamp-query-inside-passes']));
-      const inst = new Instrumentation({ clock: () => world.clock.read() });
+      const inst = new Instrumentation({ clock: () => world.clock.read(), clockPings: 0 });
       inst.attach(device as unknown as GPUDevice);
       await inst.ready();
       assert.equal(inst.timestampMode, 'none');
@@ -695,6 +695,35 @@ describe('modes and window', () => {
     const { inst } = setup(['timestamp-query']);
     const captured = await inst.flush();
     assert.match(captured.timestamps.reason ?? '', /has "timestamp-query" but not .*split into one pass per dispatch/);
+  });
+
+  test('clock pings: tiny timestamped submits at each window edge tighten the clock fit and record nothing', async () => {
+    const run = async (clockPings: number) => {
+      const { world, gpu, inst, pipeline } = setup(['timestamp-query'], { clockPings });
+      inst.setCapturing(true);
+      const encoder = gpu.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline('A'));
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      gpu.queue.submit([encoder.finish()]);
+      inst.setCapturing(false);
+      const captured = await inst.flush();
+      return { world, captured };
+    };
+    const without = await run(0);
+    const withPings = await run(3);
+    assert.deepEqual(withPings.world.errors, []);
+    // One workload submit (its command buffers plus the resolve), then 3 + 3 pings of one command buffer each.
+    assert.equal(without.world.submits.length, 1);
+    assert.equal(withPings.world.submits.length, 7);
+    assert.equal(withPings.captured.dispatches.length, 1);
+    assert.equal(withPings.captured.submits.length, 1, 'pings are not workload submits');
+    assert.equal(withPings.captured.clock?.samples, 7);
+    assert.ok(withPings.captured.clock!.uncertaintyNs < without.captured.clock!.uncertaintyNs, `${withPings.captured.clock!.uncertaintyNs} vs ${without.captured.clock!.uncertaintyNs}`);
+    const d = withPings.captured.dispatches[0]!;
+    const submit = withPings.captured.submits[0]!;
+    assert.ok(d.gpuStartNs! >= submit.cpuSubmitNs && d.gpuEndNs! <= submit.cpuDoneNs!, 'still inside its own submit');
   });
 
   test('outside the window: native encoders, plain submits, nothing recorded', async () => {
