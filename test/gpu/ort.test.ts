@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { profileOrt, type OrtModuleLike, type OrtProfiler, type OrtSessionLike } from '../../src/ort/index.js';
-import { parseTraceFile, type ParsedTrace } from '../../src/report/parse.js';
+import { parseTraceFile } from '../../src/report/parse.js';
+import type { KinetoTrace } from '../../src/trace/index.js';
 import { validateTrace } from '../../src/report/validate.js';
 import { WgprofError } from '../../src/util/errors.js';
 import { seededFloats } from '../bench/util.js';
@@ -31,7 +32,7 @@ for (const build of ['native', 'jsep'] as const) {
     let dir: string;
     const diffs: number[] = [];
     let files: string[] = [];
-    let trace: ParsedTrace;
+    let trace: KinetoTrace;
 
     before(async () => {
       ort = (await import(build === 'native' ? 'onnxruntime-web/webgpu' : 'onnxruntime-web/all')) as unknown as Ort;
