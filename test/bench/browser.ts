@@ -9,11 +9,9 @@
 //    Targets: wgprof's overhead ≤ ORT's own; per-kernel GPU times within 5% of ORT's.
 
 import { chromium } from '@playwright/test';
-import { build } from 'esbuild';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../playwright.config.js';
-import { REPO_ROOT, startStaticServer } from '../browser/server.js';
+import { startStaticServer } from '../browser/server.js';
+import { buildPageBundle } from '../shared/page-bundle.js';
 import { PADDLE_CLS_MODEL, PADDLE_CLS_SHAPE } from '../shared/ort-models.js';
 import { distribution, formatRatio, seededFloats, type Distribution } from './util.js';
 
@@ -53,19 +51,7 @@ export interface BenchBrowserResult {
 export async function benchBrowser(options: BenchBrowserOptions = {}): Promise<BenchBrowserResult> {
   const progress = options.progress ?? (() => undefined);
   const rounds = options.rounds ?? 4;
-  const bundleDir = join(REPO_ROOT, 'dist/test');
-  mkdirSync(bundleDir, { recursive: true });
-  await build({
-    stdin: { contents: ENTRY, resolveDir: REPO_ROOT, sourcefile: 'bench-browser-entry.ts', loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome120',
-    loader: { '.wgsl': 'text' },
-    outfile: join(bundleDir, 'bench-browser.js'),
-    external: ['webgpu', 'node:*'],
-    logLevel: 'warning',
-  });
+  const bundle = await buildPageBundle('bench-browser', ENTRY);
   const server = await startStaticServer({ port: 0 });
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
   try {
@@ -99,7 +85,7 @@ export async function benchBrowser(options: BenchBrowserOptions = {}): Promise<B
       }
       await engine.destroy();
       return { off, on, files: files.length, adapter: String(engine.facts?.description ?? '') };
-    }, { rounds, BUNDLE: '/dist/test/bench-browser.js' });
+    }, { rounds, BUNDLE: bundle });
 
     progress('PaddleOCR classifier on JSEP: off, ORT profiling, wgprof');
     const [n, c, h, wdt] = PADDLE_CLS_SHAPE;
@@ -142,7 +128,7 @@ export async function benchBrowser(options: BenchBrowserOptions = {}): Promise<B
         await prof.dispose();
         return { off, ortMs, wg, pairs, dispatches, ortRecords };
       },
-      { rounds, model: `/${PADDLE_CLS_MODEL}`, image, dims: [n, c, h, wdt], bundle: '/dist/test/bench-browser.js', ortUrl: '/ort/ort.min.mjs' },
+      { rounds, model: `/${PADDLE_CLS_MODEL}`, image, dims: [n, c, h, wdt], bundle, ortUrl: '/ort/ort.min.mjs' },
     );
     await page.close();
 

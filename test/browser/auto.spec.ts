@@ -72,11 +72,14 @@ test.describe('frame policy', () => {
 
 test.describe('submit policy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wgprof-auto-submit-'));
-  test.use({ wgprof: { config: { profiler: 'torch', torch_profiler_dir: dir, max_iterations: 3, ignore_frontend: true }, iterations: 'submit', idleGapMs: 40, autoStart: true } });
+  test.use({ wgprof: { config: { profiler: 'torch', torch_profiler_dir: dir, max_iterations: 3, ignore_frontend: true }, iterations: 'submit', idleGapMs: 40, autoStart: false } });
   test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('a raw WebGPU page on a timer profiled by idle gaps between submits', async ({ page, profiling }) => {
-    await page.goto(`${RAW_PAGE}?mode=timer&iterations=6`);
+    await page.goto(`${RAW_PAGE}?mode=timer&iterations=10`);
+    // Started between two iterations (the page's setup upload is no iteration of its own).
+    await waitForRawPage(page, 'ready');
+    await profiling.start();
     await waitForRawPage(page, 'done');
     await expect.poll(() => profiling.files.filter((f) => f.endsWith('.pt.trace.json.gz')).length).toBe(1);
     const trace = await readTrace(profiling.files.find((f) => f.endsWith('.pt.trace.json.gz'))!);
