@@ -2,7 +2,10 @@
 // Builds dist/ from the sources (runs on `npm ci` through `prepare`, and from scripts/bootstrap.sh when stale):
 //   dist/index.js                    the package (Node + bundlers), dependencies left external
 //   dist/cli.js                      the `wgprof` command
+//   dist/ort.js, dist/auto.js, dist/playwright.js   the subpath exports wgprof/ort, wgprof/auto, wgprof/playwright
 //   dist/browser/wgprof.js           one self-contained ES module for pages (examples/, test/browser/)
+//   dist/browser/wgprof-ort.js       wgprof/ort as one ES module for pages (onnxruntime-web stays the page's)
+//   dist/browser/wgprof-auto.js      wgprof/auto as a classic script: page.addInitScript({ path }) or <script src>
 //   dist/types/                      declarations for the `exports` map (tsc, skipped with --no-types)
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +22,7 @@ await build({
   ...common,
   platform: 'node',
   target: 'node20',
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts', ort: 'src/ort/index.ts', auto: 'src/auto/index.ts', playwright: 'src/playwright/index.ts' },
   outdir: 'dist',
   packages: 'external',
   splitting: true,
@@ -30,10 +33,20 @@ await build({
   ...common,
   platform: 'browser',
   target: 'chrome120',
-  entryPoints: { wgprof: 'src/browser.ts' },
+  entryPoints: { wgprof: 'src/browser.ts', 'wgprof-ort': 'src/ort/index.ts' },
   outdir: 'dist/browser',
   // Node-only paths are behind runtime checks and dynamic imports; they never load in a page.
   external: ['webgpu', 'node:*', 'onnxruntime-web', 'onnxruntime-web/*'],
+});
+// The init script runs before any module of the page: a classic script, installing itself when loaded.
+await build({
+  ...common,
+  platform: 'browser',
+  target: 'chrome120',
+  format: 'iife',
+  entryPoints: { 'wgprof-auto': 'src/auto/index.ts' },
+  outdir: 'dist/browser',
+  external: ['webgpu', 'node:*'],
 });
 if (withTypes) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });

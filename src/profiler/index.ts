@@ -12,4 +12,4 @@ export { CudaRangeMarker, PROFILE_MEASURE, PROFILE_START_MARK, PROFILE_STOP_MARK
 export type { CudaRangeOptions, RangeEdge, UserTiming } from './cuda-range.js';
 export { defaultTraceOutput } from './output.js';
 export type { ExportedTrace, TraceOutput } from './output.js';
-export * from './chromium-tracing.js';
+export * from '../playwright/chromium-tracing.js';

@@ -1,4 +1,4 @@
-// `npm run bench -- [engine|profiler|trace|matmul|instrument|timing|all] [--iterations=N] [--out=DIR] [--no-json]`
+// `npm run bench -- [engine|profiler|trace|matmul|instrument|timing|browser|all] [--iterations=N] [--out=DIR] [--no-json]`
 //
 // Runs the named benchmarks (default: all), prints each one's table to stdout (progress to stderr) and
 // writes every result, with the adapter and flags, to bench-results/<name>-<timestamp>.json.
@@ -11,8 +11,8 @@
 
 import { benchEnvironment, BENCH_RESULTS_DIR, writeBenchJson } from './util.js';
 
-export type BenchName = 'engine' | 'matmul' | 'profiler' | 'trace' | 'instrument' | 'timing';
-const ALL: readonly BenchName[] = ['engine', 'matmul', 'profiler', 'trace', 'instrument', 'timing'];
+export type BenchName = 'engine' | 'matmul' | 'profiler' | 'trace' | 'instrument' | 'timing' | 'browser';
+const ALL: readonly BenchName[] = ['engine', 'matmul', 'profiler', 'trace', 'instrument', 'timing', 'browser'];
 
 interface BenchSpec {
   /** Module path relative to this file, and the names of its entry points. */
@@ -28,9 +28,11 @@ const SPECS: Record<BenchName, BenchSpec> = {
   trace: { module: './trace.js', run: 'benchTrace', format: 'formatTraceBench' },
   instrument: { module: './instrument.js', run: 'benchInstrument', format: 'formatInstrumentBench' },
   timing: { module: './timing.js', run: 'benchTiming', format: 'formatTimingBench' },
+  // Headless Chromium: capture overhead on the engine, and on the PaddleOCR classifier next to ORT's own profiling.
+  browser: { module: './browser.js', run: 'benchBrowser', format: 'formatBrowserBench' },
 };
 
-const USAGE = 'usage: npm run bench -- [engine|profiler|trace|matmul|instrument|timing|all]... [--iterations=N] [--out=DIR] [--no-json]';
+const USAGE = 'usage: npm run bench -- [engine|profiler|trace|matmul|instrument|timing|browser|all]... [--iterations=N] [--out=DIR] [--no-json]';
 
 export interface BenchArgs {
   benches: BenchName[];

@@ -14,11 +14,11 @@
 // put one MatMul dispatch in one pass on this graph; the pass count is recorded, and the run's GPU time is
 // the sum over its passes. Our side is one pass with `timestampWrites` around one dispatch: the same unit.
 
-import v8 from 'node:v8';
 import type * as OrtModule from 'onnxruntime-web/webgpu';
 import type { KernelDescriptor } from '../../kernels/define.js';
 import { matmul, matmulParams } from '../../kernels/matmul.js';
 import type { GpuRuntime } from '../../src/gpu/device.js';
+import { installNodeShims } from '../../src/ort/device.js';
 import { buildMatMulModel } from './onnx-models.js';
 import type { MatMulShape } from './onnx-models.js';
 import {
@@ -108,52 +108,9 @@ let ortModule: Promise<Ort> | undefined;
  * adapter the device came from. The device itself is handed to each session (`ortSessionOptions`).
  */
 export async function installOrtNode(runtime: GpuRuntime): Promise<OrtNodeScope> {
-  const flags: string[] = [];
-  // Must happen before ORT compiles its wasm; run-ts.mjs and node-test.mjs pass it on the command line too.
-  if (!process.execArgv.includes('--liftoff-only')) v8.setFlagsFromString('--liftoff-only');
-  flags.push('--liftoff-only');
-
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  const addedNavigator = g.navigator === undefined;
-  if (addedNavigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-  const nav = g.navigator!;
-  const ownGpu = Object.getOwnPropertyDescriptor(nav, 'gpu');
-  if (nav.gpu === undefined) {
-    const adapter = runtime.adapter;
-    const stub = {
-      requestAdapter: async () => adapter,
-      getPreferredCanvasFormat: () => 'rgba8unorm',
-      wgslLanguageFeatures: new Set<string>(),
-    };
-    Object.defineProperty(nav, 'gpu', { value: stub, configurable: true, writable: true });
-    flags.push('navigator.gpu stub returning the bench adapter');
-  }
-
-  const queueProto = GPUQueue.prototype;
-  const originalWriteBuffer = queueProto.writeBuffer;
-  queueProto.writeBuffer = function writeBuffer(
-    this: GPUQueue,
-    buffer: GPUBuffer,
-    bufferOffset: number,
-    data: BufferSource | SharedArrayBuffer,
-    dataOffset?: number,
-    size?: number,
-  ): undefined {
-    const backing = ArrayBuffer.isView(data) ? data.buffer : data;
-    if (typeof SharedArrayBuffer !== 'undefined' && backing instanceof SharedArrayBuffer) {
-      // WebGPU counts dataOffset/size in elements for typed arrays and in bytes otherwise.
-      const elementBytes = ArrayBuffer.isView(data) ? ((data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
-      const view = ArrayBuffer.isView(data)
-        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-        : new Uint8Array(data as SharedArrayBuffer);
-      const startBytes = (dataOffset ?? 0) * elementBytes;
-      const endBytes = size === undefined ? view.byteLength : startBytes + size * elementBytes;
-      return originalWriteBuffer.call(this, buffer, bufferOffset, view.slice(startBytes, endBytes));
-    }
-    return originalWriteBuffer.call(this, buffer, bufferOffset, data as BufferSource, dataOffset, size);
-  } as GPUQueue['writeBuffer'];
-  flags.push('GPUQueue.writeBuffer copies SharedArrayBuffer data');
-
+  // The shims wgprof/ort installs for its own device (liftoff, navigator.gpu, writeBuffer copying SharedArrayBuffer data).
+  const shims = await installNodeShims(runtime.adapter, runtime.device);
+  const flags = [...(shims?.flags ?? [])];
   ortModule ??= import('onnxruntime-web/webgpu');
   const ort = await ortModule;
   // ORT's CPU side runs single-threaded: its worker threads would only compete with SwiftShader's for the
@@ -161,17 +118,7 @@ export async function installOrtNode(runtime: GpuRuntime): Promise<OrtNodeScope>
   ort.env.wasm.numThreads = 1;
   ort.env.logLevel = 'warning';
   flags.push('ort.env.wasm.numThreads=1');
-
-  return {
-    ort,
-    flags,
-    restore() {
-      queueProto.writeBuffer = originalWriteBuffer;
-      if (ownGpu) Object.defineProperty(nav, 'gpu', ownGpu);
-      else delete nav.gpu;
-      if (addedNavigator) delete g.navigator;
-    },
-  };
+  return { ort, flags, restore: () => shims?.restore() };
 }
 
 /** Session options that put every node on the native WebGPU EP running on `device`. */

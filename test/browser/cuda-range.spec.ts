@@ -14,7 +14,7 @@ import type { Page } from '@playwright/test';
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { connectChromiumTracing } from '../../src/profiler/chromium-tracing.js';
+import { connectChromiumTracing } from '../../src/playwright/chromium-tracing.js';
 import { expect, test } from './fixtures.js';
 import { REPO_ROOT } from './server.js';
 import type * as ConfigModule from '../../src/config/index.js';

@@ -167,7 +167,7 @@ describe('matmul bench harness checks (no GPU)', () => {
 
   it('bench arguments: engine brings the matmul comparison along; unknown names are errors', () => {
     assert.deepEqual(parseBenchArgs(['engine']).benches, ['engine', 'matmul']);
-    assert.deepEqual(parseBenchArgs([]).benches, ['engine', 'matmul', 'profiler', 'trace', 'instrument', 'timing']);
+    assert.deepEqual(parseBenchArgs([]).benches, ['engine', 'matmul', 'profiler', 'trace', 'instrument', 'timing', 'browser']);
     assert.equal(parseBenchArgs(['matmul', '--iterations=5']).iterations, 5);
     assert.throws(() => parseBenchArgs(['engin']), /unknown argument "engin"/);
     assert.throws(() => parseBenchArgs(['--iterations=0']), /positive integer/);

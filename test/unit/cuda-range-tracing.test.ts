@@ -9,7 +9,7 @@ import {
   windowTracePath,
   type TracingBrowser,
   type TracingPage,
-} from '../../src/profiler/chromium-tracing.js';
+} from '../../src/playwright/chromium-tracing.js';
 import { CAPTURE_RANGE_HOOK, captureRangeSettled, type UserTiming } from '../../src/profiler/cuda-range.js';
 import { Profiler } from '../../src/profiler/profiler.js';
 import { WgprofError } from '../../src/util/errors.js';

@@ -29,10 +29,11 @@ const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as PackageJs
 const EXACT_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
 describe('package.json', () => {
-  test('is an ES module package without side effects', () => {
+  test('is an ES module package whose only side effect is wgprof/auto', () => {
     assert.equal(pkg.name, 'wgprof');
     assert.equal(pkg.type, 'module');
-    assert.equal(pkg.sideEffects, false);
+    // Only wgprof/auto has side effects (importing it installs the init script); everything else is pure.
+    assert.deepEqual(pkg.sideEffects, ['./dist/auto.js', './dist/browser/wgprof-auto.js']);
     assert.match(pkg.engines?.['node'] ?? '', />=\s*20/);
   });
 

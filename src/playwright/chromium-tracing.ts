@@ -18,11 +18,11 @@
 // Failures (Chromium refusing to trace, e.g. because someone else is tracing this browser) reject the
 // page's hook call, which the page logs (log.warn) and carries on; Node-side they are logged too.
 
-import { CAPTURE_RANGE_HOOK, type RangeEdge } from './cuda-range.js';
+import { CAPTURE_RANGE_HOOK, type RangeEdge } from '../profiler/cuda-range.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 
-export { CAPTURE_RANGE_HOOK, captureRangeSettled } from './cuda-range.js';
+export { CAPTURE_RANGE_HOOK, captureRangeSettled } from '../profiler/cuda-range.js';
 
 /**
  * Categories that record the window (User Timing), the page's main-thread work (DevTools' timeline),

@@ -1,0 +1,5 @@
+// wgprof/playwright: the Playwright fixture (profiles a test's pages with wgprof/auto) and Chromium's
+// own tracing driven by a 'cuda' profiler's capture window. Node side only; @playwright/test is a peer.
+export { test, expect, profilePages, autoScriptPath, defaultTraceDir, workerNamePrefix, WEBGPU_LAUNCH_FLAGS } from './fixture.js';
+export type { ProfiledPages, WgprofFixtureOptions, WgprofFixtures } from './fixture.js';
+export * from './chromium-tracing.js';
