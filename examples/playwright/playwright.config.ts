@@ -24,7 +24,9 @@ export default defineConfig({
     launchOptions: { executablePath: process.env['WGPROF_CHROMIUM'] || '/usr/bin/chromium', args: ['--no-sandbox'] },
   },
   webServer: {
-    command: `node scripts/run-ts.mjs test/browser/server.ts --port ${port}`,
+    // Straight under node (not scripts/run-ts.mjs, whose child runs in its own process group): Playwright
+    // stops the server by its process group at the end, and a server left behind would hold the run open.
+    command: `node --import ./scripts/register.mjs test/browser/server.ts --port ${port}`,
     cwd: '../..',
     url: `http://127.0.0.1:${port}/test/browser/pages/raw-webgpu.html`,
     reuseExistingServer: true,

@@ -22,11 +22,20 @@ const SPARE_FRAMES = 40;
  * served from a page); undefined for the user's own frames.
  */
 export function foreignOwner(frame: string): string | undefined {
-  if (/wasm:\/\/|wasm-function\[/.test(frame)) return 'wasm';
-  const pkg = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(frame);
-  if (pkg) return pkg[1]!.replace('\\', '/');
-  const bundle = /([^\\/()\s@]+\.min\.m?js)/.exec(frame);
-  return bundle ? bundle[1] : undefined;
+  // Cheap substring tests first: this runs for every frame of every stack when a window is collected.
+  if (frame.includes('wasm')) {
+    if (frame.includes('wasm://') || frame.includes('wasm-function[')) return 'wasm';
+  }
+  const modules = frame.indexOf('node_modules');
+  if (modules >= 0) {
+    const pkg = /^[\\/]((?:@[^\\/]+[\\/])?[^\\/:]+)/.exec(frame.slice(modules + 'node_modules'.length));
+    if (pkg) return pkg[1]!.replace('\\', '/');
+  }
+  const min = frame.indexOf('.min.');
+  if (min < 0) return undefined;
+  // The bundle's file name: back from ".min." to the last separator, forward to "js" or "mjs".
+  const bundle = /[^\\/()\s@]*\.min\.m?js/.exec(frame.slice(frame.lastIndexOf('/', min) + 1));
+  return bundle ? bundle[0] : undefined;
 }
 
 /**

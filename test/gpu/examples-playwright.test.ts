@@ -3,21 +3,32 @@
 // results JSON, all valid, none overwriting another.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseTraceFile, validateTrace } from '../../src/report/index.js';
 
+/** A port free right now (the example's server must not meet another run's server on its default port). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 describe('examples/playwright', () => {
   it('--shard=1/2 and --shard=2/2 into one WGPROF_TRACE_DIR give distinct, valid traces per shard', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wgprof-example-shards-'));
+    const port = String(await freePort());
     try {
       for (const shard of ['1/2', '2/2']) {
         const run = spawnSync('npx', ['--no-install', 'playwright', 'test', '--config', 'examples/playwright', `--shard=${shard}`], {
           encoding: 'utf8',
           timeout: 240_000,
-          env: { ...process.env, WGPROF_TRACE_DIR: dir },
+          env: { ...process.env, WGPROF_TRACE_DIR: dir, WGPROF_EXAMPLE_PORT: port },
         });
         assert.equal(run.status, 0, `shard ${shard}:\n${run.stdout}\n${run.stderr}`);
       }

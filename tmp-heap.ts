@@ -1,0 +1,33 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createEngine } from './src/engine/engine.js';
+import { getPreset } from './src/engine/presets.js';
+import { createModelRunner } from './src/engine/runner.js';
+import { requestGpuDevice } from './src/gpu/device.js';
+import { Profiler } from './src/profiler/profiler.js';
+import { parseProfilerConfig } from './src/config/index.js';
+import { Instrumentation } from './src/instrument/instrumentation.js';
+import { setLogSink } from './src/util/log.js';
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+setLogSink(() => undefined);
+for (const withStack of [false, true]) {
+  const rt = await requestGpuDevice({ backend: 'null' });
+  const profiler = new Profiler(parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/tmp/x', ignore_frontend: true, torch_profiler_with_stack: withStack, torch_profiler_record_shapes: true, torch_profiler_with_flops: true }), { output: { exportTrace: async () => ({ file: 'x', steps: [] }), writeKeyAverages: async () => undefined } });
+  profiler.attach(rt.device, rt.facts);
+  const inner = await createModelRunner(rt.device, getPreset('tiny'), { maxSlots: 4, maxBatchTokens: 128, seed: 1, deviceDoesNoWork: true });
+  const engine = await createEngine({ runner: inner, device: rt.device, profiler });
+  const drive = async (n: number) => { for (let i = 0; i < n; i++) { if (!engine.hasUnfinishedRequests()) for (let k = 0; k < 4; k++) engine.addRequest('The quick brown fox', { maxTokens: 24, temperature: 0 }); await engine.step(); } };
+  await drive(50);
+  gc(); gc();
+  const before = process.memoryUsage().heapUsed;
+  engine.startProfile();
+  const N = 1000;
+  await drive(N);
+  gc(); gc();
+  const after = process.memoryUsage().heapUsed;
+  const files = await engine.stopProfile();
+  const dispatches = 24 * N;
+  console.log(`with_stack ${withStack}: heap +${((after - before) / 1048576).toFixed(1)} MiB for ~${dispatches} dispatches = ${((after - before) / dispatches).toFixed(0)} B/dispatch, ${((after - before) / (dispatches * 5)).toFixed(0)} B/event`);
+  await engine.destroy(); rt.destroy();
+}
