@@ -1,12 +1,12 @@
 // What the instrumentation remembers about the device's objects, so that dispatches can be named and
 // sized without a descriptor: shader modules (label, WGSL source), compute pipelines (module, entry
-// point, constants, and the workgroup size parsed from the source), bind groups (the sizes of their
+// point, constants, and the workgroup size and workgroup memory parsed from the source, once each), bind groups (the sizes of their
 // buffer bindings). Recorded for every object created while attached, inside the window or not, in
 // WeakMaps (nothing is kept alive).
 
 import type { KernelDescriptor } from '../../kernels/define.js';
 import type { OwnPatch } from './patch.js';
-import { parseWorkgroupSize, type WorkgroupSize } from './wgsl.js';
+import { parseWorkgroupMemoryBytes, parseWorkgroupSize, type WorkgroupSize } from './wgsl.js';
 
 interface PipelineInfo {
   module: GPUShaderModule;
@@ -14,6 +14,8 @@ interface PipelineInfo {
   constants?: Record<string, number>;
   /** Parsed on first use; null when the source does not say. */
   workgroupSize?: WorkgroupSize | null;
+  /** Workgroup memory bytes the entry point uses, parsed on first use; null when the source does not say. */
+  workgroupMemoryBytes?: number | null;
   /** The pipeline's label, read once at its first dispatch (a native getter call each time otherwise). */
   label?: string;
 }
@@ -118,6 +120,17 @@ export class DeviceObjects {
       info.workgroupSize = (code !== undefined ? parseWorkgroupSize(code, info.entryPoint, info.constants) : undefined) ?? null;
     }
     return info.workgroupSize ?? undefined;
+  }
+
+  /** Bytes of workgroup memory the pipeline's entry point uses, from its WGSL source (undefined when unknown). */
+  workgroupMemoryBytes(pipeline: GPUComputePipeline | undefined): number | undefined {
+    const info = pipeline ? this.pipelines.get(pipeline) : undefined;
+    if (!info) return undefined;
+    if (info.workgroupMemoryBytes === undefined) {
+      const code = this.modules.get(info.module)?.code;
+      info.workgroupMemoryBytes = (code !== undefined ? parseWorkgroupMemoryBytes(code, info.entryPoint, info.constants) : undefined) ?? null;
+    }
+    return info.workgroupMemoryBytes ?? undefined;
   }
 
   /**
