@@ -6,6 +6,7 @@
 import { presetNames } from '../engine/presets.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer, type ServeOptions } from '../server/server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../server/http.js';
+import { LAUNCH_NAMES } from '../trace/launch-names.js';
 import { errorMessage } from '../util/errors.js';
 import { backendOption, choiceOption, intOption, parseCommandArgs } from './args.js';
 import { UsageError, type Command } from './command.js';
@@ -41,6 +42,8 @@ options:
   --profiler-config JSON    vLLM's ProfilerConfig, e.g.
                             '{"profiler": "torch", "torch_profiler_dir": "./traces"}'
   --profiler-config.KEY=V   set one profiler config field (vLLM's dotted form)
+  --launch-names NAMES      webgpu (default; $WGPROF_LAUNCH_NAMES when set) or cuda: launches named
+                            cudaLaunchKernel / cudaMemcpyAsync for HTA's launch analyses
 
 SIGINT/SIGTERM: in-flight requests finish, an active profile is stopped and written, then exit 0
 (1 when the profile could not be written); a second signal exits at once.
@@ -65,6 +68,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       'max-body-bytes': { type: 'string', example: String(DEFAULT_MAX_BODY_BYTES) },
       'trace-fallback-dir': { type: 'string', example: './unsent' },
       'upload-attempts': { type: 'string', example: '4' },
+      'launch-names': { type: 'string', example: 'cuda' },
     },
   });
   const options: ServeOptions = {};
@@ -98,6 +102,10 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     };
   }
   if (config) options.profilerConfig = config;
+  if (v['launch-names'] !== undefined) {
+    options.launchNames = choiceOption('--launch-names', v['launch-names'], LAUNCH_NAMES);
+    if (config?.profiler !== 'torch') throw new UsageError('--launch-names names the launches in the trace files: it needs --profiler-config with "profiler": "torch".');
+  }
   return options;
 }
 

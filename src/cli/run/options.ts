@@ -6,6 +6,7 @@ import type { ProfilerConfig } from '../../config/index.js';
 import { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_SLOTS } from '../../engine/engine.js';
 import { getPreset, presetNames, type PresetName } from '../../engine/presets.js';
 import type { GpuBackend } from '../../gpu/device.js';
+import { LAUNCH_NAMES, type LaunchNames } from '../../trace/launch-names.js';
 import { errorMessage } from '../../util/errors.js';
 import { backendOption, choiceOption, intOption, numberOption, parseCommandArgs } from '../args.js';
 import { UsageError } from '../command.js';
@@ -36,6 +37,8 @@ export interface RunOptions {
   json: boolean;
   quiet: boolean;
   profilerConfig: ProfilerConfig | undefined;
+  /** --launch-names: how the trace names launches; undefined = the profiler's default ($WGPROF_LAUNCH_NAMES, else webgpu). */
+  launchNames: LaunchNames | undefined;
 }
 
 const RUN_OPTIONS = {
@@ -53,6 +56,7 @@ const RUN_OPTIONS = {
   backend: { type: 'string', example: 'auto' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
+  'launch-names': { type: 'string', example: 'cuda' },
 } as const;
 
 /**
@@ -84,8 +88,12 @@ export function parseRunArgs(argv: readonly string[]): RunOptions & { promptsFil
     json: v.json ?? false,
     quiet: v.quiet ?? false,
     profilerConfig,
+    launchNames: v['launch-names'] === undefined ? undefined : choiceOption('--launch-names', v['launch-names'], LAUNCH_NAMES),
     promptsFile: v['prompts-file'],
   } satisfies RunOptions & { promptsFile: string | undefined };
+  if (options.launchNames !== undefined && options.profilerConfig?.profiler !== 'torch') {
+    throw new UsageError('--launch-names names the launches in the trace files: it needs --profiler-config with "profiler": "torch".');
+  }
   const slots = options.maxSlots ?? DEFAULT_MAX_SLOTS;
   const tokens = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
   if (tokens < slots) {
