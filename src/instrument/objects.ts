@@ -12,12 +12,16 @@ interface PipelineInfo {
   module: GPUShaderModule;
   entryPoint?: string;
   constants?: Record<string, number>;
-  /** Parsed on first use; null when the source does not say. */
-  workgroupSize?: WorkgroupSize | null;
-  /** Workgroup memory bytes the entry point uses, parsed on first use; null when the source does not say. */
-  workgroupMemoryBytes?: number | null;
+  /** What its WGSL source says, parsed on first use. */
+  parsed?: ParsedSource;
   /** The pipeline's label, read once at its first dispatch (a native getter call each time otherwise). */
   label?: string;
+}
+
+/** Facts of a pipeline's entry point read from its WGSL (undefined: the source does not say). */
+interface ParsedSource {
+  workgroupSize: WorkgroupSize | undefined;
+  workgroupMemoryBytes: number | undefined;
 }
 
 interface ModuleInfo {
@@ -111,26 +115,28 @@ export class DeviceObjects {
     return moduleLabel || 'unlabeled_pipeline';
   }
 
-  /** The pipeline's workgroup size from its WGSL source (undefined when unknown). */
-  workgroupSize(pipeline: GPUComputePipeline | undefined): WorkgroupSize | undefined {
+  /** The pipeline's entry point as its WGSL source describes it, parsed once per pipeline. */
+  private parsed(pipeline: GPUComputePipeline | undefined): ParsedSource | undefined {
     const info = pipeline ? this.pipelines.get(pipeline) : undefined;
     if (!info) return undefined;
-    if (info.workgroupSize === undefined) {
+    if (info.parsed === undefined) {
       const code = this.modules.get(info.module)?.code;
-      info.workgroupSize = (code !== undefined ? parseWorkgroupSize(code, info.entryPoint, info.constants) : undefined) ?? null;
+      info.parsed =
+        code === undefined
+          ? { workgroupSize: undefined, workgroupMemoryBytes: undefined }
+          : { workgroupSize: parseWorkgroupSize(code, info.entryPoint, info.constants), workgroupMemoryBytes: parseWorkgroupMemoryBytes(code, info.entryPoint, info.constants) };
     }
-    return info.workgroupSize ?? undefined;
+    return info.parsed;
+  }
+
+  /** The pipeline's workgroup size from its WGSL source (undefined when unknown). */
+  workgroupSize(pipeline: GPUComputePipeline | undefined): WorkgroupSize | undefined {
+    return this.parsed(pipeline)?.workgroupSize;
   }
 
   /** Bytes of workgroup memory the pipeline's entry point uses, from its WGSL source (undefined when unknown). */
   workgroupMemoryBytes(pipeline: GPUComputePipeline | undefined): number | undefined {
-    const info = pipeline ? this.pipelines.get(pipeline) : undefined;
-    if (!info) return undefined;
-    if (info.workgroupMemoryBytes === undefined) {
-      const code = this.modules.get(info.module)?.code;
-      info.workgroupMemoryBytes = (code !== undefined ? parseWorkgroupMemoryBytes(code, info.entryPoint, info.constants) : undefined) ?? null;
-    }
-    return info.workgroupMemoryBytes ?? undefined;
+    return this.parsed(pipeline)?.workgroupMemoryBytes;
   }
 
   /**
