@@ -6,9 +6,8 @@
 import { presetNames } from '../engine/presets.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer, type ServeOptions } from '../server/server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../server/http.js';
-import { LAUNCH_NAMES } from '../trace/launch-names.js';
 import { errorMessage } from '../util/errors.js';
-import { backendOption, choiceOption, intOption, parseCommandArgs } from './args.js';
+import { backendOption, choiceOption, intOption, launchNamesOption, parseCommandArgs } from './args.js';
 import { UsageError, type Command } from './command.js';
 
 const help = `usage: wgprof serve [options]
@@ -102,10 +101,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     };
   }
   if (config) options.profilerConfig = config;
-  if (v['launch-names'] !== undefined) {
-    options.launchNames = choiceOption('--launch-names', v['launch-names'], LAUNCH_NAMES);
-    if (config?.profiler !== 'torch') throw new UsageError('--launch-names names the launches in the trace files: it needs --profiler-config with "profiler": "torch".');
-  }
+  const launchNames = launchNamesOption(v['launch-names'], config?.profiler, env);
+  if (launchNames !== undefined) options.launchNames = launchNames;
   return options;
 }
 

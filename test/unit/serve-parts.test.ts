@@ -212,6 +212,7 @@ describe('wgprof serve / bench serve arguments', () => {
     usage(() => parseServeArgs(['extra'], {}), /unexpected argument "extra"/);
     usage(() => parseServeArgs(['--launch-names', 'hip', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], {}), /--launch-names must be one of webgpu, cuda; got "hip"/);
     usage(() => parseServeArgs(['--launch-names', 'cuda'], {}), /--launch-names .* needs --profiler-config with "profiler": "torch"/);
+    usage(() => parseServeArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], { WGPROF_LAUNCH_NAMES: 'hta' }), /WGPROF_LAUNCH_NAMES is "hta"/);
     assert.throws(() => parseServeArgs(['--profiler-config', '{"profiler":"torch"}'], {}), (e: unknown) => e instanceof WgprofError && e.code === 'PROFILER_CONFIG_INVALID');
   });
 

@@ -6,9 +6,9 @@ import type { ProfilerConfig } from '../../config/index.js';
 import { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_SLOTS } from '../../engine/engine.js';
 import { getPreset, presetNames, type PresetName } from '../../engine/presets.js';
 import type { GpuBackend } from '../../gpu/device.js';
-import { LAUNCH_NAMES, type LaunchNames } from '../../trace/launch-names.js';
+import type { LaunchNames } from '../../trace/launch-names.js';
 import { errorMessage } from '../../util/errors.js';
-import { backendOption, choiceOption, intOption, numberOption, parseCommandArgs } from '../args.js';
+import { backendOption, choiceOption, intOption, launchNamesOption, numberOption, parseCommandArgs } from '../args.js';
 import { UsageError } from '../command.js';
 
 /** Prompts used when none are given (cycled through by --requests). */
@@ -88,12 +88,9 @@ export function parseRunArgs(argv: readonly string[]): RunOptions & { promptsFil
     json: v.json ?? false,
     quiet: v.quiet ?? false,
     profilerConfig,
-    launchNames: v['launch-names'] === undefined ? undefined : choiceOption('--launch-names', v['launch-names'], LAUNCH_NAMES),
+    launchNames: launchNamesOption(v['launch-names'], profilerConfig?.profiler, process.env),
     promptsFile: v['prompts-file'],
   } satisfies RunOptions & { promptsFile: string | undefined };
-  if (options.launchNames !== undefined && options.profilerConfig?.profiler !== 'torch') {
-    throw new UsageError('--launch-names names the launches in the trace files: it needs --profiler-config with "profiler": "torch".');
-  }
   const slots = options.maxSlots ?? DEFAULT_MAX_SLOTS;
   const tokens = options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
   if (tokens < slots) {
