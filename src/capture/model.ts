@@ -148,6 +148,11 @@ export interface DispatchRecord {
   gpuEndNs?: number;
   workgroups: [number, number, number];
   workgroupSize?: [number, number, number];
+  /**
+   * Bytes of workgroup memory (`var<workgroup>`) the entry point uses, as WebGPU counts them against
+   * maxComputeWorkgroupStorageSize: the kernel's `shared memory`. Absent when the source does not say.
+   */
+  workgroupMemoryBytes?: number;
   /** Sizes of the buffers bound when it was dispatched. */
   boundBufferBytes?: number[];
   inputDims?: number[][];

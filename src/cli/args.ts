@@ -16,6 +16,8 @@ import { parseArgs } from 'node:util';
 import { profilerConfigFromArgs, type ParseProfilerConfigOptions, type ProfilerConfig, type ProfilerConfigCoercion } from '../config/index.js';
 import { editDistance } from '../config/suggest.js';
 import type { GpuBackend } from '../gpu/device.js';
+import { LAUNCH_NAMES, launchNamesFromEnv, type LaunchNames } from '../trace/launch-names.js';
+import { errorMessage } from '../util/errors.js';
 import { UsageError } from './command.js';
 
 export interface OptionSpec {
@@ -129,6 +131,27 @@ export function numberOption(flag: string, text: string, { min, what }: { min: n
 export function choiceOption<T extends string>(flag: string, text: string, choices: readonly T[]): T {
   if ((choices as readonly string[]).includes(text)) return text as T;
   throw new UsageError(`${flag} must be one of ${choices.join(', ')}; got ${JSON.stringify(clipArg(text))}.`);
+}
+
+/**
+ * `--launch-names` (webgpu or cuda), only with a 'torch' profiler config; undefined when not given (the
+ * Profiler then takes $WGPROF_LAUNCH_NAMES, checked here so that a bad value is a usage error before
+ * the engine starts).
+ */
+export function launchNamesOption(text: string | undefined, profiler: string | null | undefined, env: Readonly<Record<string, string | undefined>>): LaunchNames | undefined {
+  if (text === undefined) {
+    if (profiler === 'torch') {
+      try {
+        launchNamesFromEnv(env);
+      } catch (error) {
+        throw new UsageError(errorMessage(error));
+      }
+    }
+    return undefined;
+  }
+  const names = choiceOption('--launch-names', text, LAUNCH_NAMES);
+  if (profiler !== 'torch') throw new UsageError('--launch-names names the launches in the trace files: it needs --profiler-config with "profiler": "torch".');
+  return names;
 }
 
 /** `--backend`: auto, vulkan or null. */

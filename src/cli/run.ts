@@ -39,6 +39,10 @@ options:
   --profiler-config JSON    profile the run; vLLM's ProfilerConfig as JSON, e.g.
                             '{"profiler": "torch", "torch_profiler_dir": "./traces"}'
   --profiler-config.KEY=V   set one profiler config field (vLLM's dotted form)
+  --launch-names NAMES      how the trace names launches: webgpu (the WebGPU call, default) or cuda
+                            (cudaLaunchKernel / cudaMemcpyAsync, for HTA's queue length, launch stats
+                            and critical path; the WebGPU call stays in the launch's args); default
+                            $WGPROF_LAUNCH_NAMES when set. Needs a "torch" --profiler-config
 
 Numbers are decimal integers (no 0x10, 1e2). Progress (steps, tokens, tokens/s) goes to stderr: a live
 bar on a terminal, else a line every 5 s. Ctrl-C (or SIGTERM) stops after the current step, writes what

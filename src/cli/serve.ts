@@ -7,7 +7,7 @@ import { presetNames } from '../engine/presets.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startServer, type ServeOptions } from '../server/server.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../server/http.js';
 import { errorMessage } from '../util/errors.js';
-import { backendOption, choiceOption, intOption, parseCommandArgs } from './args.js';
+import { backendOption, choiceOption, intOption, launchNamesOption, parseCommandArgs } from './args.js';
 import { UsageError, type Command } from './command.js';
 
 const help = `usage: wgprof serve [options]
@@ -41,6 +41,8 @@ options:
   --profiler-config JSON    vLLM's ProfilerConfig, e.g.
                             '{"profiler": "torch", "torch_profiler_dir": "./traces"}'
   --profiler-config.KEY=V   set one profiler config field (vLLM's dotted form)
+  --launch-names NAMES      webgpu (default; $WGPROF_LAUNCH_NAMES when set) or cuda: launches named
+                            cudaLaunchKernel / cudaMemcpyAsync for HTA's launch analyses
 
 SIGINT/SIGTERM: in-flight requests finish, an active profile is stopped and written, then exit 0
 (1 when the profile could not be written); a second signal exits at once.
@@ -65,6 +67,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       'max-body-bytes': { type: 'string', example: String(DEFAULT_MAX_BODY_BYTES) },
       'trace-fallback-dir': { type: 'string', example: './unsent' },
       'upload-attempts': { type: 'string', example: '4' },
+      'launch-names': { type: 'string', example: 'cuda' },
     },
   });
   const options: ServeOptions = {};
@@ -98,6 +101,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     };
   }
   if (config) options.profilerConfig = config;
+  const launchNames = launchNamesOption(v['launch-names'], config?.profiler, env);
+  if (launchNames !== undefined) options.launchNames = launchNames;
   return options;
 }
 

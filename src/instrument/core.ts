@@ -271,6 +271,7 @@ export class CaptureCore {
     e.id = this.nextId++;
     e.kernel = this.objects.kernelName(st.pipeline, kernel);
     e.workgroupSize = kernel !== undefined ? kernel.workgroupSize : this.objects.workgroupSize(st.pipeline);
+    e.workgroupMemoryBytes = this.objects.workgroupMemoryBytes(st.pipeline);
     e.boundBufferBytes = st.bound;
     const i = window.collected ? -1 : window.log.push(e);
     e.stack = undefined;

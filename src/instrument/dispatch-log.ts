@@ -23,6 +23,8 @@ export interface DispatchEntry {
   workgroupsZ: number;
   /** Shared with the hint's descriptor or the pipeline info: copied when the record is built. */
   workgroupSize: readonly number[] | undefined;
+  /** Workgroup memory the pipeline's entry point uses, bytes; undefined when unknown. */
+  workgroupMemoryBytes: number | undefined;
   /** Shared with a bind group's sizes (never mutated): copied when the record is built. */
   boundBufferBytes: readonly number[] | undefined;
   /** Unformatted (formatted when the record is built). */
@@ -43,6 +45,7 @@ export function emptyDispatchEntry(): DispatchEntry {
     workgroupsY: 0,
     workgroupsZ: 0,
     workgroupSize: undefined,
+    workgroupMemoryBytes: undefined,
     boundBufferBytes: undefined,
     stack: undefined,
     inputs: undefined,
@@ -79,6 +82,7 @@ export class DispatchLog {
   private readonly kernels: string[] = [];
   private readonly launches: string[] = [];
   private readonly workgroupSizes: (readonly number[] | undefined)[] = [];
+  private readonly workgroupMemory: (number | undefined)[] = [];
   private readonly bound: (readonly number[] | undefined)[] = [];
   private readonly stacks: (StackHolder | undefined)[] = [];
   private readonly inputs: DispatchEntry['inputs'][] = [];
@@ -110,6 +114,7 @@ export class DispatchLog {
     this.kernels.push(e.kernel);
     this.launches.push(e.launch);
     this.workgroupSizes.push(e.workgroupSize);
+    this.workgroupMemory.push(e.workgroupMemoryBytes);
     this.bound.push(e.boundBufferBytes);
     this.stacks.push(e.stack);
     this.inputs.push(e.inputs);
@@ -152,6 +157,8 @@ export class DispatchLog {
     };
     const size = this.workgroupSizes[i];
     if (size) record.workgroupSize = [size[0] ?? 1, size[1] ?? 1, size[2] ?? 1];
+    const workgroupMemoryBytes = this.workgroupMemory[i];
+    if (workgroupMemoryBytes !== undefined) record.workgroupMemoryBytes = workgroupMemoryBytes;
     const bound = this.bound[i];
     if (bound && bound.length > 0) record.boundBufferBytes = bound.slice();
     const inputs = this.inputs[i];

@@ -5,6 +5,6 @@ export type { InstrumentationOptions, Captured, CaptureStats, SubmitRecord, Wind
 export { alignClock, mapInterval, offsetBounds, CLOCK_METHODS } from './clock.js';
 export type { SubmitSample, AlignClockOptions, ClockAlignment } from './clock.js';
 export { MemoryTracker, textureBytes } from './memory.js';
-export { parseWorkgroupSize } from './wgsl.js';
+export { parseWorkgroupMemoryBytes, parseWorkgroupSize } from './wgsl.js';
 export { noteDispatch, setHintReceiver } from './hints.js';
 export type { DispatchHint, HintReceiver } from './hints.js';

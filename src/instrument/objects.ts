@@ -1,21 +1,27 @@
 // What the instrumentation remembers about the device's objects, so that dispatches can be named and
 // sized without a descriptor: shader modules (label, WGSL source), compute pipelines (module, entry
-// point, constants, and the workgroup size parsed from the source), bind groups (the sizes of their
+// point, constants, and the workgroup size and workgroup memory parsed from the source, once each), bind groups (the sizes of their
 // buffer bindings). Recorded for every object created while attached, inside the window or not, in
 // WeakMaps (nothing is kept alive).
 
 import type { KernelDescriptor } from '../../kernels/define.js';
 import type { OwnPatch } from './patch.js';
-import { parseWorkgroupSize, type WorkgroupSize } from './wgsl.js';
+import { parseWorkgroupMemoryBytes, parseWorkgroupSize, type WorkgroupSize } from './wgsl.js';
 
 interface PipelineInfo {
   module: GPUShaderModule;
   entryPoint?: string;
   constants?: Record<string, number>;
-  /** Parsed on first use; null when the source does not say. */
-  workgroupSize?: WorkgroupSize | null;
+  /** What its WGSL source says, parsed on first use. */
+  parsed?: ParsedSource;
   /** The pipeline's label, read once at its first dispatch (a native getter call each time otherwise). */
   label?: string;
+}
+
+/** Facts of a pipeline's entry point read from its WGSL (undefined: the source does not say). */
+interface ParsedSource {
+  workgroupSize: WorkgroupSize | undefined;
+  workgroupMemoryBytes: number | undefined;
 }
 
 interface ModuleInfo {
@@ -109,15 +115,28 @@ export class DeviceObjects {
     return moduleLabel || 'unlabeled_pipeline';
   }
 
-  /** The pipeline's workgroup size from its WGSL source (undefined when unknown). */
-  workgroupSize(pipeline: GPUComputePipeline | undefined): WorkgroupSize | undefined {
+  /** The pipeline's entry point as its WGSL source describes it, parsed once per pipeline. */
+  private parsed(pipeline: GPUComputePipeline | undefined): ParsedSource | undefined {
     const info = pipeline ? this.pipelines.get(pipeline) : undefined;
     if (!info) return undefined;
-    if (info.workgroupSize === undefined) {
+    if (info.parsed === undefined) {
       const code = this.modules.get(info.module)?.code;
-      info.workgroupSize = (code !== undefined ? parseWorkgroupSize(code, info.entryPoint, info.constants) : undefined) ?? null;
+      info.parsed =
+        code === undefined
+          ? { workgroupSize: undefined, workgroupMemoryBytes: undefined }
+          : { workgroupSize: parseWorkgroupSize(code, info.entryPoint, info.constants), workgroupMemoryBytes: parseWorkgroupMemoryBytes(code, info.entryPoint, info.constants) };
     }
-    return info.workgroupSize ?? undefined;
+    return info.parsed;
+  }
+
+  /** The pipeline's workgroup size from its WGSL source (undefined when unknown). */
+  workgroupSize(pipeline: GPUComputePipeline | undefined): WorkgroupSize | undefined {
+    return this.parsed(pipeline)?.workgroupSize;
+  }
+
+  /** Bytes of workgroup memory the pipeline's entry point uses, from its WGSL source (undefined when unknown). */
+  workgroupMemoryBytes(pipeline: GPUComputePipeline | undefined): number | undefined {
+    return this.parsed(pipeline)?.workgroupMemoryBytes;
   }
 
   /**

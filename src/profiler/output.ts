@@ -8,6 +8,7 @@ import { formatProfilerTable, writeTextFile } from '../report/table-file.js';
 import { KeyAveragesAccumulator } from '../report/key-averages.js';
 import { exportCapture } from '../trace/export.js';
 import { keyAveragesFileName, uriScheme } from '../trace/files.js';
+import type { LaunchNames } from '../trace/launch-names.js';
 import type { StepCosts } from '../trace/plan.js';
 import { sinkForDir, type TraceSink } from '../trace/sinks.js';
 
@@ -28,7 +29,7 @@ export interface TraceOutput {
    * key-averages table of exactly what was written: torch's `key_averages().table(sort_by=
    * "self_cuda_time_total")` (100 rows), or by self CPU time (50 rows) when there is no GPU time, as vLLM does.
    */
-  exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean }): Promise<ExportedTrace>;
+  exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean; launchNames?: LaunchNames }): Promise<ExportedTrace>;
   /** Writes `profiler_out_{rank}.txt`; resolves to its path, or undefined when skipped (URI dir without a sink). */
   writeKeyAverages(rank: number, table: string): Promise<string | undefined>;
 }
@@ -37,10 +38,10 @@ export interface TraceOutput {
 export function defaultTraceOutput(config: ProfilerConfig, sink: TraceSink | undefined): TraceOutput {
   const dir = config.torch_profiler_dir;
   return {
-    async exportTrace(record, { workerName, useGzip, table }) {
+    async exportTrace(record, { workerName, useGzip, table, launchNames }) {
       // The table's accumulator sees the events as they are written (parents first per thread, as it needs).
       const events = table ? new KeyAveragesAccumulator() : undefined;
-      const exported = await exportCapture(record, { ...(sink ? { sink } : { dir }), useGzip, workerName, ...(events ? { events } : {}) });
+      const exported = await exportCapture(record, { ...(sink ? { sink } : { dir }), useGzip, workerName, ...(events ? { events } : {}), ...(launchNames ? { launchNames } : {}) });
       const out: ExportedTrace = { file: exported.trace.path, steps: exported.steps };
       if (events) out.table = formatProfilerTable(events.result());
       return out;

@@ -35,6 +35,7 @@ import { timestampModeOf } from '../gpu/device.js';
 import { Instrumentation, type InstrumentationOptions, type WindowHandle } from '../instrument/instrumentation.js';
 import type { CaptureRecord, CpuSpanRecord, StepRecord, TraceMeta } from '../capture/model.js';
 import type { StepCosts } from '../trace/plan.js';
+import { launchNamesFromEnv, parseLaunchNames, type LaunchNames } from '../trace/launch-names.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { isNode, monotonicNowNs } from '../util/runtime.js';
@@ -98,6 +99,13 @@ export interface ProfilerOptions {
   instrumentation?: Omit<InstrumentationOptions, 'withStack' | 'recordShapes' | 'withMemory' | 'withFlops'>;
   /** CPU clock in ns (default performance.now() * 1e6). */
   nowNs?: () => number;
+  /**
+   * How launches are named in the traces (src/trace/launch-names.ts): 'webgpu', the WebGPU call; 'cuda',
+   * the CUDA call HTA's queue length, launch statistics and critical path need (`cudaLaunchKernel`,
+   * `cudaMemcpyAsync`), the WebGPU call kept in the launch's args. Default: the environment variable
+   * WGPROF_LAUNCH_NAMES, else 'webgpu'.
+   */
+  launchNames?: LaunchNames;
 }
 
 interface CaptureWindow {
@@ -179,6 +187,8 @@ export class Profiler implements EngineProfilerHooks {
   readonly strict: boolean;
 
   private readonly options: ProfilerOptions;
+  /** How launches are named in the traces ('torch' mode). */
+  private launchNames: LaunchNames = 'webgpu';
   private readonly nowNs: () => number;
   private readonly worker: WorkerProfiler | undefined;
   private readonly frontend: FrontendProfiler | undefined;
@@ -237,6 +247,8 @@ export class Profiler implements EngineProfilerHooks {
       this.range = new CudaRangeMarker(rangeOptions);
     } else {
       this.output = options.output ?? defaultTraceOutput(config, options.sink);
+      // Decided here, so a server started with WGPROF_LAUNCH_NAMES=cuda needs no config change.
+      this.launchNames = options.launchNames !== undefined ? parseLaunchNames(options.launchNames, 'ProfilerOptions.launchNames') : launchNamesFromEnv();
       if (!config.ignore_frontend) this.frontend = new FrontendProfiler({ nowNs: this.nowNs });
     }
   }
@@ -498,7 +510,7 @@ export class Profiler implements EngineProfilerHooks {
       }
     }
     const dump = this.config.torch_profiler_dump_cuda_time_total;
-    const exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump });
+    const exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump, launchNames: this.launchNames });
     this.lastCapture = { file: exported.file, costs: exported.steps };
     this.wrote(exported.file, 'worker');
     try {
@@ -519,7 +531,7 @@ export class Profiler implements EngineProfilerHooks {
     const name = this.options.frontendName ?? `${hostName()}_${hostPid()}.async_llm`;
     const meta = this.meta(name, false);
     const record: CaptureRecord = { meta, steps: [], cpuSpans: spans, dispatches: [], copies: [], memory: [] };
-    const exported = await output.exportTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip, table: false });
+    const exported = await output.exportTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip, table: false, launchNames: this.launchNames });
     this.wrote(exported.file, 'frontend');
   }
 

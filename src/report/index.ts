@@ -3,6 +3,8 @@
 export { parseTraceBytes, parseTraceFile } from './parse.js';
 export { validateTrace } from './validate.js';
 export type { ValidateTraceOptions } from './validate.js';
+export { htaCriticalPath, htaModel } from './hta.js';
+export type { HtaCriticalPath, HtaModel, HtaRow } from './hta.js';
 export { formatBytes, formatKeyAveragesTable, formatTimeUs, keyAverages, KeyAveragesAccumulator, KEY_AVERAGES_SORT_KEYS, sortKeyAverages } from './key-averages.js';
 export type { KeyAverageRow, KeyAverages, KeyAveragesAccumulatorOptions, KeyAveragesAccumulatorStats, KeyAveragesSortKey, KeyAveragesTableOptions } from './key-averages.js';
 export { openRegularFile, readTrace, readTraceBytes } from './read.js';

@@ -166,7 +166,7 @@ export async function mergeTraces(paths: string[], output: string): Promise<Merg
     const props: unknown[] = [];
     for (const p of inputs) {
       const list = Array.isArray(p.read.header['deviceProperties']) ? (p.read.header['deviceProperties'] as Record<string, unknown>[]) : [];
-      for (let d = 0; d < p.deviceCount; d++) props.push({ ...(list[d] ?? { name: 'unknown', totalGlobalMem: 0, computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 }), id: props.length });
+      for (let d = 0; d < p.deviceCount; d++) props.push({ ...(list[d] ?? { name: 'unknown', computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 }), id: props.length });
     }
     const head: string[] = ['"schemaVersion": 1', `"deviceProperties": ${JSON.stringify(props)}`];
     for (const flag of FLAGS) if (inputs.some((p) => p.read.header[flag] === 1)) head.push(`"${flag}": 1`);

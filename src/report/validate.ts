@@ -3,6 +3,7 @@
 // thread. Returns the problems found, in words; [] means valid.
 
 import { GPU_ACTIVITY_CATS, isRuntimeCat } from '../trace/kineto.js';
+import { htaProblems } from './hta.js';
 
 const MAX_PROBLEMS = 50;
 const TOP_LEVEL_ORDER = ['schemaVersion', 'deviceProperties', 'distributedInfo', 'displayTimeUnit', 'baseTimeNanoseconds', 'traceEvents', 'traceName'];
@@ -41,6 +42,21 @@ export interface ValidateTraceOptions {
    * (today's browser traces and some clamped spans break it); wgprof's own key averages follow the ids.
    */
   launchesInsideOps?: boolean;
+  /**
+   * Every GPU activity (kernel, memcpy, memset) and every launch reaches a host op: the activity's
+   * `correlation` a launch, whose `External id` (the activity's too) a cpu_op. tb_plugin attributes
+   * runtime and GPU time to ops this way ("Runtime with external id None don't correlate to any
+   * operator" otherwise), and HTA places events by it. Off by default: real torch traces have launches
+   * outside any op (e.g. cudaDeviceSynchronize).
+   */
+  attributed?: boolean;
+  /**
+   * The rules HTA's launch-based analyses need (./hta.ts): launches named from HTA's list with cat
+   * cuda_runtime, one GPU activity per correlation, GPU activities not before their launch, GPU step
+   * annotations after the host steps, and a critical path for each step that launched GPU work but the
+   * last. Implies `attributed`.
+   */
+  hta?: boolean;
 }
 
 /** Problems with a parsed Kineto trace, in words; [] when it meets the contract. */
@@ -62,8 +78,12 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
       if (!isObj(p)) return report(`deviceProperties[${i}] is not an object`);
       if (p['id'] !== i) report(`deviceProperties[${i}].id is ${JSON.stringify(p['id'])}; entry i must describe device i`);
       if (typeof p['name'] !== 'string') report(`deviceProperties[${i}].name is not a string`);
-      for (const key of ['totalGlobalMem', 'computeMajor', 'computeMinor', 'maxThreadsPerBlock', 'warpSize', 'sharedMemPerBlock', 'numSms']) {
+      for (const key of ['computeMajor', 'computeMinor', 'maxThreadsPerBlock', 'warpSize', 'sharedMemPerBlock', 'numSms']) {
         if (!isInt(p[key])) report(`deviceProperties[${i}].${key} is ${JSON.stringify(p[key])}; expected an integer`);
+      }
+      // Optional (wgprof writes none: WebGPU tells no memory size; tb_plugin then shows no Memory row).
+      for (const key of ['totalGlobalMem', 'maxBufferSize']) {
+        if (key in p && !isInt(p[key])) report(`deviceProperties[${i}].${key} is ${JSON.stringify(p[key])}; expected an integer (or absent)`);
       }
     });
   for (const flag of ['with_stack', 'profile_memory', 'record_shapes', 'with_flops']) {
@@ -97,6 +117,7 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
   const launchTs = new Map<number, string>(); // correlation -> pid/tid/ts of the launch
   const gpuTs = new Map<number, string>(); // correlation -> pid/tid/ts of the GPU activity
   const gpuEvents: [number, Obj][] = [];
+  const runtimeEvents: [number, Obj][] = [];
   const flows = new Map<number, { s: number; f: number; sAt?: string; fAt?: string }>();
   const threads = new Map<string, Span[]>();
   // External id -> the op/annotation carrying it; launches with their External id (checked after the loop).
@@ -128,6 +149,7 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
         const name = String(e['name']);
         if (name.startsWith('ProfilerStep') && !/^ProfilerStep#\d+$/.test(name)) report(`${show(e, index)}: step names must be ProfilerStep#<int>`);
         if (cat === 'cpu_op' && isInt(a['External id'])) cpuOpExt.add(a['External id']);
+        if (isRuntimeCat(typeof cat === 'string' ? cat : undefined)) runtimeEvents.push([index, e]);
         if (isRuntimeCat(typeof cat === 'string' ? cat : undefined) && a['correlation'] !== undefined) {
           if (!isInt(a['correlation'])) report(`${show(e, index)}: correlation is not an integer`);
           else if (launches.has(a['correlation'])) report(`${show(e, index)}: correlation ${a['correlation']} is used by two launches`);
@@ -235,6 +257,26 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
     if (flow.sAt !== undefined && launchTs.has(id) && launchTs.get(id) !== flow.sAt) report(`flow ${id} starts at ${flow.sAt}, not at its launch (${launchTs.get(id)})`);
     if (flow.fAt !== undefined && gpuTs.has(id) && gpuTs.get(id) !== flow.fAt) report(`flow ${id} ends at ${flow.fAt}, not at its GPU activity (${gpuTs.get(id)})`);
   }
+
+  // ---- every GPU activity and launch reaches a host op
+  if (options.attributed === true || options.hta === true) {
+    for (const [index, e] of gpuEvents) {
+      const a = e['args'] as Obj;
+      const launch = isInt(a['correlation']) ? launches.get(a['correlation']) : undefined;
+      if (!launch) continue; // reported above
+      if (!isInt(a['External id'])) report(`${show(e, index)}: GPU activity without an integer External id: no op owns it`);
+      // (kernels: checked above for every trace)
+      else if (e['cat'] !== 'kernel' && e['cat'] !== 'Kernel' && launch['External id'] !== a['External id']) {
+        report(`${show(e, index)}: External id ${a['External id']} differs from its launch's (${JSON.stringify(launch['External id'])})`);
+      }
+    }
+    for (const [index, e] of runtimeEvents) {
+      const ext = (e['args'] as Obj | undefined)?.['External id'];
+      if (!isInt(ext)) report(`${show(e, index)}: launch without an integer External id: it correlates to no op (tb_plugin: "Runtime with external id None don't correlate to any operator")`);
+      else if (!cpuOpExt.has(ext)) report(`${show(e, index)}: External id ${ext} links to no cpu_op`);
+    }
+  }
+  if (options.hta === true) htaProblems(trace, report);
 
   // ---- each launch inside its op, as time-based consumers nest
   if (options.launchesInsideOps === true) {

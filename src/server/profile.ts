@@ -8,6 +8,7 @@ import type { ProfilerConfig } from '../config/index.js';
 import type { Engine } from '../engine/engine.js';
 import { defaultTraceOutput, type TraceOutput } from '../profiler/output.js';
 import { Profiler, type TraceKind } from '../profiler/profiler.js';
+import type { LaunchNames } from '../trace/launch-names.js';
 import { TraceSinkError, sinkForDir, type SinkForDirOptions } from '../trace/sinks.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -66,6 +67,8 @@ function reportingOutput(config: ProfilerConfig, sinkOptions: SinkForDirOptions,
 
 export interface ServerProfilerOptions {
   sink?: SinkForDirOptions;
+  /** ProfilerOptions.launchNames. */
+  launchNames?: LaunchNames;
   onFile?: (ok: boolean) => void;
 }
 
@@ -84,7 +87,7 @@ export class ProfileControl {
     const onTraceWritten = (file: string, kind: TraceKind): void => log.debug(`profiler: ${kind} file ${file}`);
     this.profiler =
       config.profiler === 'torch'
-        ? new Profiler(config, { output: reportingOutput(config, options.sink ?? {}, report), onTraceWritten })
+        ? new Profiler(config, { output: reportingOutput(config, options.sink ?? {}, report), onTraceWritten, ...(options.launchNames ? { launchNames: options.launchNames } : {}) })
         : new Profiler(config, { onTraceWritten });
   }
 

@@ -18,6 +18,7 @@ import type { PresetName } from '../engine/presets.js';
 import type { GenerateResult } from '../engine/requests.js';
 import { byteTokenizer } from '../engine/tokenizer.js';
 import type { GpuBackend } from '../gpu/device.js';
+import type { LaunchNames } from '../trace/launch-names.js';
 import type { SinkForDirOptions } from '../trace/sinks.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -53,6 +54,8 @@ export interface ServeOptions {
   apiKey?: string;
   /** A parsed vLLM ProfilerConfig; /start_profile and /stop_profile exist only when it names a profiler. */
   profilerConfig?: ProfilerConfig;
+  /** How the traces name launches (default: $WGPROF_LAUNCH_NAMES, else 'webgpu'; see ProfilerOptions.launchNames). */
+  launchNames?: LaunchNames;
   /** Largest request body accepted (default 1 MiB). */
   maxBodyBytes?: number;
   /** Remote trace directories: local fallback directory and retries. */
@@ -107,7 +110,7 @@ export async function startServer(options: ServeOptions = {}): Promise<WgprofSer
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const checkKey = options.apiKey ? bearerChecker(options.apiKey) : undefined;
   const config = options.profilerConfig;
-  const profile = config && config.profiler !== null ? new ProfileControl(config, { ...(options.traceSink ? { sink: options.traceSink } : {}), onFile: (ok) => metrics.profileFile(ok) }) : undefined;
+  const profile = config && config.profiler !== null ? new ProfileControl(config, { ...(options.traceSink ? { sink: options.traceSink } : {}), ...(options.launchNames ? { launchNames: options.launchNames } : {}), onFile: (ok) => metrics.profileFile(ok) }) : undefined;
 
   const tokenizer = new StreamingTokenizer(byteTokenizer);
   const engineOptions: EngineOptions = { model, tokenizer };

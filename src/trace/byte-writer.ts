@@ -7,6 +7,7 @@ import { knownCost } from './plan.js';
 import { jsonString, sanitizeEventName } from './json.js';
 import { ByteOut, utf8 } from './out.js';
 import { kernelName, type ArgBag, type EventWriter, type OpOptions, type ThreadIds } from './emit.js';
+import { WEBGPU_CALL_ARG } from './launch-names.js';
 
 // Pre-encoded fragments (keys in Kineto's order per `ph`). Event heads start at the newline: the
 // comma between events is written separately (none before the first).
@@ -39,6 +40,8 @@ const F = {
   stack: utf8(',"Call stack":'),
   queued: utf8(',"queued":0,"device":'),
   stream: utf8(',"stream":'),
+  webgpuCall: utf8(`,${JSON.stringify(WEBGPU_CALL_ARG)}:`),
+  sharedMemory: utf8(',"shared memory":'),
   grid: utf8(',"grid":'),
   block: utf8(',"block":'),
   bound: utf8(',"bound buffer bytes":'),
@@ -268,13 +271,14 @@ export class ByteWriter implements EventWriter {
     out.bytes(F.close2);
   }
   // No `cbid`: WebGPU has no CUPTI callback id, and neither HTA nor tb_plugin reads it. The launch is
-  // named by the WebGPU call ('dispatchWorkgroups'), so HTA's launch statistics, which key on
-  // cudaLaunchKernel & co, do not count it; its cat (cuda_runtime) is what links kernels to ops.
-  dispatchLaunch(d: DispatchRecord, tsNs: number, durNs: number, timed: boolean, gsNs: number, gdurNs: number, ids: ThreadIds): void {
+  // named by the WebGPU call ('dispatchWorkgroups'), or under launchNames 'cuda' by the CUDA call HTA's
+  // launch analyses key on, the WebGPU call kept as `webgpu call`; its cat (cuda_runtime) and ids are
+  // what link kernels to ops either way.
+  dispatchLaunch(d: DispatchRecord, launchName: string, tsNs: number, durNs: number, timed: boolean, gsNs: number, gdurNs: number, ids: ThreadIds): void {
     const out = this.out;
     const corr = d.correlation;
     this.sep();
-    out.bytes(this.launchHeads.get(d.launch, ids.hostPid, ids.hostTid));
+    out.bytes(this.launchHeads.get(launchName, ids.hostPid, ids.hostTid));
     out.us(tsNs);
     out.bytes(F.dur);
     out.us(durNs);
@@ -282,6 +286,10 @@ export class ByteWriter implements EventWriter {
     out.uint(d.externalId);
     out.bytes(F.corrArg);
     out.uint(corr);
+    if (launchName !== d.launch) {
+      out.bytes(F.webgpuCall);
+      out.bytes(this.strings.get(d.launch));
+    }
     out.bytes(F.close2);
     if (!timed) return;
     this.flow('s', corr, ids.hostPid, ids.hostTid, tsNs);
@@ -298,6 +306,10 @@ export class ByteWriter implements EventWriter {
     out.uint(ids.gpuTid);
     out.bytes(F.corrArg);
     out.uint(corr);
+    if (d.workgroupMemoryBytes !== undefined) {
+      out.bytes(F.sharedMemory);
+      out.uint(d.workgroupMemoryBytes);
+    }
     out.bytes(F.grid);
     out.value(d.workgroups);
     if (d.workgroupSize !== undefined) {

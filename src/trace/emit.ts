@@ -2,8 +2,9 @@
 // the byte writer (./byte-writer.ts), and during an export also a consumer of the events that builds
 // the key-averages table from the same pass (./export.ts). Names are raw here; writers sanitize them.
 
-import type { DispatchRecord } from '../capture/model.js';
+import type { CopyRecord, DispatchRecord } from '../capture/model.js';
 import type { TraceEvent } from './kineto.js';
+import { CUDA_LAUNCH, WEBGPU_CALL_ARG } from './launch-names.js';
 import { MEMCPY_NAMES } from './plan-checks.js';
 import { ItemKind } from './plan-host.js';
 import { knownCost, type TracePlan } from './plan.js';
@@ -42,8 +43,11 @@ export interface EventWriter {
   flow(ph: 's' | 'f', id: number, pid: number, tid: number, tsNs: number): void;
   /** The hot path, one call per dispatch: the cpu_op (its args depend on `opts`). */
   cpuOp(d: DispatchRecord, tsNs: number, durNs: number, opts: OpOptions): void;
-  /** The launch; with a GPU interval (`timed`) also the ac2g flow and the kernel. */
-  dispatchLaunch(d: DispatchRecord, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void;
+  /**
+   * The launch, named `launchName` (the WebGPU call `d.launch`, or the CUDA call that stands for it, and
+   * then `d.launch` goes into its args); with a GPU interval (`timed`) also the ac2g flow and the kernel.
+   */
+  dispatchLaunch(d: DispatchRecord, launchName: string, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void;
 }
 
 /** Takes the events of an emission as parsed-trace objects (what JSON.parse of the written bytes gives, as far as a reader of X events needs). */
@@ -69,6 +73,22 @@ export function opArgs(d: DispatchRecord, opts: OpOptions): ArgBag {
   return args;
 }
 
+/** Args of a launch: its links, and the WebGPU call when the launch is named after a CUDA call. */
+export function launchArgs(externalId: number, correlation: number, launchName: string, webgpuCall: string): ArgBag {
+  const args: ArgBag = { 'External id': externalId, correlation };
+  if (launchName !== webgpuCall) args[WEBGPU_CALL_ARG] = webgpuCall;
+  return args;
+}
+
+/**
+ * The op wgprof opens around a copy's launch (the caller opened none, see planCopies): named after the
+ * WebGPU call, under `wgprof::` because wgprof made it, as torch names its copy op `aten::copy_`. Its
+ * name differs from the launch's under either launch naming, so key averages keep op and launch apart.
+ */
+export function copyOpName(c: CopyRecord): string {
+  return `wgprof::${c.launch}`;
+}
+
 /** Kineto renames a kernel literally called "kernel" (legacy tools key on it). */
 export function kernelName(d: DispatchRecord): string {
   return d.kernel === 'kernel' ? 'Kernel' : d.kernel;
@@ -90,6 +110,7 @@ export class Emission {
   private readonly withMemory: boolean;
   private readonly opOptions: OpOptions;
   private readonly ids: ThreadIds;
+  private readonly cudaNames: boolean;
 
   constructor(
     private readonly plan: TracePlan,
@@ -100,6 +121,7 @@ export class Emission {
     this.withMemory = meta.withMemory === true;
     this.opOptions = { pid: meta.pid, tid: meta.tid, withShapes: meta.recordShapes === true, withFlops: this.withFlops, withStack: meta.withStack === true };
     this.ids = { hostPid: meta.pid, hostTid: meta.tid, gpuPid: meta.deviceIndex, gpuTid: meta.streamId };
+    this.cudaNames = plan.launchNames === 'cuda';
   }
 
   /** Metadata rows (Kineto handleDeviceInfo / handleResourceInfo), at the capture start. */
@@ -138,13 +160,33 @@ export class Emission {
       if (kind === ItemKind.op) w.cpuOp(dispatches[i]!, s, dur, this.opOptions);
       else if (kind === ItemKind.launch) {
         const timed = dispatchGpu.timed[i] === 1;
-        w.dispatchLaunch(dispatches[i]!, s, dur, timed, dispatchGpu.startNs[i]!, timed ? dispatchGpu.durationNs(i) : 0, this.ids);
+        const d = dispatches[i]!;
+        w.dispatchLaunch(d, this.cudaNames ? CUDA_LAUNCH.dispatch : d.launch, s, dur, timed, dispatchGpu.startNs[i]!, timed ? dispatchGpu.durationNs(i) : 0, this.ids);
       } else this.other(kind!, i, s, dur);
       if (full()) return false;
     }
     if (this.withMemory) this.memoryUntil(Infinity);
+    this.gpuStepAnnotations();
     w.instant(undefined, 'g', 'Record Window End', '', '', plan.windowEndNs, undefined);
     return true;
+  }
+
+  /**
+   * Each step's gpu_user_annotation, after every host event, as Kineto writes GPU annotations (they
+   * come from the GPU buffers, after the CPU ops). HTA reads them as CPU events (they carry no
+   * `stream` arg) and critical_path_analysis(annotation='ProfilerStep', instance_id=k) takes the k-th
+   * event named ProfilerStep in file order: written right after each host step, they shifted every
+   * instance k > 0 onto a GPU annotation's window, where no op starts (issue 8).
+   */
+  private gpuStepAnnotations(): void {
+    const { plan, w } = this;
+    const { gpuPid, gpuTid } = this.ids;
+    const ga = plan.gpuAnnotations;
+    for (let p = 0; p < plan.steps.count; p++) {
+      if (!ga.drawn[p]) continue;
+      const step = plan.record.steps[plan.steps.recordIndex[p]!]!;
+      w.complete('gpu_user_annotation', `ProfilerStep#${step.number}`, gpuPid, gpuTid, ga.startNs[p]!, ga.endNs[p]! - ga.startNs[p]!, { 'External id': plan.stepExternalId[p] });
+    }
   }
 
   /** Steps, annotations, CPU spans and copies (the items that are not one per dispatch). */
@@ -170,8 +212,6 @@ export class Emission {
         w.complete('user_annotation', `ProfilerStep#${step.number}`, hostPid, hostTid, s, dur, args);
         const level = step.allocatedBytesAtStart;
         if (this.withMemory && level !== undefined && Number.isFinite(level)) w.counter('gpu_memory', MEMORY_COUNTER_NAME, gpuPid, gpuTid, s, { bytes: level });
-        const ga = plan.gpuAnnotations;
-        if (ga.drawn[i]) w.complete('gpu_user_annotation', `ProfilerStep#${step.number}`, gpuPid, gpuTid, ga.startNs[i]!, ga.endNs[i]! - ga.startNs[i]!, { 'External id': plan.stepExternalId[i] });
         break;
       }
       case ItemKind.annotation:
@@ -187,16 +227,21 @@ export class Emission {
         w.complete(span.cat, span.name, hostPid, hostTid, s, dur, args);
         break;
       }
+      case ItemKind.copyOp: {
+        const c = plan.record.copies[i]!;
+        w.complete('cpu_op', copyOpName(c), hostPid, hostTid, s, dur, { 'External id': c.externalId });
+        break;
+      }
       case ItemKind.copy: {
         const c = plan.record.copies[i]!;
-        // No cpu_op wraps a copy, so (like Kineto for unlinked runtime calls) no External id.
-        w.complete('cuda_runtime', c.launch, hostPid, hostTid, s, dur, { correlation: c.correlation });
+        const name = this.cudaNames ? CUDA_LAUNCH.copy : c.launch;
+        w.complete('cuda_runtime', name, hostPid, hostTid, s, dur, launchArgs(c.externalId, c.correlation, name, c.launch));
         const gpu = plan.copyGpu;
         if (gpu.timed[i]) {
           const gs = gpu.startNs[i]!;
           w.flow('s', c.correlation, hostPid, hostTid, s);
           const gdur = gpu.durationNs(i);
-          const args: ArgBag = { device: gpuPid, stream: gpuTid, correlation: c.correlation, bytes: c.bytes };
+          const args: ArgBag = { 'External id': c.externalId, device: gpuPid, stream: gpuTid, correlation: c.correlation, bytes: c.bytes };
           if (gdur > 0) args['memory bandwidth (GB/s)'] = round6(c.bytes / gdur);
           w.complete('gpu_memcpy', MEMCPY_NAMES[c.kind], gpuPid, gpuTid, gs, gdur, args);
           w.flow('f', c.correlation, gpuPid, gpuTid, gs);
@@ -260,8 +305,8 @@ export class TeeWriter implements EventWriter {
     this.a.cpuOp(d, tsNs, durNs, opts);
     this.b.cpuOp(d, tsNs, durNs, opts);
   }
-  dispatchLaunch(d: DispatchRecord, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void {
-    this.a.dispatchLaunch(d, tsNs, durNs, timed, gpuStartNs, gpuDurNs, ids);
-    this.b.dispatchLaunch(d, tsNs, durNs, timed, gpuStartNs, gpuDurNs, ids);
+  dispatchLaunch(d: DispatchRecord, launchName: string, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void {
+    this.a.dispatchLaunch(d, launchName, tsNs, durNs, timed, gpuStartNs, gpuDurNs, ids);
+    this.b.dispatchLaunch(d, launchName, tsNs, durNs, timed, gpuStartNs, gpuDurNs, ids);
   }
 }

@@ -4,7 +4,7 @@
 // without building the trace in memory or reading it back; the per-step totals come from the same plan.
 
 import type { CaptureRecord, DispatchRecord } from '../capture/model.js';
-import { kernelName, opArgs, type ArgBag, type EventWriter, type OpOptions, type ThreadIds, type TraceEventConsumer } from './emit.js';
+import { kernelName, launchArgs, opArgs, type ArgBag, type EventWriter, type OpOptions, type ThreadIds, type TraceEventConsumer } from './emit.js';
 import { sanitizeEventName } from './json.js';
 import type { TraceArgs } from './kineto.js';
 import { planStepCosts, planTrace, type StepCosts } from './plan.js';
@@ -40,8 +40,8 @@ class CompleteEvents implements EventWriter {
   cpuOp(d: DispatchRecord, tsNs: number, durNs: number, opts: OpOptions): void {
     this.complete('cpu_op', d.opName ?? d.kernel, opts.pid, opts.tid, tsNs, durNs, opArgs(d, { ...opts, withShapes: false, withStack: false }));
   }
-  dispatchLaunch(d: DispatchRecord, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void {
-    this.complete('cuda_runtime', d.launch, ids.hostPid, ids.hostTid, tsNs, durNs, { 'External id': d.externalId, correlation: d.correlation });
+  dispatchLaunch(d: DispatchRecord, launchName: string, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void {
+    this.complete('cuda_runtime', launchName, ids.hostPid, ids.hostTid, tsNs, durNs, launchArgs(d.externalId, d.correlation, launchName, d.launch));
     if (!timed) return;
     this.complete('kernel', kernelName(d), ids.gpuPid, ids.gpuTid, gpuStartNs, gpuDurNs, {
       'External id': d.externalId,

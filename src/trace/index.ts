@@ -18,3 +18,5 @@ export type { GzipEngine, WriteTraceOptions, WrittenTrace } from './write.js';
 export { fmtUs, sanitizeEventName } from './json.js';
 export { GPU_ACTIVITY_CATS, isRuntimeCat } from './kineto.js';
 export type { KinetoTrace, TraceArgs, TraceDeviceProperties, TraceDistributedInfo, TraceEvent, TraceJson, TraceProvenance } from './kineto.js';
+export { CUDA_LAUNCH, LAUNCH_NAMES, LAUNCH_NAMES_ENV, WEBGPU_CALL_ARG, launchNamesFromEnv, parseLaunchNames } from './launch-names.js';
+export type { LaunchNames } from './launch-names.js';

@@ -33,10 +33,12 @@ export interface TraceDeviceProperties {
   id: number;
   name: string;
   /**
-   * WebGPU exposes no total-memory figure: this is `maxBufferSize` (or `maxStorageBufferBindingSize`),
-   * the largest single allocation, as an honest lower bound. 0 when unknown.
+   * Kineto's device memory in bytes. wgprof never writes it: WebGPU exposes no memory size (see
+   * devicePropertiesOf); optional so that traces of other writers type-check.
    */
-  totalGlobalMem: number;
+  totalGlobalMem?: number;
+  /** wgprof addition: the adapter's `maxBufferSize` limit, the largest single buffer in bytes (not the device's memory). */
+  maxBufferSize?: number;
   /** No CUDA compute capability exists on WebGPU: always 0. */
   computeMajor: number;
   computeMinor: number;
@@ -66,7 +68,8 @@ export interface TraceProvenance {
   workerName: string;
   rank: number;
   worldSize: number;
-  options: { withStack: boolean; recordShapes: boolean; withMemory: boolean; withFlops: boolean };
+  /** `launchNames`: how launches are named ('webgpu' or 'cuda', see launch-names.ts). */
+  options: { withStack: boolean; recordShapes: boolean; withMemory: boolean; withFlops: boolean; launchNames: 'webgpu' | 'cuda' };
   counts: { steps: number; dispatches: number; kernels: number; copies: number; memcpys: number; memory: number; cpuSpans: number };
   /** How many intervals were moved to keep slices on one thread strictly nested (see DESIGN §6). */
   adjustments: { hostSpansClamped: number; gpuIntervalsShifted: number; maxGpuShiftNs: number; gpuAnnotationsDropped: number; gpuIntervalsDropped: number };

@@ -90,6 +90,7 @@ export function checkEvents(record: CaptureRecord, withMemory: boolean): number 
       throw invalid(`dispatches[${i}].args`, d.args, 'an object of string, number or boolean values');
     }
     if (!Array.isArray(d.workgroups)) throw invalid(`dispatches[${i}].workgroups`, d.workgroups, 'an array [x, y, z]');
+    if (d.workgroupMemoryBytes !== undefined) checkId('dispatches', i, 'workgroupMemoryBytes', d.workgroupMemoryBytes);
     if (d.gpuStartNs !== undefined) see(checkNs('dispatches', i, 'gpuStartNs', d.gpuStartNs));
     if (d.gpuEndNs !== undefined) see(checkNs('dispatches', i, 'gpuEndNs', d.gpuEndNs));
   }
@@ -97,6 +98,7 @@ export function checkEvents(record: CaptureRecord, withMemory: boolean): number 
     const c = copies[i]!;
     see(checkNs('copies', i, 'launchStartNs', c.launchStartNs));
     see(checkNs('copies', i, 'launchEndNs', c.launchEndNs));
+    checkId('copies', i, 'externalId', c.externalId);
     checkId('copies', i, 'correlation', c.correlation);
     checkId('copies', i, 'bytes', c.bytes);
     checkString('copies', i, 'launch', c.launch);

@@ -1,5 +1,5 @@
 // The host thread's side of the plan: steps made disjoint, annotations clamped into their steps, and
-// every other host interval (CPU spans, ops, launches, copies) cut where it would straddle a step or
+// every other host interval (CPU spans, ops, launches, copies and their ops) cut where it would straddle a step or
 // annotation edge, put in emission order (parents first) and clamped so that no child outlives its
 // parent. Times are integer ns relative to the trace's base; all of it works on typed arrays (a trace
 // can hold millions of items).
@@ -7,9 +7,10 @@
 import type { CaptureRecord, CopyRecord, DispatchRecord } from '../capture/model.js';
 import type { Adjustments } from './provenance.js';
 
-/** Host item kinds; the numeric value is also the tie-break rank (parents first). */
-export const ItemKind = { step: 0, annotation: 1, span: 2, op: 3, launch: 4, copy: 5 } as const;
-const RANK = new Uint8Array([0, 1, 2, 3, 4, 4]);
+/** Host item kinds: a copy's launch (`copy`) sits inside the op wgprof opens for it (`copyOp`). */
+export const ItemKind = { step: 0, annotation: 1, span: 2, op: 3, launch: 4, copy: 5, copyOp: 6 } as const;
+/** Tie-break rank by kind (parents first): ops before launches. */
+const RANK = new Uint8Array([0, 1, 2, 3, 4, 4, 3]);
 
 /** Kineto's transToRelativeTime: ns since timeOrigin → integer ns since the base; negative clamps to 0. */
 export function relNs(offsetNs: number, ns: number): number {
@@ -193,11 +194,19 @@ export function planLaunches(dispatches: readonly DispatchRecord[], offsetNs: nu
   }
 }
 
+/**
+ * Each copy as an op and, inside it, its launch. The caller opened no op for a writeBuffer or a
+ * copyBufferToBuffer, so wgprof opens one over exactly the launch's interval, as torch's `aten::copy_`
+ * encloses its `cudaMemcpyAsync`: the launch and its GPU memcpy then reach a cpu_op through their
+ * `External id` (tb_plugin attributes runtime and GPU time to ops that way, HTA places them by it).
+ */
 export function planCopies(copies: readonly CopyRecord[], offsetNs: number, grid: StepGrid, items: HostItems, adj: Adjustments, stepOfCopy: Int32Array): void {
   for (let i = 0; i < copies.length; i++) {
     const cp = copies[i]!;
     const s = relNs(offsetNs, cp.launchStartNs);
-    items.pushClamped(ItemKind.copy, i, s, relNs(offsetNs, cp.launchEndNs), grid, adj);
+    const op = items.count;
+    items.pushClamped(ItemKind.copyOp, i, s, relNs(offsetNs, cp.launchEndNs), grid, adj);
+    items.push(ItemKind.copy, i, items.startNs[op]!, items.endNs[op]!);
     stepOfCopy[i] = grid.locate(s);
   }
 }

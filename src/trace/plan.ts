@@ -31,6 +31,7 @@ import type { TraceDeviceProperties, TraceProvenance } from './kineto.js';
 import { checkEvents, checkMeta } from './plan-checks.js';
 import { gpuAnnotations, gpuSiblings, GpuIntervals, stepPeaks, type GpuAnnotations, type GpuStream } from './plan-gpu.js';
 import { clampToParents, HostItems, ItemKind, orderItems, planCopies, planLaunches, planOps, relNs, sortedIndices, StepGrid } from './plan-host.js';
+import { parseLaunchNames, type LaunchNames } from './launch-names.js';
 import { devicePropertiesOf, noAdjustments, provenanceOf } from './provenance.js';
 
 export interface TraceBuildOptions {
@@ -45,6 +46,12 @@ export interface TraceBuildOptions {
    * (default 65536; at least 1024). A chunk ends after the event that reaches it.
    */
   chunkChars?: number;
+  /**
+   * How launches are named (./launch-names.ts): 'webgpu' (default), the WebGPU call; 'cuda', the CUDA
+   * runtime call HTA's launch analyses key on (`cudaLaunchKernel`, `cudaMemcpyAsync`), the WebGPU call
+   * kept in the launch's args.
+   */
+  launchNames?: LaunchNames;
 }
 
 /** Kineto's ChromeTraceBaseTime interval: 3 × 30.44 days, in ns. */
@@ -165,6 +172,7 @@ export interface TracePlan {
   meta: TraceMeta;
   processName: string;
   traceName: string;
+  launchNames: LaunchNames;
   hasGpu: boolean;
   baseNs: bigint;
   /** First and last time in the trace, relative ns. */
@@ -212,6 +220,7 @@ function extent(items: HostItems, stream: GpuStream, annotations: GpuAnnotations
 
 export function planTrace(record: CaptureRecord, options: TraceBuildOptions = {}): TracePlan {
   const meta = checkMeta(record);
+  const launchNames = options.launchNames === undefined ? 'webgpu' : parseLaunchNames(options.launchNames, 'the launchNames option');
   const { steps, dispatches, copies, cpuSpans, memory } = record;
   const withMemory = meta.withMemory === true;
   const minNs = checkEvents(record, withMemory);
@@ -243,7 +252,7 @@ export function planTrace(record: CaptureRecord, options: TraceBuildOptions = {}
   const nD = dispatches.length;
   const nC = copies.length;
   const nSpans = cpuSpans.length;
-  const items = new HostItems(nSteps + annotations + nSpans + 2 * nD + nC);
+  const items = new HostItems(nSteps + annotations + nSpans + 2 * nD + 2 * nC);
   for (let p = 0; p < nSteps; p++) items.push(ItemKind.step, p, grid.startNs[p]!, grid.endNs[p]!);
   for (let p = 0; p < nSteps; p++) if (grid.hasAnnotation[p]) items.push(ItemKind.annotation, p, grid.annotationStartNs[p]!, grid.annotationEndNs[p]!);
   const hasSpanExternalId = new Uint8Array(nSpans);
@@ -291,6 +300,7 @@ export function planTrace(record: CaptureRecord, options: TraceBuildOptions = {}
     meta,
     processName: options.processName ?? meta.adapter?.runtime ?? 'wgprof',
     traceName: options.traceName ?? `${meta.workerName}.pt.trace.json`,
+    launchNames,
     hasGpu: meta.adapter !== undefined || stream.ids.length > 0,
     baseNs,
     windowStartNs,
@@ -310,7 +320,7 @@ export function planTrace(record: CaptureRecord, options: TraceBuildOptions = {}
     order,
     memoryOrder,
     memoryNs,
-    provenance: provenanceOf(meta, counts, adj, options.notes ?? []),
+    provenance: provenanceOf(meta, launchNames, counts, adj, options.notes ?? []),
     deviceProperties: devicePropertiesOf(meta),
   };
 }

@@ -6,6 +6,7 @@ import type { AdapterFacts, TraceMeta } from '../capture/model.js';
 import { WGPROF_VERSION } from '../version.js';
 import { cleanJson } from './json.js';
 import type { TraceDeviceProperties, TraceProvenance } from './kineto.js';
+import type { LaunchNames } from './launch-names.js';
 
 export type Adjustments = TraceProvenance['adjustments'];
 export type TraceCounts = TraceProvenance['counts'];
@@ -28,12 +29,17 @@ export function devicePropertiesOf(meta: TraceMeta): TraceDeviceProperties[] {
   const props: TraceDeviceProperties[] = [];
   // Entry i must describe device i: devices below ours were not captured.
   for (let i = 0; i < meta.deviceIndex; i++) {
-    props.push({ id: i, name: 'unknown (not captured)', totalGlobalMem: 0, computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 });
+    props.push({ id: i, name: 'unknown (not captured)', computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 });
   }
+  // No `totalGlobalMem`: WebGPU tells no device's memory size (no adapter limit or info field holds
+  // it), and the largest single buffer is not the memory: written as totalGlobalMem it showed as
+  // "Memory 0.25 GB" on SwiftShader in TensorBoard's GPU summary, which shows no Memory row without it.
+  // The buffer limit is written under its own WebGPU name instead.
+  const maxBufferSize = limits['maxBufferSize'];
   props.push({
     id: meta.deviceIndex,
     name: deviceName(adapter),
-    totalGlobalMem: limits['maxBufferSize'] ?? limits['maxStorageBufferBindingSize'] ?? 0,
+    ...(maxBufferSize !== undefined ? { maxBufferSize } : {}),
     computeMajor: 0,
     computeMinor: 0,
     maxThreadsPerBlock: limits['maxComputeInvocationsPerWorkgroup'] ?? 0,
@@ -48,7 +54,7 @@ export function devicePropertiesOf(meta: TraceMeta): TraceDeviceProperties[] {
 }
 
 /** The top-level `wgprof` object. */
-export function provenanceOf(meta: TraceMeta, counts: TraceCounts, adj: Adjustments, extraNotes: readonly string[]): TraceProvenance {
+export function provenanceOf(meta: TraceMeta, launchNames: LaunchNames, counts: TraceCounts, adj: Adjustments, extraNotes: readonly string[]): TraceProvenance {
   const notes: string[] = [];
   const ts = meta.timestamps;
   if (counts.dispatches > 0 && counts.kernels < counts.dispatches) {
@@ -72,7 +78,7 @@ export function provenanceOf(meta: TraceMeta, counts: TraceCounts, adj: Adjustme
     workerName: meta.workerName,
     rank: meta.rank,
     worldSize: meta.worldSize,
-    options: { withStack: meta.withStack === true, recordShapes: meta.recordShapes === true, withMemory: meta.withMemory === true, withFlops: meta.withFlops === true },
+    options: { withStack: meta.withStack === true, recordShapes: meta.recordShapes === true, withMemory: meta.withMemory === true, withFlops: meta.withFlops === true, launchNames },
     counts,
     adjustments: adj,
     notes,

@@ -26,14 +26,20 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   if (id.x < arrayLength(&y)) { y[id.x] = params.a * x[id.x]; }
 }`;
 
-// The workgroup size is an override constant: the instrumentation reads it from the initializer.
+// The workgroup size is an override constant: the instrumentation reads it from the initializer. The
+// values pass through workgroup memory sized by it (WG f32 = 128 bytes), which the instrumentation
+// reads from the source too.
 const ADD_ONE_WGSL = /* wgsl */ `
 override WG: u32 = 32;
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+var<workgroup> staged: array<f32, WG>;
 @compute @workgroup_size(WG)
-fn add_one(@builtin(global_invocation_id) id: vec3<u32>) {
-  if (id.x < arrayLength(&dst)) { dst[id.x] = src[id.x] + 1.0; }
+fn add_one(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let inRange = id.x < arrayLength(&dst);
+  if (inRange) { staged[lane] = src[id.x]; }
+  workgroupBarrier();
+  if (inRange) { dst[id.x] = staged[lane] + 1.0; }
 }`;
 
 const scaleKernel = defineKernel<{ n: number }>({
@@ -220,6 +226,8 @@ describe('Instrumentation on dawn.node', () => {
       assert.deepEqual(d[0]?.workgroupSize, [64, 1, 1]);
       assert.deepEqual(d[1]?.workgroupSize, [32, 1, 1]);
       assert.deepEqual(d[2]?.workgroupSize, [64, 1, 1]);
+      // Workgroup memory, parsed from each pipeline's WGSL: none declared is 0 bytes, known.
+      assert.deepEqual(d.map((r) => r.workgroupMemoryBytes), [0, 128, 0, 128, 128, 128]);
       assert.deepEqual(d[0]?.boundBufferBytes, [16, 4 * N, 4 * N]);
       assert.deepEqual(d[1]?.boundBufferBytes, [4 * N, 4 * N]);
       // The hint gave shapes and cost to the first dispatch only; unknown cost stays absent.

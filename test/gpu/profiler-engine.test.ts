@@ -12,6 +12,7 @@ import { createEngine } from '../../src/engine/index.js';
 import { Profiler } from '../../src/profiler/profiler.js';
 import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
 import { parseTraceFile, validateTrace } from '../../src/report/index.js';
+import { htaModel } from '../../src/report/hta.js';
 import { setLogSink } from '../../src/util/log.js';
 
 let dir: string;
@@ -71,7 +72,8 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
   });
 
   it("every op's JS stack (with_stack, vLLM's default) reaches the function that called generate()", () => {
-    const ops = worker.traceEvents.filter((e) => e.cat === 'cpu_op');
+    // (The ops wgprof opens around copies, wgprof::writeBuffer & co, carry no stack: copies record none.)
+    const ops = worker.traceEvents.filter((e) => e.cat === 'cpu_op' && !e.name.startsWith('wgprof::'));
     assert.ok(ops.length > 20);
     for (const op of ops) {
       const stack = String(op.args?.['Call stack'] ?? '');
@@ -124,6 +126,27 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
       assert.ok(bytes > 0, `${step.name}: ${bytes} bytes allocated`);
       assert.ok(bytes <= (step.args?.['peak_allocated_bytes'] as number), `${step.name}: level ≤ peak`);
     }
+  });
+
+  it('every kernel, memcpy and launch correlates to a host op; HTA finds no launch under the WebGPU names', () => {
+    const ops = new Map(worker.traceEvents.filter((e) => e.cat === 'cpu_op').map((e) => [e.args?.['External id'], e]));
+    const launches = new Map(worker.traceEvents.filter((e) => e.cat === 'cuda_runtime').map((e) => [e.args?.['correlation'], e]));
+    const gpu = worker.traceEvents.filter((e) => e.cat === 'kernel' || e.cat === 'gpu_memcpy');
+    assert.ok(gpu.some((e) => e.cat === 'gpu_memcpy') && launches.size > gpu.length, 'the engine writes buffers (no GPU interval) and copies (a memcpy)');
+    for (const e of gpu) {
+      const launch = launches.get(e.args?.['correlation']);
+      assert.ok(launch, `${e.name}: a launch with its correlation`);
+      assert.equal(launch.args?.['External id'], e.args?.['External id'], `${e.name}: its launch's External id`);
+    }
+    for (const launch of launches.values()) {
+      const op = ops.get(launch.args?.['External id']);
+      assert.ok(op, `${launch.name} (correlation ${String(launch.args?.['correlation'])}): an op with its External id`);
+      assert.ok(inside(launch, op), `${launch.name} inside ${op.name}`);
+      if (launch.name !== 'dispatchWorkgroups') assert.equal(op.name, `wgprof::${launch.name}`);
+    }
+    assert.deepEqual(validateTrace(worker, { attributed: true }), []);
+    assert.equal(htaModel(worker).queueLengthLaunches, 0);
+    assert.ok(validateTrace(worker, { hta: true }).some((p) => /under a name HTA's launch analyses skip/.test(p)));
   });
 
   it('the frontend trace holds the API-layer spans of the whole run', () => {

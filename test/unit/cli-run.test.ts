@@ -62,9 +62,29 @@ describe('wgprof run: arguments', () => {
         json: true,
         quiet: true,
         profilerConfig: undefined,
+        launchNames: undefined,
         promptsFile: undefined,
       },
     );
+  });
+
+  it('takes --launch-names with a torch profiler config, and rejects it otherwise', () => {
+    const torch = ['--profiler-config', '{"profiler":"torch","torch_profiler_dir":"./traces"}'];
+    assert.equal(parseRunArgs([...torch, '--launch-names', 'cuda']).launchNames, 'cuda');
+    assert.equal(parseRunArgs([...torch, '--launch-names=webgpu']).launchNames, 'webgpu');
+    assert.equal(parseRunArgs(torch).launchNames, undefined, 'unset: the profiler decides ($WGPROF_LAUNCH_NAMES, else webgpu)');
+    assert.throws(() => parseRunArgs([...torch, '--launch-names', 'hip']), /--launch-names must be one of webgpu, cuda; got "hip"/);
+    assert.throws(() => parseRunArgs(['--launch-names', 'cuda']), (e: unknown) => e instanceof UsageError && /needs --profiler-config with "profiler": "torch"/.test(e.message));
+    // A bad WGPROF_LAUNCH_NAMES is a usage mistake too, found before the engine starts.
+    const saved = process.env['WGPROF_LAUNCH_NAMES'];
+    try {
+      process.env['WGPROF_LAUNCH_NAMES'] = 'nope';
+      assert.throws(() => parseRunArgs(torch), (e: unknown) => e instanceof UsageError && /the environment variable WGPROF_LAUNCH_NAMES is "nope"; expected "webgpu"/.test(e.message));
+      assert.equal(parseRunArgs([]).launchNames, undefined, 'an unprofiled run does not read it');
+    } finally {
+      if (saved === undefined) delete process.env['WGPROF_LAUNCH_NAMES'];
+      else process.env['WGPROF_LAUNCH_NAMES'] = saved;
+    }
   });
 
   it('takes the profiler config in vLLM forms', () => {

@@ -1,12 +1,13 @@
 // The pure pieces of the instrumentation: WGSL workgroup sizes, memory accounting, stacks, bind group sizes.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { DispatchLog, emptyDispatchEntry, type DispatchEntry } from '../../src/instrument/dispatch-log.js';
 import { bindGroupBufferBytes } from '../../src/instrument/instrumentation.js';
 import { MemoryTracker, textureBytes } from '../../src/instrument/memory.js';
 import { captureStackHolder, cleanStack, foreignOwner, formatStack } from '../../src/instrument/stack.js';
-import { parseWorkgroupSize } from '../../src/instrument/wgsl.js';
+import { parseWorkgroupMemoryBytes, parseWorkgroupSize } from '../../src/instrument/wgsl.js';
 
 describe('parseWorkgroupSize', () => {
   test('literals, suffixes, hex, and the default 1s', () => {
@@ -45,6 +46,62 @@ describe('parseWorkgroupSize', () => {
     assert.equal(parseWorkgroupSize('override N: u32; @compute @workgroup_size(N) fn main() {}'), undefined);
     assert.equal(parseWorkgroupSize('fn main() {}'), undefined);
     assert.equal(parseWorkgroupSize('@compute @workgroup_size(0) fn main() {}'), undefined);
+  });
+});
+
+describe('parseWorkgroupMemoryBytes', () => {
+  test('sums roundUp(16, SizeOf(T)) of the workgroup variables the entry point uses, as WebGPU counts them', () => {
+    const code = `
+      var<workgroup> a: array<vec3f, 5>;        // stride 16: 80 B
+      var<workgroup> b: mat3x3<f32>;            // 3 columns of 16 B: 48 B
+      var<workgroup> c: atomic<u32>;            // 4 B, counted as 16
+      var<workgroup> d: array<array<f16, 3>, 2>; // 2 x (3 x 2 B = 6 B): 12 B, counted as 16
+      @compute @workgroup_size(1) fn main() { a[0] = vec3f(); let m = b; atomicAdd(&c, 1u); let h = d[1][2]; }`;
+    assert.equal(parseWorkgroupMemoryBytes(code), 80 + 48 + 16 + 16);
+  });
+
+  test('array lengths from literals, const and override expressions, pipeline constants by name or @id', () => {
+    const code = `
+      @id(3) override WG_X: u32 = 16;
+      override WG_Y: u32 = 8u;
+      const TK: u32 = 2 * 8u;
+      var<workgroup> aTile: array<f32, WG_Y * 4 * TK>;
+      var<workgroup> bTile: array<f32, (TK * WG_X) * 4 - 0x10>;
+      @compute @workgroup_size(WG_X, WG_Y) fn main() { aTile[0] = bTile[0]; }`;
+    assert.equal(parseWorkgroupMemoryBytes(code), 4 * (8 * 4 * 16) + 4 * (16 * 16 * 4 - 16));
+    assert.equal(parseWorkgroupMemoryBytes(code, 'main', { WG_Y: 2, '3': 1 }), 4 * (2 * 4 * 16) + 4 * (16 * 4 - 16));
+    const tiled = readFileSync(new URL('../../kernels/matmulTiled.wgsl', import.meta.url), 'utf8');
+    assert.equal(parseWorkgroupMemoryBytes(tiled, 'main', { WG_X: 8, WG_Y: 8, WG_Z: 1 }), 2 * 4 * (8 * 4 * 16), 'the repo\'s tiled matmul: two 8x4x16 f32 tiles');
+  });
+
+  test('counts only what the entry point reaches (its callees, transitively); none used is 0', () => {
+    const code = `
+      var<workgroup> mine: array<u32, 64>;
+      var<workgroup> theirs: array<u32, 1024>;
+      fn helper() { mine[0] = 1u; }
+      fn indirect() { helper(); }
+      @compute @workgroup_size(64) fn a() { indirect(); }
+      @compute @workgroup_size(64) fn b() { theirs[0] = 2u; }
+      @compute @workgroup_size(64) fn c() {}`;
+    assert.equal(parseWorkgroupMemoryBytes(code, 'a'), 256);
+    assert.equal(parseWorkgroupMemoryBytes(code, 'b'), 4096);
+    assert.equal(parseWorkgroupMemoryBytes(code, 'c'), 0);
+    assert.equal(parseWorkgroupMemoryBytes('@compute @workgroup_size(1) fn main() {}'), 0);
+  });
+
+  test('gives up rather than guess: structs, aliases, bool, unknown lengths, shadowing, ambiguous entry point', () => {
+    const with_ = (decl: string, body = 'v;'): number | undefined => parseWorkgroupMemoryBytes(`${decl}\n@compute @workgroup_size(1) fn main() { ${body} }`);
+    assert.equal(with_('struct S { a: f32 } var<workgroup> v: S;'), undefined);
+    assert.equal(with_('alias T = f32; var<workgroup> v: T;'), undefined);
+    assert.equal(with_('var<workgroup> v: bool;'), undefined);
+    assert.equal(with_('var<workgroup> v: array<f32, N>;'), undefined, 'N is not declared');
+    assert.equal(with_('override N: u32; var<workgroup> v: array<f32, N>;'), undefined, 'an override without a value');
+    assert.equal(with_('var<workgroup> v: array<f32, u32(4)>;'), undefined, 'a conversion call');
+    assert.equal(with_('var<workgroup> v: array<f32, 4 / 0>;'), undefined);
+    assert.equal(with_('var<workgroup> v: array<f32, 4>;', 'let v = 1;'), undefined, 'a local of the same name');
+    assert.equal(with_('const A: u32 = B; const B: u32 = A; var<workgroup> v: array<f32, A>;'), undefined, 'a cycle');
+    assert.equal(parseWorkgroupMemoryBytes('@compute @workgroup_size(1) fn a() {} @compute @workgroup_size(1) fn b() {}'), undefined, 'which entry point?');
+    assert.equal(parseWorkgroupMemoryBytes('@compute @workgroup_size(1) fn a() {}', 'missing'), undefined);
   });
 });
 
@@ -186,7 +243,7 @@ describe('DispatchLog', () => {
   test('keeps every field through growth and copies shared arrays into the record', () => {
     const log = new DispatchLog(2);
     const shared = [7, 8];
-    const indices = [1, 2, 3, 4, 5].map((id) => log.push(id === 4 ? { ...entry(id), boundBufferBytes: shared, workgroupSize: [8, 8] } : entry(id)));
+    const indices = [1, 2, 3, 4, 5].map((id) => log.push(id === 4 ? { ...entry(id), boundBufferBytes: shared, workgroupSize: [8, 8], workgroupMemoryBytes: 4096 } : entry(id)));
     assert.deepEqual(indices, [0, 1, 2, 3, 4]);
     assert.equal(log.length, 5);
     const r = log.record(3, 32);
@@ -201,8 +258,10 @@ describe('DispatchLog', () => {
       launchEndNs: 42,
       workgroups: [4, 1, 1],
       workgroupSize: [8, 8, 1],
+      workgroupMemoryBytes: 4096,
       boundBufferBytes: [7, 8],
     });
+    assert.equal('workgroupMemoryBytes' in log.record(0, 32), false, 'unknown stays absent');
     assert.notEqual(r.boundBufferBytes, shared, 'copied, not shared');
     assert.deepEqual(log.record(0, 32).workgroups, [1, 1, 1]);
     assert.equal(log.id(4), 5);

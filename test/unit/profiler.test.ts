@@ -11,6 +11,8 @@ import { stepCosts } from '../../src/trace/plan.js';
 import { noProfiler } from '../../src/profiler/hooks.js';
 import { Profiler, createProfiler, type CaptureSource, type ProfilerOptions } from '../../src/profiler/profiler.js';
 import type { CaptureRecord, DispatchRecord } from '../../src/capture/model.js';
+import type { LaunchNames } from '../../src/trace/launch-names.js';
+import { WgprofError } from '../../src/util/errors.js';
 import { setLogSink, type LogLevel } from '../../src/util/log.js';
 
 class Clock {
@@ -92,11 +94,11 @@ class FakeSource implements CaptureSource {
 }
 
 class FakeOutput implements TraceOutput {
-  traces: { record: CaptureRecord; workerName: string; useGzip: boolean; table: boolean }[] = [];
+  traces: { record: CaptureRecord; workerName: string; useGzip: boolean; table: boolean; launchNames?: LaunchNames }[] = [];
   tables: { rank: number; table: string }[] = [];
   failWrite = false;
   private n = 0;
-  async exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean }): Promise<ExportedTrace> {
+  async exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean; launchNames?: LaunchNames }): Promise<ExportedTrace> {
     if (this.failWrite) throw new Error('disk full');
     this.traces.push({ record, ...options });
     const out: ExportedTrace = { file: `/out/${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`, steps: stepCosts(record) };
@@ -357,6 +359,46 @@ describe('Profiler (torch mode, fake capture)', () => {
   it('the default worker name is vLLM v0.13\'s {5 hex}-rank-{rank}', () => {
     const p = new Profiler(parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/out' }), { rank: 3, output: new FakeOutput() });
     assert.match(p.workerName, /^[0-9a-f]{5}-rank-3$/);
+  });
+
+  it('names launches as the option says, else as WGPROF_LAUNCH_NAMES says, else webgpu, in both traces', async () => {
+    const saved = process.env['WGPROF_LAUNCH_NAMES'];
+    const namesOf = async (options: ProfilerOptions): Promise<(LaunchNames | undefined)[]> => {
+      const r = rig({ delay_iterations: 0, max_iterations: 1 }, options);
+      r.profiler.start();
+      r.iterate();
+      r.iterate();
+      await r.profiler.stop();
+      return r.output.traces.map((t) => t.launchNames);
+    };
+    try {
+      delete process.env['WGPROF_LAUNCH_NAMES'];
+      assert.deepEqual(await namesOf({}), ['webgpu', 'webgpu']);
+      assert.deepEqual(await namesOf({ launchNames: 'cuda' }), ['cuda', 'cuda']);
+      process.env['WGPROF_LAUNCH_NAMES'] = 'cuda';
+      assert.deepEqual(await namesOf({}), ['cuda', 'cuda'], 'a server started with the variable needs no config change');
+      assert.deepEqual(await namesOf({ launchNames: 'webgpu' }), ['webgpu', 'webgpu'], 'the option wins over the environment');
+    } finally {
+      if (saved === undefined) delete process.env['WGPROF_LAUNCH_NAMES'];
+      else process.env['WGPROF_LAUNCH_NAMES'] = saved;
+    }
+  });
+
+  it('rejects a bad launch-names value, naming where it came from; a profiler that writes no trace ignores the variable', () => {
+    const saved = process.env['WGPROF_LAUNCH_NAMES'];
+    const config = parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/out' });
+    const invalid = (from: RegExp) => (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_LAUNCH_NAMES' && from.test(e.message) && /expected "webgpu" .* or "cuda"/.test(e.message);
+    try {
+      delete process.env['WGPROF_LAUNCH_NAMES'];
+      assert.throws(() => new Profiler(config, { launchNames: 'hip' as LaunchNames, output: new FakeOutput() }), invalid(/^INVALID_LAUNCH_NAMES: ProfilerOptions\.launchNames is "hip"/));
+      process.env['WGPROF_LAUNCH_NAMES'] = 'CUDA';
+      assert.throws(() => new Profiler(config, { output: new FakeOutput() }), invalid(/the environment variable WGPROF_LAUNCH_NAMES is "CUDA"/));
+      assert.doesNotThrow(() => new Profiler(parseProfilerConfig({ profiler: 'cuda' })));
+      assert.doesNotThrow(() => new Profiler(parseProfilerConfig({})));
+    } finally {
+      if (saved === undefined) delete process.env['WGPROF_LAUNCH_NAMES'];
+      else process.env['WGPROF_LAUNCH_NAMES'] = saved;
+    }
   });
 
   it('rejects a bad rank and an unparsed config, naming the problem', () => {

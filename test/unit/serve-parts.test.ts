@@ -179,7 +179,7 @@ describe('wgprof serve / bench serve arguments', () => {
   it('serve: every flag, the profiler config, the key from the environment', () => {
     const o = parseServeArgs(
       ['--model', 'small', '--host', '::1', '--port', '0', '--seed=-3', '--max-slots', '8', '--max-batch-tokens', '64', '--backend', 'null', '--max-body-bytes', '2048',
-        '--served-model-name', 'm', '--trace-fallback-dir', '/tmp/fb', '--upload-attempts', '2', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t', '--profiler-config.max_iterations=3'],
+        '--served-model-name', 'm', '--trace-fallback-dir', '/tmp/fb', '--upload-attempts', '2', '--launch-names', 'cuda', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t', '--profiler-config.max_iterations=3'],
       { WGPROF_API_KEY: 'k1' },
     );
     assert.equal(o.model, 'small');
@@ -195,6 +195,7 @@ describe('wgprof serve / bench serve arguments', () => {
     assert.deepEqual(o.traceSink, { fallbackDir: '/tmp/fb', retry: { attempts: 2 } });
     assert.equal(o.profilerConfig?.profiler, 'torch');
     assert.equal(o.profilerConfig?.max_iterations, 3);
+    assert.equal(o.launchNames, 'cuda');
     assert.equal(parseServeArgs(['--api-key=k2'], { WGPROF_API_KEY: 'k1' }).apiKey, 'k2');
     assert.deepEqual(parseServeArgs([], {}), {});
   });
@@ -209,6 +210,9 @@ describe('wgprof serve / bench serve arguments', () => {
     usage(() => parseServeArgs(['--api-key', ''], {}), /--api-key must not be empty/);
     usage(() => parseServeArgs(['--seed', '0x10'], {}), /--seed must be an integer .*got "0x10"/);
     usage(() => parseServeArgs(['extra'], {}), /unexpected argument "extra"/);
+    usage(() => parseServeArgs(['--launch-names', 'hip', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], {}), /--launch-names must be one of webgpu, cuda; got "hip"/);
+    usage(() => parseServeArgs(['--launch-names', 'cuda'], {}), /--launch-names .* needs --profiler-config with "profiler": "torch"/);
+    usage(() => parseServeArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], { WGPROF_LAUNCH_NAMES: 'hta' }), /WGPROF_LAUNCH_NAMES is "hta"/);
     assert.throws(() => parseServeArgs(['--profiler-config', '{"profiler":"torch"}'], {}), (e: unknown) => e instanceof WgprofError && e.code === 'PROFILER_CONFIG_INVALID');
   });
 

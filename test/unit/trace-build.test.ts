@@ -70,14 +70,15 @@ describe('top level', () => {
     for (const flag of ['with_stack', 'profile_memory', 'record_shapes', 'with_flops']) assert.equal(all[flag], 1, flag);
   });
 
-  it('describes device i at deviceProperties[i], with WebGPU limits as proxies', () => {
+  it('describes device i at deviceProperties[i], with WebGPU limits as proxies and no made-up memory size', () => {
     const t = buildTrace(twoStepRecord());
     assert.deepEqual(t.deviceProperties, [
-      { id: 0, name: 'SwiftShader Device (Subzero)', totalGlobalMem: 268_435_456, computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 256, warpSize: 4, sharedMemPerBlock: 16_384, numSms: 0, vendor: 'google', architecture: 'swiftshader', backend: 'vulkan' },
+      { id: 0, name: 'SwiftShader Device (Subzero)', maxBufferSize: 268_435_456, computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 256, warpSize: 4, sharedMemPerBlock: 16_384, numSms: 0, vendor: 'google', architecture: 'swiftshader', backend: 'vulkan' },
     ]);
     const second = buildTrace(twoStepRecord({ deviceIndex: 2 }));
     assert.deepEqual(second.deviceProperties.map((p) => p.id), [0, 1, 2]);
     assert.equal(second.deviceProperties[2]!.name, 'SwiftShader Device (Subzero)');
+    for (const p of second.deviceProperties) assert.equal('totalGlobalMem' in p, false, 'WebGPU tells no memory size');
     assert.equal(second.traceEvents.find((e) => e.cat === 'kernel')!.pid, 2);
     assert.deepEqual(validateTrace(second), []);
     const cpuOnly = buildTrace({ ...twoStepRecord(), meta: baseMeta({ adapter: undefined! }) });
@@ -179,7 +180,7 @@ describe('events', () => {
     const ops = byCat(t, 'cpu_op');
     const launches = byCat(t, 'cuda_runtime');
     const kernels = byCat(t, 'kernel');
-    assert.equal(ops.length, 4);
+    assert.equal(ops.length, 5, 'four dispatch ops and the op around the copy');
     assert.equal(kernels.length, 4);
     for (const k of kernels) {
       const launch = launches.find((l) => l.args!['correlation'] === k.args!['correlation'])!;
@@ -207,20 +208,20 @@ describe('events', () => {
     const t = buildTrace(twoStepRecord());
     const [copy] = byCat(t, 'gpu_memcpy');
     assert.equal(copy!.name, 'Memcpy HtoD (Pageable -> Device)');
-    assert.deepEqual(copy!.args, { device: 0, stream: 7, correlation: 990, bytes: 4096, 'memory bandwidth (GB/s)': 2.048 }); // 4096 B / 2000 ns
+    assert.deepEqual(copy!.args, { 'External id': 90, device: 0, stream: 7, correlation: 990, bytes: 4096, 'memory bandwidth (GB/s)': 2.048 }); // 4096 B / 2000 ns
     const launch = byCat(t, 'cuda_runtime').find((l) => l.args!['correlation'] === 990)!;
     assert.equal(launch.name, 'writeBuffer');
-    assert.deepEqual(launch.args, { correlation: 990 });
+    assert.deepEqual(launch.args, { 'External id': 90, correlation: 990 });
     const record = twoStepRecord();
-    record.copies.push({ ...record.copies[0]!, correlation: 991, kind: 'DtoH', gpuStartNs: 1_008_000, gpuEndNs: 1_008_000 });
-    record.copies.push({ ...record.copies[0]!, correlation: 992, kind: 'DtoD', gpuStartNs: 1_009_000, gpuEndNs: 1_009_500 });
+    record.copies.push({ ...record.copies[0]!, externalId: 91, correlation: 991, kind: 'DtoH', gpuStartNs: 1_008_000, gpuEndNs: 1_008_000 });
+    record.copies.push({ ...record.copies[0]!, externalId: 92, correlation: 992, kind: 'DtoD', gpuStartNs: 1_009_000, gpuEndNs: 1_009_500 });
     const t2 = buildTrace(record);
     const names = byCat(t2, 'gpu_memcpy').map((e) => e.name);
     assert.deepEqual(names, ['Memcpy HtoD (Pageable -> Device)', 'Memcpy DtoH (Device -> Pageable)', 'Memcpy DtoD (Device -> Device)']);
     const zero = byCat(t2, 'gpu_memcpy').find((e) => e.args!['correlation'] === 991)!;
     assert.equal(zero.dur, 0);
     assert.equal('memory bandwidth (GB/s)' in zero.args!, false, 'no bandwidth for a zero-length copy');
-    assert.deepEqual(validateTrace(t2), []);
+    assert.deepEqual(validateTrace(t2, { attributed: true }), []);
   });
 
   it('writes ProfilerStep#N and vLLM’s annotation as user_annotations, and a gpu_user_annotation over the step’s GPU work', () => {
@@ -253,7 +254,7 @@ describe('events', () => {
     assert.equal(byCat(t, 'gpu_memcpy').length, 0);
     assert.equal(byCat(t, 'gpu_user_annotation').length, 0);
     assert.equal(t.traceEvents.filter((e) => e.ph === 's' || e.ph === 'f').length, 0);
-    assert.equal(byCat(t, 'cpu_op').length, 4);
+    assert.equal(byCat(t, 'cpu_op').length, 5);
     assert.equal(byCat(t, 'cuda_runtime').length, 5);
     assert.equal(named(t, 'ProfilerStep#2')[0]!.args!['gpu_time_us'], 0);
     assert.match(t.wgprof!.notes.join('\n'), /4 of 4 dispatches have no GPU timestamps.*TIMESTAMP_QUERY_UNSUPPORTED/s);
@@ -276,14 +277,15 @@ describe('events', () => {
   });
 
   it('adds Input Dims / Input type with record_shapes and Call stack with with_stack', () => {
-    const op = byCat(buildTrace(full()), 'cpu_op')[0]!;
+    const first = (t: KinetoTrace): TraceEvent => byCat(t, 'cpu_op').find((o) => o.args!['External id'] === 100)!;
+    const op = first(buildTrace(full()));
     assert.deepEqual(op.args!['Input Dims'], [[32, 32], [32, 32]]);
     assert.deepEqual(op.args!['Input type'], ['float32', 'float32']);
     const record = full();
     record.dispatches[0]!.stack = ['inner (a.ts:1:2)', 'outer (b.ts:3:4)'];
-    assert.equal(byCat(buildTrace(record), 'cpu_op')[0]!.args!['Call stack'], 'inner (a.ts:1:2);outer (b.ts:3:4)');
+    assert.equal(first(buildTrace(record)).args!['Call stack'], 'inner (a.ts:1:2);outer (b.ts:3:4)');
     record.meta.withStack = false;
-    assert.equal('Call stack' in byCat(buildTrace(record), 'cpu_op')[0]!.args!, false);
+    assert.equal('Call stack' in first(buildTrace(record)).args!, false);
   });
 
   it('writes [memory] instants exactly as Kineto, plus a counter track, only with with_memory', () => {
@@ -326,7 +328,7 @@ describe('events', () => {
     assert.equal(tok.args!['request'], 'r1');
     const fn = named(t, 'engine.ts(12): step')[0]!;
     assert.deepEqual(fn.args, { 'Python id': 1, 'Python parent id': null });
-    const ids = t.traceEvents.filter((e) => e.args?.['External id'] !== undefined && e.cat !== 'kernel' && e.cat !== 'cuda_runtime' && e.cat !== 'gpu_user_annotation').map((e) => e.args!['External id']);
+    const ids = t.traceEvents.filter((e) => e.args?.['External id'] !== undefined && (e.cat === 'cpu_op' || e.cat === 'user_annotation')).map((e) => e.args!['External id']);
     assert.equal(new Set(ids).size, ids.length, 'External ids are unique across ops and annotations');
     assert.deepEqual(validateTrace(t), []);
   });
@@ -388,7 +390,7 @@ describe('nesting', () => {
       });
       record.copies = Array.from({ length: 5 }, (_, i) => {
         const g = at();
-        return { ...record.copies[0]!, correlation: 900 + i, launchStartNs: at(), launchEndNs: at(), gpuStartNs: g, gpuEndNs: g + 3_000 };
+        return { ...record.copies[0]!, externalId: 90 + i, correlation: 900 + i, launchStartNs: at(), launchEndNs: at(), gpuStartNs: g, gpuEndNs: g + 3_000 };
       });
       record.cpuSpans = Array.from({ length: 8 }, (_, i) => ({ name: `span${i}`, cat: 'python_function' as const, startNs: at(), endNs: at() }));
       const t = buildTrace(record);
@@ -448,7 +450,7 @@ describe('serialization', () => {
       const record = twoStepRecord();
       record.dispatches[0]!.kernel = kernel;
       const t = buildTrace(record);
-      return [byCat(t, 'cpu_op')[0]!.name, byCat(t, 'kernel')[0]!.name];
+      return [byCat(t, 'cpu_op').find((o) => o.args!['External id'] === 100)!.name, byCat(t, 'kernel')[0]!.name];
     };
     assert.deepEqual(nameOf('C:\\path\\k.wgsl'), ['C:/path/k.wgsl', 'C:/path/k.wgsl']);
     assert.deepEqual(nameOf('line1\nline2\r\n'), ['line1line2', 'line1line2']);

@@ -61,7 +61,7 @@ export async function runEngine(
   // The config was parsed once, with the arguments; the engine gets the profiler hooks made from it.
   // (`"profiler": null` is a config that profiles nothing: the run is not profiled.)
   const profilerConfig = options.profilerConfig?.profiler ? options.profilerConfig : undefined;
-  if (profilerConfig) engineOptions.profiler = createProfiler(profilerConfig);
+  if (profilerConfig) engineOptions.profiler = createProfiler(profilerConfig, options.launchNames !== undefined ? { launchNames: options.launchNames } : {});
   const engine = await createEngine(engineOptions);
   const initMs = performance.now() - initStart;
   try {

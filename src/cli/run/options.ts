@@ -6,8 +6,9 @@ import type { ProfilerConfig } from '../../config/index.js';
 import { DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_SLOTS } from '../../engine/engine.js';
 import { getPreset, presetNames, type PresetName } from '../../engine/presets.js';
 import type { GpuBackend } from '../../gpu/device.js';
+import type { LaunchNames } from '../../trace/launch-names.js';
 import { errorMessage } from '../../util/errors.js';
-import { backendOption, choiceOption, intOption, numberOption, parseCommandArgs } from '../args.js';
+import { backendOption, choiceOption, intOption, launchNamesOption, numberOption, parseCommandArgs } from '../args.js';
 import { UsageError } from '../command.js';
 
 /** Prompts used when none are given (cycled through by --requests). */
@@ -36,6 +37,8 @@ export interface RunOptions {
   json: boolean;
   quiet: boolean;
   profilerConfig: ProfilerConfig | undefined;
+  /** --launch-names: how the trace names launches; undefined = the profiler's default ($WGPROF_LAUNCH_NAMES, else webgpu). */
+  launchNames: LaunchNames | undefined;
 }
 
 const RUN_OPTIONS = {
@@ -53,6 +56,7 @@ const RUN_OPTIONS = {
   backend: { type: 'string', example: 'auto' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
+  'launch-names': { type: 'string', example: 'cuda' },
 } as const;
 
 /**
@@ -84,6 +88,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions & { promptsFil
     json: v.json ?? false,
     quiet: v.quiet ?? false,
     profilerConfig,
+    launchNames: launchNamesOption(v['launch-names'], profilerConfig?.profiler, process.env),
     promptsFile: v['prompts-file'],
   } satisfies RunOptions & { promptsFile: string | undefined };
   const slots = options.maxSlots ?? DEFAULT_MAX_SLOTS;
