@@ -152,12 +152,12 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
     worker = await readTrace(workerFile);
   });
 
-  it('writes the worker trace, the frontend trace and profiler_out_0.txt, and reports exactly them', () => {
+  it('writes the worker trace, the frontend trace and the key-averages table named after the trace, and reports exactly them', () => {
     assert.equal(run.files.length, 3, run.files.join(', '));
     assert.deepEqual(readdirSync(run.dir).sort(), run.files.map((f) => basename(f)).sort());
     assert.match(basename(workerFile), /^gpu-rank-0\.\d{19}\.pt\.trace\.json\.gz$/);
     assert.ok(run.files.some((f) => /^[^.]+_\d+\.async_llm\.\d{19}\.pt\.trace\.json\.gz$/.test(basename(f))), 'frontend file name');
-    assert.ok(existsSync(join(run.dir, 'profiler_out_0.txt')));
+    assert.ok(existsSync(workerFile.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt')));
   });
 
   it('use_gzip: the files are gzip (magic 1f 8b)', () => {
@@ -234,8 +234,8 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
     assert.equal(frontend.deviceProperties.length, 0, 'no device entries in a CPU-only trace');
   });
 
-  it('dump_cuda_time_total: profiler_out_0.txt is the key-averages table sorted by self GPU time', () => {
-    const table = readFileSync(join(run.dir, 'profiler_out_0.txt'), 'utf8');
+  it('dump_cuda_time_total: {worker}.{time_ns}.profiler_out.txt is the key-averages table sorted by self GPU time', () => {
+    const table = readFileSync(workerFile.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt'), 'utf8');
     assert.match(table, /Self GPU/);
     assert.match(table, /matmul/);
     assert.match(table, /Self GPU time total/);
@@ -267,7 +267,7 @@ describe('Profiler on dawn.node: every option off (delay 0, max 0)', () => {
     assert.equal(run.files.length, 1, run.files.join(', '));
     assert.match(basename(run.files[0]!), /^gpu-rank-0\.\d{19}\.pt\.trace\.json$/);
     assert.equal(readFileSync(run.files[0]!, 'utf8')[0], '{');
-    assert.ok(!existsSync(join(run.dir, 'profiler_out_0.txt')));
+    assert.ok(!readdirSync(run.dir).some((f) => f.endsWith('.txt')), 'no table');
   });
 
   it('delay 0 / max 0: every iteration is a step', () => {
@@ -298,6 +298,6 @@ describe('Profiler on dawn.node: windows', () => {
     const delayed = await profileWorkload({ delay_iterations: 5, torch_profiler_dump_cuda_time_total: true }, 2);
     assert.equal(delayed.files.length, 1, 'only the frontend trace');
     assert.ok(delayed.files[0]!.includes('.async_llm.'));
-    assert.ok(!existsSync(join(delayed.dir, 'profiler_out_0.txt')));
+    assert.ok(!readdirSync(delayed.dir).some((f) => f.endsWith('.txt')), 'no table');
   });
 });

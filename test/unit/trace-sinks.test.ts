@@ -202,6 +202,7 @@ describe('stale temp files of interrupted writes', () => {
       { name: `.c.1.pt.trace.json.tmp-${process.pid}-abcdefgh`, mtime: minutesAgo(1), removed: false },
       { name: `.d.1.pt.trace.json.tmp-${process.pid}-abcdefgh`, mtime: minutesAgo(STALE_TEMP_MS / 60_000 + 1), removed: true },
       { name: '.profiler_out_0.txt.tmp-0a1b2c3d', mtime: minutesAgo(STALE_TEMP_MS / 60_000 + 1), removed: true },
+      { name: `.g.1795829617273139504.profiler_out.txt.tmp-${deadPid}-abcdefgh`, mtime: minutesAgo(DEAD_WRITER_GRACE_MS / 60_000 + 1), removed: true },
       { name: '.notes.txt.tmp-0a1b2c3d', mtime: minutesAgo(60), removed: false },
       { name: '.e.1.pt.trace.json.gz.tmp-1-abc', mtime: minutesAgo(60), removed: false },
       { name: 'f.1.pt.trace.json.gz', mtime: minutesAgo(60), removed: false },
