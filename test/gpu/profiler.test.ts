@@ -11,6 +11,7 @@ import { matmul, matmulParams, type MatmulShape } from '../../kernels/matmul.js'
 import { parseProfilerConfig, type ProfilerConfigInput } from '../../src/config/index.js';
 import { compileKernel, createKernelBindGroup, encodeKernel, type CompiledKernel } from '../../src/engine/kernel-runner.js';
 import { requestGpuDevice, type GpuRuntime } from '../../src/gpu/device.js';
+import { ProfilerExportError } from '../../src/profiler/failures.js';
 import { Profiler } from '../../src/profiler/profiler.js';
 import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
 import { parseTraceFile, validateTrace } from '../../src/report/index.js';
@@ -299,5 +300,46 @@ describe('Profiler on dawn.node: windows', () => {
     assert.equal(delayed.files.length, 1, 'only the frontend trace');
     assert.ok(delayed.files[0]!.includes('.async_llm.'));
     assert.ok(!readdirSync(delayed.dir).some((f) => f.endsWith('.txt')), 'no table');
+  });
+});
+
+describe('Profiler on dawn.node: the device destroyed before the capture was read back', () => {
+  it('the readback failure says the device was destroyed or lost (no empty reason); strict stop() rejects with it, the trace is still written', async () => {
+    const own = await requestGpuDevice();
+    const dir = mkdtempSync(join(tmpdir(), 'wgprof-gpu-destroyed-'));
+    dirs.push(dir);
+    const config = parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: dir, ignore_frontend: true, torch_profiler_dump_cuda_time_total: false });
+    const profiler = new Profiler(config, { strict: true, workerName: 'lost-rank-0' });
+    profiler.attach(own.device, own.facts);
+    const kernel = await compileKernel(own.device, matmul);
+    const { m, n, k } = SHAPE;
+    const make = (size: number, usage: number) => own.device.createBuffer({ size, usage });
+    const bindGroup = createKernelBindGroup(kernel as CompiledKernel<unknown>, [
+      make(16, U.UNIFORM | U.COPY_DST),
+      make(4 * m * k, U.STORAGE),
+      make(4 * k * n, U.STORAGE),
+      make(4 * n, U.STORAGE),
+      make(4 * m * n, U.STORAGE),
+    ]);
+    profiler.start();
+    profiler.step();
+    profiler.beginIteration('execute_context_0(0)_generation_1(1)');
+    const encoder = own.device.createCommandEncoder();
+    encodeKernel(encoder, kernel, SHAPE, bindGroup);
+    own.device.queue.submit([encoder.finish()]);
+    profiler.endIteration();
+    // Destroyed while the submit's timestamps are still being mapped: their mapAsync is aborted.
+    own.device.destroy();
+    const error = await profiler.stop().then(
+      () => assert.fail('stop() resolved'),
+      (e: unknown) => e,
+    );
+    profiler.detach();
+    assert.ok(error instanceof ProfilerExportError, String(error));
+    assert.equal(error.code, 'PROFILER_FAILED');
+    assert.match(error.message, /READBACK_FAILED: timestamp readback of submit \d+ failed: \w+ with no message: the device was destroyed or lost/);
+    assert.doesNotMatch(error.message, /failed: ;/);
+    assert.deepEqual(error.files.map((f) => basename(f).replace(/\d{19}/, 'N')), ['lost-rank-0.N.pt.trace.json.gz']);
+    assert.deepEqual(validateTrace(await parseTraceFile(error.files[0]!)), []);
   });
 });
