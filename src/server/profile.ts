@@ -8,6 +8,7 @@
 import type { ProfilerConfig } from '../config/index.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProfileStartOptions } from '../profiler/hooks.js';
+import { HttpError } from './http.js';
 import { ProfilerExportError, profileFailure, type ProfileFailure } from '../profiler/failures.js';
 import { defaultTraceOutput, type TraceOutput } from '../profiler/output.js';
 import { Profiler, type TraceKind } from '../profiler/profiler.js';
@@ -43,6 +44,33 @@ function reportingOutput(config: ProfilerConfig, sinkOptions: SinkForDirOptions,
       return path;
     },
   };
+}
+
+/** The body fields /start_profile takes, and the start() option each sets. */
+const START_FIELDS = { delay_iterations: 'delayIterations', max_iterations: 'maxIterations' } as const;
+
+/**
+ * /start_profile's optional JSON body, `{"delay_iterations": D, "max_iterations": M}` (both optional):
+ * bounds for this session only, as vLLM main's `start(delay_iterations=, max_iterations=)` (the
+ * per-request direction of RFC vllm#55207). No body, or `{}`, keeps the config's. Anything else is a
+ * 400 naming the field.
+ */
+export function parseStartProfileBody(body: unknown): ProfileStartOptions {
+  if (body === undefined) return {};
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(400, 'INVALID_PARAMETER', `the /start_profile body must be a JSON object such as {"delay_iterations": 2, "max_iterations": 3}, or empty; got ${Array.isArray(body) ? 'an array' : JSON.stringify(body)}.`);
+  }
+  const options: ProfileStartOptions = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (!Object.hasOwn(START_FIELDS, key)) {
+      throw new HttpError(400, 'INVALID_PARAMETER', `/start_profile takes only "delay_iterations" and "max_iterations"; got "${key.slice(0, 60)}".`, key.slice(0, 60));
+    }
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new HttpError(400, 'INVALID_PARAMETER', `"${key}" must be an integer >= 0 (0 = ${key === 'delay_iterations' ? 'start at once' : 'no limit'}); got ${JSON.stringify(value)?.slice(0, 60)}.`, key);
+    }
+    options[START_FIELDS[key as keyof typeof START_FIELDS]] = value;
+  }
+  return options;
 }
 
 export interface ServerProfilerOptions {
