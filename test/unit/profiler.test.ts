@@ -2,7 +2,6 @@
 // the file system, so the window, step, export and failure behaviour is checked exactly.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
@@ -18,6 +17,7 @@ import { Profiler, createProfiler, type CaptureSource, type ProfilerOptions } fr
 import { TraceSinkError } from '../../src/trace/sinks.js';
 import type { CaptureRecord, DispatchRecord } from '../../src/capture/model.js';
 import { setLogSink, type LogLevel } from '../../src/util/log.js';
+import { injectEnospc } from './helpers/enospc.js';
 
 class Clock {
   ns = 1_000_000;
@@ -787,19 +787,12 @@ describe('Profiler with the real trace writer (fake capture): files and failures
 
   it('a full disk (ENOSPC injected at the file handle): TRACE_DISK_FULL naming the file; no temp file left', async () => {
     const dir = tempDir();
-    const probe = await openFile(join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
-    await probe.close();
-    rmSync(join(dir, 'probe'));
-    const original = proto.write;
-    proto.write = async () => {
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
-    };
+    const restore = await injectEnospc(dir);
     let outcome: unknown;
     try {
       outcome = await (await profileInto(dir)).result.catch((e: unknown) => e);
     } finally {
-      proto.write = original;
+      restore();
     }
     assert.ok(outcome instanceof ProfilerExportError, String(outcome));
     const [failure] = outcome.failures;
