@@ -592,7 +592,7 @@ export class Profiler implements EngineProfilerHooks {
    */
   private driverFailed(error: unknown): void {
     if (this.range) this.warned(this.batch, error);
-    else this.failed(this.batch, 'worker', this.workerTracePattern(), error);
+    else this.failed(this.batch, 'worker', this.tracePattern(), error);
   }
 
   private closeStep(endNs: number): void {
@@ -615,9 +615,9 @@ export class Profiler implements EngineProfilerHooks {
     return this.config.torch_profiler_with_stack && this.cpuActivity;
   }
 
-  /** The worker trace's name before it is chosen (a failure before the write names it so). */
-  private workerTracePattern(): string {
-    return `${this.workerName}.*.pt.trace.json${this.config.torch_profiler_use_gzip ? '.gz' : ''}`;
+  /** A trace's name before it is chosen (a failure before the write names it so). */
+  private tracePattern(name = this.workerName): string {
+    return `${name}.*.pt.trace.json${this.config.torch_profiler_use_gzip ? '.gz' : ''}`;
   }
 
   private useSource(device: GPUDevice, source: CaptureSource): void {
@@ -694,7 +694,7 @@ export class Profiler implements EngineProfilerHooks {
       }
       exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump });
     } catch (error) {
-      this.failed(batch, 'worker', this.workerTracePattern(), error);
+      this.failed(batch, 'worker', this.tracePattern(), error);
       return;
     }
     this.lastCapture = { file: exported.file, costs: exported.steps };
@@ -707,9 +707,10 @@ export class Profiler implements EngineProfilerHooks {
     if (dump && exported.table !== undefined) {
       // vLLM prints the table on rank 0 only.
       if (this.rank === 0) log.info(`${this.workerName} key averages (sorted by self GPU time, or CPU time without GPU times):\n${exported.table}`);
-      // Named after its trace, so every window keeps its own table.
-      const name = profilerOutFileName(exported.name);
+      let name = `${exported.name}'s profiler_out.txt`;
       try {
+        // Named after its trace, so every window keeps its own table.
+        name = profilerOutFileName(exported.name);
         const tableFile = await output.writeKeyAverages(name, exported.table);
         if (tableFile !== undefined) this.wrote(batch, tableFile, 'key_averages');
       } catch (error) {
@@ -727,7 +728,7 @@ export class Profiler implements EngineProfilerHooks {
       const exported = await output.exportTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip, table: false });
       this.wrote(batch, exported.file, 'frontend');
     } catch (error) {
-      this.failed(batch, 'frontend', `${name}.*.pt.trace.json${this.config.torch_profiler_use_gzip ? '.gz' : ''}`, error);
+      this.failed(batch, 'frontend', this.tracePattern(name), error);
     }
   }
 

@@ -116,12 +116,12 @@ describe('wgprof run: a profile that could not be written exits 1, naming each f
     return dir;
   }
 
-  /** `wgprof run --quiet` profiled into `dir` (extra config keys merged), as a user runs it. */
-  function profiledRun(dir: string, extra: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+  /** `wgprof run --quiet` (or `output`) profiled into `dir` (extra config keys merged), as a user runs it. */
+  function profiledRun(dir: string, extra: Record<string, unknown> = {}, env: Record<string, string> = {}, output = '--quiet') {
     const config = JSON.stringify({ profiler: 'torch', torch_profiler_dir: dir, ...extra });
     return spawnSync(
       process.execPath,
-      ['scripts/run-ts.mjs', 'src/cli/main.ts', 'run', '--backend', 'null', '--quiet', '--requests', '4', '--max-tokens', '8', '--profiler-config', config],
+      ['scripts/run-ts.mjs', 'src/cli/main.ts', 'run', '--backend', 'null', output, '--requests', '4', '--max-tokens', '8', '--profiler-config', config],
       // The timeout is a safety net against a hang (itself a failure), not a speed assertion.
       { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, WGPROF_TRACE_FALLBACK_DIR: join(scratch, 'fallback'), ...env } },
     );
@@ -170,10 +170,16 @@ describe('wgprof run: a profile that could not be written exits 1, naming each f
     assert.deepEqual(readdirSync(dir).filter((f) => f !== 'filler'), [], 'no temp file, no partial trace');
   });
 
-  test('a path under a regular file: TRACE_NOT_A_DIRECTORY', () => {
+  test('a path under a regular file: TRACE_NOT_A_DIRECTORY; --json lists the failures in the summary', () => {
     const file = join(scratch, 'a-file');
     writeFileSync(file, 'not a directory');
     assertFailedProfile(profiledRun(join(file, 'traces')), /TRACE_NOT_A_DIRECTORY: /, file);
+    const json = profiledRun(join(file, 'traces'), { ignore_frontend: true }, {}, '--json');
+    assert.equal(json.status, 1, json.stderr);
+    const summary = (JSON.parse(json.stdout) as { summary: { traceFiles: string[]; profileFailures: { kind: string; code: string; file: string }[] } }).summary;
+    assert.deepEqual(summary.traceFiles, []);
+    assert.deepEqual(summary.profileFailures.map((f) => [f.kind, f.code]), [['worker', 'TRACE_NOT_A_DIRECTORY']]);
+    assert.ok(summary.profileFailures[0]!.file.startsWith(file), summary.profileFailures[0]!.file);
   });
 
   test('a refused http:// endpoint: TRACE_UPLOAD_FAILED naming the URL and where the file was kept', async () => {
