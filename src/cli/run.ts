@@ -2,6 +2,7 @@
 // request's text and a summary (throughput, TTFT, per-token latency), optionally under the profiler
 // (`--profiler-config`, vLLM's forms). Ctrl-C / SIGTERM stop the run after the step in flight, write
 // what the profiler captured (marked interrupted), and exit 130 / 143; a second signal exits at once.
+// A profile that could not be written (any of its files) exits 1, naming each file and the cause.
 
 import { ProfilerConfigError } from '../config/index.js';
 import { presetNames } from '../engine/presets.js';
@@ -47,8 +48,8 @@ options:
 Numbers are decimal integers (no 0x10, 1e2). Progress (steps, tokens, tokens/s) goes to stderr: a live
 bar on a terminal, else a line every 5 s. Ctrl-C (or SIGTERM) stops after the current step, writes what
 the profiler captured (the trace says "interrupted") and exits 130 (143); a second Ctrl-C exits at once.
-exit status: 0 on success, 1 when the run failed (no device, a failed request), 2 on bad usage,
-130/143 when interrupted.`;
+exit status: 0 on success, 1 when the run failed (no device, a failed request, a profile file that
+could not be written: each file and its cause are printed), 2 on bad usage, 130/143 when interrupted.`;
 
 /** The conventional exit status of a process ended by the signal: 128 + its number. */
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -99,16 +100,18 @@ export const command: Command = {
       signals.dispose();
     }
     progress.done();
-    const { engine, results, summary } = run;
+    const { engine, results, summary, profileError } = run;
     try {
       process.stdout.write(formatRun(engine, options, results, summary));
+      // Asked to profile and a file was not written: the run failed (each file and its cause on stderr).
+      if (profileError) process.stderr.write(`wgprof run: the profile could not be written: ${profileError.message}\n`);
       if (summary.interrupted) return SIGNAL_EXIT[summary.interrupted] ?? EXIT.failed;
       const failed = results.filter((r): r is Error => r instanceof Error);
       if (failed.length > 0) {
         process.stderr.write(`wgprof run: ${failed.length} of ${results.length} requests failed; first error: ${failed[0]?.message}\n`);
         return EXIT.failed;
       }
-      return EXIT.ok;
+      return profileError ? EXIT.failed : EXIT.ok;
     } finally {
       await engine.destroy();
     }

@@ -18,8 +18,10 @@ Serves wgprof's inference engine (continuous batching) over HTTP, as \`vllm serv
   GET  /health           200 when serving; 503 while shutting down or when the engine is dead
   GET  /metrics          Prometheus metrics: requests, tokens, step time, queue depth, profiler state
   GET  /v1/models        the served model
-  POST /start_profile    start the profiler  } only with --profiler-config naming a profiler
+  POST /start_profile    start the profiler  } only with --profiler-config naming a profiler;
+                         optional body {"delay_iterations": D, "max_iterations": M} for this session
   POST /stop_profile     stop it; answers once the trace files are written, with their names
+                         (500 listing each file that could not be written)
 
 options:
   --model NAME              ${presetNames.join(' | ')} (default tiny)

@@ -10,7 +10,7 @@
 // allocates only small JS arrays.
 
 import { requestGpuDevice, type AdapterFacts, type GpuBackend, type GpuDeviceOptions, type GpuRuntime } from '../gpu/device.js';
-import { noProfiler, type EngineProfilerHooks, type ProfileStopOptions } from '../profiler/hooks.js';
+import { noProfiler, type EngineProfilerHooks, type ProfileStartOptions, type ProfileStopOptions } from '../profiler/hooks.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import {
@@ -118,9 +118,12 @@ export interface Engine {
   /** Steps until every request added so far has finished. */
   run(): Promise<void>;
   hasUnfinishedRequests(): boolean;
-  /** vLLM's /start_profile. */
-  startProfile(): void;
-  /** vLLM's /stop_profile: resolves to the trace files written (`interrupted` marks the worker trace). */
+  /** vLLM's /start_profile; `delayIterations` / `maxIterations` bound this session only (vLLM main's per-call overrides). */
+  startProfile(options?: ProfileStartOptions): void;
+  /**
+   * vLLM's /stop_profile: resolves to the trace files written (`interrupted` marks the worker trace);
+   * rejects when one could not be written (the Profiler's ProfilerExportError, code PROFILER_EXPORT_FAILED).
+   */
   stopProfile(options?: ProfileStopOptions): Promise<string[]>;
   /** Rejects unfinished requests, waits for the iteration in flight, frees GPU resources (and the device the engine created). */
   destroy(): Promise<void>;
@@ -322,12 +325,12 @@ export class InferenceEngine implements Engine {
     while (this.scheduler.hasWork()) await this.step();
   }
 
-  startProfile(): void {
+  startProfile(options?: ProfileStartOptions): void {
     this.throwIfFatal();
     // vLLM's Worker.profile(): no profiler configured is an error, not a silent no-op.
     if (this.profiler === noProfiler) throw new WgprofError('PROFILER_NOT_ENABLED', "Profiling is not enabled. Create the engine with profiler hooks, or with a profilerConfig such as { profiler: 'torch', torch_profiler_dir: './traces' } (createEngine of src/engine/profiled.ts, the package's createEngine).");
+    this.profiler.start(options);
     this.profiling = true;
-    this.profiler.start();
   }
 
   async stopProfile(options?: ProfileStopOptions): Promise<string[]> {

@@ -10,6 +10,14 @@ export interface ProfileStopOptions {
   interrupted?: string;
 }
 
+/** Options of `start()`: bounds for this session only (vLLM main's per-call overrides); the next start() uses the config's. */
+export interface ProfileStartOptions {
+  /** `delay_iterations` for this session (integer >= 0). */
+  delayIterations?: number;
+  /** `max_iterations` for this session (integer >= 0; 0 = no limit). */
+  maxIterations?: number;
+}
+
 export interface EngineProfilerHooks {
   /** vLLM's `profiler.step()`: called first thing in every engine iteration, before the model runs. */
   step(): void;
@@ -28,9 +36,12 @@ export interface EngineProfilerHooks {
    */
   attach(device: GPUDevice, facts?: AdapterFacts): void;
   detach(): void;
-  /** `/start_profile`. */
-  start(): void;
-  /** `/stop_profile`: resolves to the files written (none during the delay). */
+  /** `/start_profile`, optionally bounding this session. */
+  start(options?: ProfileStartOptions): void;
+  /**
+   * `/stop_profile`: resolves to the files written by the windows it ended (none during the delay);
+   * rejects (the Profiler's ProfilerExportError) when one of them could not be written.
+   */
   stop(options?: ProfileStopOptions): Promise<string[]>;
 }
 

@@ -2,8 +2,10 @@
 // capture-range marker, per-step costs, and the Profiler that ties them to an instrumented device.
 export { Profiler, createProfiler, factsFromDevice, hostName, hostPid } from './profiler.js';
 export type { CaptureSource, ProfilerOptions, TraceKind } from './profiler.js';
+export { ProfilerExportError } from './failures.js';
+export type { ProfileFailure } from './failures.js';
 export { noProfiler } from './hooks.js';
-export type { EngineProfilerHooks } from './hooks.js';
+export type { EngineProfilerHooks, ProfileStartOptions, ProfileStopOptions } from './hooks.js';
 export { WorkerProfiler } from './worker-profiler.js';
 export type { CaptureStopReason, WorkerProfilerDriver, WorkerProfilerOptions, WorkerProfilerState } from './worker-profiler.js';
 export { FrontendProfiler } from './frontend.js';

@@ -3,18 +3,33 @@
 // attach/start/step/stop itself (an iteration is whatever the caller brackets with step()).
 //
 // Modes (config.profiler):
-// - 'torch': in-process capture. The WorkerProfiler state machine (delay/max) opens and closes the
-//   capture window of an Instrumentation attached to the device; each captured iteration is a
-//   `ProfilerStep#N` step. On stop (explicit, or the auto-stop inside the (max+1)-th step()) the window
-//   is detached from the loop at once (instrumentation no longer capturing) and exported
+// - 'torch': in-process capture. The WorkerProfiler state machine (delay/max, and vLLM main's
+//   torch.profiler.schedule: wait/warmup/active) opens and closes the capture window of an
+//   Instrumentation attached to the device; each recorded iteration is a `ProfilerStep#N` step. On
+//   stop (explicit, the auto-stop inside the (max+1)-th step(), or the schedule's end) the window is
+//   detached from the loop at once (instrumentation no longer capturing) and exported
 //   asynchronously: flush (readbacks, clock fit) → CaptureRecord → `{worker}.{time_ns}.pt.trace.json[.gz]`
-//   and, with dump_cuda_time_total, `profiler_out_{rank}.txt`. The engine keeps stepping meanwhile;
-//   stop() awaits every pending export and resolves to the files written since the previous stop().
-//   The frontend profiler records frontendSpan()s from start() to stop(), whatever the delay/max,
-//   into `{host}_{pid}.async_llm.{time_ns}.pt.trace.json[.gz]` (unless ignore_frontend).
-// - 'cuda': an external capture range (see cuda-range.ts): same window logic, marked with User Timing
-//   and debug groups; no file.
+//   and, with dump_cuda_time_total, its key-averages table `{worker}.{time_ns}.profiler_out.txt`
+//   (the trace's name: every window keeps its own table). The engine keeps stepping meanwhile.
+//   The frontend profiler (vLLM's should_profile_frontend: not ignore_frontend, 'CPU' among the
+//   activities) records frontendSpan()s from start() to stop(), whatever the delay/max/schedule,
+//   into `{host}_{pid}.async_llm.{time_ns}.pt.trace.json[.gz]`.
+// - 'cuda': an external capture range (see cuda-range.ts): same window logic (no schedule: vLLM's
+//   CudaProfilerWrapper has none), marked with User Timing and debug groups; no file.
 // - null: every hook is a no-op.
+//
+// Schedule (warmup_iterations or wait_iterations > 0, 'torch' only): WAIT iterations capture nothing;
+// WARMUP iterations capture into a window that is then dropped (pipeline compilation, first-use
+// allocations and query-set pools are paid there, not in the recorded iterations); RECORD
+// iterations are captured and written when the `active_iterations` end (stop reason 'schedule').
+// Only recorded iterations get a ProfilerStep and their annotation (vLLM's should_annotate).
+//
+// torch_profiler_activities (null = both): without 'CUDA' no GPU timing (Instrumentation
+// `timestamps: false`: no kernel events, the trace says why); without 'CPU' no frontend trace and no
+// JS stacks (torch records stacks on CPU ops only). The worker trace keeps its host-side op and
+// launch events either way: on WebGPU they are what ties a kernel to its op and step. ['CPU'] alone
+// writes the key-averages table sorted by self CPU time even without dump_cuda_time_total (vLLM's
+// dump_cpu_time_total).
 //
 // Each window is the instrumentation's own (Instrumentation.endWindow()): what happens after a stop
 // (a restart while the export is still queued) is never mixed into the stopped window's trace.
@@ -22,18 +37,28 @@
 // ProfilerStep numbering: N = the iteration's index counted by the profiler since start() (1-based:
 // the first step() after start() is iteration 1). delay D, max M therefore gives ProfilerStep#D ..
 // #(D+M-1) (delay 0 counts like delay 1), e.g. delay 2, max 3 → #2, #3, #4 = the 2nd..4th iteration
-// after start. A step spans step() → endIteration(); the annotation (user_annotation) spans
-// beginIteration() → endIteration().
+// after start. With a schedule the schedule starts where capture would (schedule step 0 is start()
+// itself, or the D-th step()), so the recorded steps are #(d+W+U-1) .. #(d+W+U+A-2) with d = max(D, 1),
+// e.g. warmup 2, active 3 → #2, #3, #4. A step spans step() → endIteration(); the annotation
+// (user_annotation) spans beginIteration() → endIteration().
 //
-// Failures (instrumentation, file writes) are logged with log.warn and never thrown into the engine
-// loop; with `strict` they are rethrown (hooks) or reject stop().
+// stop() contract: it resolves to exactly the files of the windows it ended, i.e. those stopped since
+// the previous stop() call (auto-stops included), even when a new window was started before the
+// previous stop() settled. When a file of those windows could not be written (or a window could not
+// be captured at all), stop() rejects with a ProfilerExportError listing each failure (file, code,
+// cause, fallback) and the files that were written. A failure inside step() (the auto-stop's export,
+// a delayed start) is never thrown into the engine loop: it is logged and reported by the next
+// stop(). Other failures (a readback, a hook, a callback) cost no file: they are logged with
+// log.warn; `strict` rethrows them from the hooks (except the auto-stop and shutdown, as vLLM) and
+// makes stop() reject on them too (code PROFILER_FAILED).
 
 import { parseProfilerConfig } from '../config/parse.js';
-import { PROFILER_CONFIG_KEYS, type ProfilerConfig } from '../config/schema.js';
+import { PROFILER_CONFIG_KEYS, shouldProfileFrontend, type ProfilerConfig } from '../config/schema.js';
 import type { AdapterFacts } from '../gpu/device.js';
 import { timestampModeOf } from '../gpu/device.js';
 import { Instrumentation, type InstrumentationOptions, type WindowHandle } from '../instrument/instrumentation.js';
 import type { CaptureRecord, CpuSpanRecord, StepRecord, TraceMeta } from '../capture/model.js';
+import { profilerOutFileName } from '../trace/files.js';
 import type { StepCosts } from '../trace/plan.js';
 import { launchNamesFromEnv, parseLaunchNames, type LaunchNames } from '../trace/launch-names.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
@@ -42,8 +67,9 @@ import { isNode, monotonicNowNs } from '../util/runtime.js';
 import { WGPROF_VERSION } from '../version.js';
 import { CudaRangeMarker, type RangeEdge, type UserTiming } from './cuda-range.js';
 import { FrontendProfiler, type SpanArgs } from './frontend.js';
-import { noProfiler, type EngineProfilerHooks, type ProfileStopOptions } from './hooks.js';
-import { defaultTraceOutput, type TraceOutput, type TraceSink } from './output.js';
+import { ProfilerExportError, profileFailure, traceKindLabel, type ProfileFailure, type TraceKind } from './failures.js';
+import { noProfiler, type EngineProfilerHooks, type ProfileStartOptions, type ProfileStopOptions } from './hooks.js';
+import { defaultTraceOutput, type ExportedTrace, type TraceOutput, type TraceSink } from './output.js';
 import { WorkerProfiler, type CaptureStopReason } from './worker-profiler.js';
 
 /** What the profiler needs from an instrumentation (src/instrument's Instrumentation has it all). */
@@ -62,7 +88,7 @@ export interface CaptureSource {
   detach(): void;
 }
 
-export type TraceKind = 'worker' | 'frontend' | 'key_averages';
+export type { TraceKind } from './failures.js';
 
 export interface ProfilerOptions {
   /** Worker trace name prefix; default `{5 random hex}-rank-{rank}` (vLLM v0.13's `{instance_id}-rank-{rank}`). */
@@ -71,7 +97,11 @@ export interface ProfilerOptions {
   frontendName?: string;
   rank?: number;
   worldSize?: number;
-  /** Rethrow failures (tests); default false: log and carry on. */
+  /**
+   * Rethrow failures that cost no file from the hooks (attach, step, ...) and reject stop() on them
+   * (tests); default false: log and carry on. Files that could not be written make stop() reject
+   * either way; the auto-stop and shutdown never throw (vLLM).
+   */
   strict?: boolean;
   /** Where traces go instead of torch_profiler_dir (browser download, OPFS, callback, ...). */
   sink?: TraceSink;
@@ -95,7 +125,7 @@ export interface ProfilerOptions {
   createCaptureSource?: (options: InstrumentationOptions) => CaptureSource | Promise<CaptureSource>;
   /** How records become files (default: src/trace's writer). Tests inject fakes. */
   output?: TraceOutput;
-  /** Extra Instrumentation options (e.g. timestamps: false, memoryBaselineBytes). */
+  /** Extra Instrumentation options (e.g. timestamps: false, memoryBaselineBytes); torch_profiler_activities without 'CUDA' forces timestamps: false. */
   instrumentation?: Omit<InstrumentationOptions, 'withStack' | 'recordShapes' | 'withMemory' | 'withFlops'>;
   /** CPU clock in ns (default performance.now() * 1e6). */
   nowNs?: () => number;
@@ -112,6 +142,28 @@ interface CaptureWindow {
   startNs: number;
   stopNs?: number;
   steps: StepRecord[];
+  /** The session's bounds when the window opened (start()'s overrides, else the config's). */
+  delayIterations: number;
+  maxIterations: number;
+}
+
+/** What the windows ended between two stop() calls produced: that stop()'s answer. */
+interface StopBatch {
+  files: string[];
+  /** Files not written. */
+  failures: ProfileFailure[];
+  /** Failures that cost no file (strict reports them). */
+  errors: Error[];
+  /** Exports of these windows still running. */
+  pending: Set<Promise<void>>;
+}
+
+function newBatch(): StopBatch {
+  return { files: [], failures: [], errors: [], pending: new Set() };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function randomHex(chars: number): string {
@@ -148,9 +200,9 @@ function timeOriginEpochNs(): bigint {
   return BigInt(Math.round(performance.timeOrigin * 1e6));
 }
 
-function checkRank(name: string, value: number | undefined, min: number): void {
+function checkInteger(what: string, value: number | undefined, min: number, meaning = ''): void {
   if (value !== undefined && (!Number.isInteger(value) || value < min)) {
-    throw new WgprofError('INVALID_OPTION', `Profiler option "${name}" must be an integer >= ${min}; got ${String(value)}.`);
+    throw new WgprofError('INVALID_OPTION', `${what} must be an integer >= ${min}${meaning}; got ${String(value)}.`);
   }
 }
 
@@ -207,10 +259,17 @@ export class Profiler implements EngineProfilerHooks {
   private openStep: StepRecord | undefined;
   private stepNumber = 0;
 
+  /** A warmup window is open (schedule): its records are dropped. */
+  private warmingUp = false;
+  /** torch_profiler_activities: host-side (CPU) and GPU (CUDA) recording. */
+  private readonly cpuActivity: boolean;
+  private readonly gpuActivity: boolean;
+
   private exportChain: Promise<void> = Promise.resolve();
+  /** Every export still running (flushed() waits for them all). */
   private readonly pending = new Set<Promise<void>>();
-  private written: string[] = [];
-  private errors: Error[] = [];
+  /** What the next stop() reports. */
+  private batch: StopBatch = newBatch();
   /** The signal passed to the stop() in progress, for the window it exports. */
   private interrupted: string | undefined;
 
@@ -223,8 +282,8 @@ export class Profiler implements EngineProfilerHooks {
     }
     // A vLLM-shaped object that was not parsed (keys missing, lax values) is parsed here, as createEngine does.
     if (PROFILER_CONFIG_KEYS.some((key) => !(key in config))) config = parseProfilerConfig(config);
-    checkRank('rank', options.rank, 0);
-    checkRank('worldSize', options.worldSize, 1);
+    checkInteger('Profiler option "rank"', options.rank, 0);
+    checkInteger('Profiler option "worldSize"', options.worldSize, 1);
     this.config = Object.freeze({ ...config });
     this.options = options;
     this.rank = options.rank ?? 0;
@@ -232,13 +291,27 @@ export class Profiler implements EngineProfilerHooks {
     this.strict = options.strict ?? false;
     this.workerName = options.workerName ?? `${randomHex(5)}-rank-${this.rank}`;
     this.nowNs = options.nowNs ?? monotonicNowNs;
+    const activities = config.torch_profiler_activities ?? ['CPU', 'CUDA'];
+    this.cpuActivity = activities.includes('CPU');
+    this.gpuActivity = activities.includes('CUDA');
     if (config.profiler === null) return;
     this.worker = new WorkerProfiler(
       {
         startCapture: () => this.startCapture(),
         stopCapture: (reason) => this.stopCapture(reason),
+        startWarmup: () => this.startWarmup(),
+        cancelWarmup: () => this.discardWarmup(),
       },
-      { delayIterations: config.delay_iterations, maxIterations: config.max_iterations, strict: this.strict, label: this.workerName },
+      {
+        delayIterations: config.delay_iterations,
+        maxIterations: config.max_iterations,
+        // vLLM runs torch.profiler.schedule in its TorchProfilerWrapper only.
+        ...(config.profiler === 'torch'
+          ? { warmupIterations: config.warmup_iterations, activeIterations: config.active_iterations, waitIterations: config.wait_iterations }
+          : {}),
+        strict: this.strict,
+        label: this.workerName,
+      },
     );
     if (config.profiler === 'cuda') {
       const rangeOptions: { performance?: UserTiming; onRange?: (edge: RangeEdge) => void } = {};
@@ -249,7 +322,7 @@ export class Profiler implements EngineProfilerHooks {
       this.output = options.output ?? defaultTraceOutput(config, options.sink);
       // Decided here, so a server started with WGPROF_LAUNCH_NAMES=cuda needs no config change.
       this.launchNames = options.launchNames !== undefined ? parseLaunchNames(options.launchNames, 'ProfilerOptions.launchNames') : launchNamesFromEnv();
-      if (!config.ignore_frontend) this.frontend = new FrontendProfiler({ nowNs: this.nowNs });
+      if (shouldProfileFrontend(config)) this.frontend = new FrontendProfiler({ nowNs: this.nowNs });
     }
   }
 
@@ -269,9 +342,14 @@ export class Profiler implements EngineProfilerHooks {
     return this.worker?.active ?? false;
   }
 
-  /** Whether iterations are being captured now (vLLM `_running`). */
+  /** Whether the profiler is on (vLLM `_running`); with a schedule it may be waiting or warming up (see recording). */
   get running(): boolean {
     return this.worker?.running ?? false;
+  }
+
+  /** Whether the iteration begun by the last step() is recorded (running, and in the schedule's RECORD phase if any). */
+  get recording(): boolean {
+    return this.worker?.recording ?? false;
   }
 
   /** Whether the frontend profiler records now. */
@@ -294,7 +372,8 @@ export class Profiler implements EngineProfilerHooks {
       }
       const instrumentOptions: InstrumentationOptions = {
         ...this.options.instrumentation,
-        withStack: this.config.torch_profiler_with_stack,
+        ...(this.gpuActivity ? {} : { timestamps: false }),
+        withStack: this.withStack,
         recordShapes: this.config.torch_profiler_record_shapes,
         withMemory: this.config.torch_profiler_with_memory,
         withFlops: this.config.torch_profiler_with_flops,
@@ -322,10 +401,38 @@ export class Profiler implements EngineProfilerHooks {
     });
   }
 
-  start(): void {
-    if (!this.worker) return;
+  /**
+   * `/start_profile`. `delayIterations` / `maxIterations` bound this session only (vLLM main's
+   * per-call overrides; the next start() uses the config's). Throws INVALID_OPTION for a bad bound
+   * and, in 'torch' mode, NOT_ATTACHED when no device is attached (nothing could be captured): call
+   * attach(device) first. Both are the caller's mistake, thrown at once whatever `strict` says; the
+   * engine attaches its device when it is created. A duplicate start while active is ignored (vLLM).
+   */
+  start(options: ProfileStartOptions = {}): void {
+    const worker = this.worker;
+    if (!worker) return;
+    const { delayIterations, maxIterations } = options;
+    checkInteger('profiler.start({ delayIterations })', delayIterations, 0, ' (0 = start at once)');
+    checkInteger('profiler.start({ maxIterations })', maxIterations, 0, ' (0 = no limit)');
+    if (!this.range && !this.device && !worker.active) {
+      throw new WgprofError(
+        'NOT_ATTACHED',
+        `${this.workerName}: start() with no device attached: there is nothing to capture. Call profiler.attach(device) before start() (createEngine does this for its device).`,
+      );
+    }
     if (this.frontend?.start()) log.debug(`${this.workerName}: frontend profiler started.`);
-    this.worker.start();
+    const { failures, errors } = this.batch;
+    const [failureCount, errorCount] = [failures.length, errors.length];
+    try {
+      worker.start(delayIterations, maxIterations);
+    } catch (error) {
+      // strict only: the failed start is thrown to the caller here, so the next stop() does not report
+      // it again, and nothing of it is left running.
+      failures.splice(failureCount);
+      errors.splice(errorCount);
+      this.frontend?.stop();
+      throw error;
+    }
   }
 
   step(): void {
@@ -334,7 +441,8 @@ export class Profiler implements EngineProfilerHooks {
     // A step left open (no endIteration) ends where the next one begins, as torch's ProfilerStep does.
     if (this.openStep) this.closeStep(this.nowNs());
     worker.step();
-    if (!worker.running) return;
+    // Waiting and warmup iterations get no ProfilerStep (torch adds them for recorded steps only).
+    if (!worker.recording) return;
     this.stepNumber = worker.activeIterationCount;
     if (this.range) {
       this.range.beginStep(this.stepNumber);
@@ -352,7 +460,8 @@ export class Profiler implements EngineProfilerHooks {
   }
 
   beginIteration(annotation: string): void {
-    if (!this.worker?.running) return;
+    // vLLM's should_annotate: only the iterations being recorded.
+    if (!this.worker?.shouldAnnotate) return;
     if (this.range) {
       this.range.beginIteration(annotation);
       return;
@@ -377,27 +486,32 @@ export class Profiler implements EngineProfilerHooks {
     return frontend.span(name, fn, args as SpanArgs | undefined);
   }
 
+  /**
+   * `/stop_profile`: stops the window (a duplicate or a stop during the delay writes nothing), waits
+   * for the exports of every window ended since the previous stop() call, and resolves to their
+   * files. Rejects with a ProfilerExportError when one of those files could not be written (its
+   * `files` are the ones that were), or, with `strict`, after any failure while profiling.
+   */
   async stop(options: ProfileStopOptions = {}): Promise<string[]> {
     if (!this.worker) return [];
     this.interrupted = options.interrupted;
     try {
       this.worker.stop();
-    } catch (error) {
-      // strict only: the machine already logged it.
-      this.errors.push(error instanceof Error ? error : new Error(String(error)));
+    } catch {
+      // strict only: a failing stopCapture, which recorded its failure in this batch already (driverFailed).
+    } finally {
+      this.interrupted = undefined;
     }
-    this.interrupted = undefined;
     const spans = this.frontend?.stop();
-    if (spans) this.enqueue(() => this.exportFrontend(spans));
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
-    const files = this.written;
-    const errors = this.errors;
-    this.written = [];
-    this.errors = [];
-    if (errors.length > 0 && this.strict) {
-      throw new WgprofError('PROFILER_EXPORT_FAILED', `stop(): ${errors.length} failure(s): ${errors.map(errorMessage).join('; ')}`, { cause: errors[0] });
+    if (spans) this.enqueue((batch) => this.exportFrontend(batch, spans));
+    // From here on, what a new window produces is the next stop()'s.
+    const batch = this.batch;
+    this.batch = newBatch();
+    while (batch.pending.size > 0) await Promise.all([...batch.pending]);
+    if (batch.failures.length > 0 || (this.strict && batch.errors.length > 0)) {
+      throw new ProfilerExportError(batch.files, batch.failures, this.strict ? batch.errors : []);
     }
-    return files;
+    return batch.files;
   }
 
   /** Resolves once every export queued so far has finished (files are reported by the next stop()). */
@@ -408,38 +522,89 @@ export class Profiler implements EngineProfilerHooks {
   // ---- window driver (called by the WorkerProfiler) ----------------------------------------------
 
   private startCapture(): void {
-    if (this.range) {
-      this.range.startRange();
-      return;
+    try {
+      if (this.range) {
+        this.range.startRange();
+        return;
+      }
+      const source = this.requireSource();
+      // After a warmup: its window is dropped, recording starts in a fresh one.
+      this.discardWarmup();
+      source.setCapturing(true);
+      this.window = { startNs: this.nowNs(), steps: [], delayIterations: this.worker!.delayIterations, maxIterations: this.worker!.maxIterations };
+    } catch (error) {
+      this.driverFailed(error);
+      throw error;
     }
-    if (!this.source) {
-      throw new WgprofError(
-        'NOT_ATTACHED',
-        this.sourceReady
-          ? 'the instrumentation is still being created; start the profiler after attach() has completed.'
-          : 'the profiler has no device: call attach(device) before start() (createEngine does this for its device).',
-      );
+  }
+
+  /** Schedule WARMUP: capture as when recording (one-time costs are paid now), into a window that is dropped. */
+  private startWarmup(): void {
+    try {
+      this.requireSource().setCapturing(true);
+      this.warmingUp = true;
+    } catch (error) {
+      this.driverFailed(error);
+      throw error;
     }
-    this.source.setCapturing(true);
-    this.window = { startNs: this.nowNs(), steps: [] };
+  }
+
+  /** Closes the warmup window and drops its records (collected, so its readbacks are released). */
+  private discardWarmup(): void {
+    if (!this.warmingUp) return;
+    this.warmingUp = false;
+    const handle = this.source?.endWindow();
+    if (!handle) return;
+    this.enqueue(async () => {
+      try {
+        await handle.collect();
+      } catch (error) {
+        // Only records that were to be thrown away are lost.
+        log.debug(`${this.workerName}: collecting the discarded warmup window failed: ${errorMessage(error)}`);
+      }
+    });
+  }
+
+  private requireSource(): CaptureSource {
+    if (this.source) return this.source;
+    throw new WgprofError(
+      'NOT_ATTACHED',
+      this.sourceReady
+        ? `${this.workerName}: the instrumentation is still being created; await profiler.ready() after attach(device), then start().`
+        : `${this.workerName}: the profiler has no device (detached?): call attach(device) before start() (createEngine does this for its device).`,
+    );
   }
 
   private stopCapture(reason: CaptureStopReason): void {
-    if (this.range) {
-      this.range.stopRange();
-      return;
+    try {
+      if (this.range) {
+        this.range.stopRange();
+        return;
+      }
+      const stopNs = this.nowNs();
+      if (this.openStep) this.closeStep(stopNs);
+      const handle = this.source?.endWindow();
+      const window = this.window;
+      this.window = undefined;
+      if (!window) return;
+      window.stopNs = stopNs;
+      log.debug(`${this.workerName}: capture stopped (${reason}); exporting ${window.steps.length} step(s).`);
+      // Off the hot path: the step() that fired the auto-stop returns now; the export runs in later ticks.
+      const interrupted = this.interrupted;
+      this.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
+    } catch (error) {
+      this.driverFailed(error);
+      throw error;
     }
-    const stopNs = this.nowNs();
-    if (this.openStep) this.closeStep(stopNs);
-    const handle = this.source?.endWindow();
-    const window = this.window;
-    this.window = undefined;
-    if (!window) return;
-    window.stopNs = stopNs;
-    log.debug(`${this.workerName}: capture stopped (${reason}); exporting ${window.steps.length} step(s).`);
-    // Off the hot path: the step() that fired the auto-stop returns now; the export runs in later ticks.
-    const interrupted = this.interrupted;
-    this.enqueue(() => this.exportWorker(window, handle, interrupted));
+  }
+
+  /**
+   * A window that could not be opened or closed: in 'torch' mode its worker trace is lost; in 'cuda'
+   * mode no file is. Recorded for the next stop() (the machine logs it and rethrows only when it may).
+   */
+  private driverFailed(error: unknown): void {
+    if (this.range) this.warned(this.batch, error);
+    else this.failed(this.batch, 'worker', this.tracePattern(), error);
   }
 
   private closeStep(endNs: number): void {
@@ -457,6 +622,16 @@ export class Profiler implements EngineProfilerHooks {
     this.window?.steps.push(step);
   }
 
+  /** JS stacks need the CPU activity (torch records stacks on CPU ops only). */
+  private get withStack(): boolean {
+    return this.config.torch_profiler_with_stack && this.cpuActivity;
+  }
+
+  /** A trace's name before it is chosen (a failure before the write names it so). */
+  private tracePattern(name = this.workerName): string {
+    return `${name}.*.pt.trace.json${this.config.torch_profiler_use_gzip ? '.gz' : ''}`;
+  }
+
   private useSource(device: GPUDevice, source: CaptureSource): void {
     if (this.device !== device) return; // detached or re-attached meanwhile
     source.attach(device);
@@ -465,74 +640,108 @@ export class Profiler implements EngineProfilerHooks {
 
   // ---- export -------------------------------------------------------------------------------------
 
-  /** Queues an export after the ones before it; failures are collected for stop(). */
-  private enqueue(job: () => Promise<void>): void {
-    const run = this.exportChain.then(
-      () => new Promise<void>((resolve) => setTimeout(resolve, 0)).then(job),
-    );
+  /**
+   * Queues an export after the ones before it, for the stop() batch open now; the job records its
+   * own failures (a throw that escapes it is recorded as an error).
+   */
+  private enqueue(job: (batch: StopBatch) => Promise<void>): void {
+    const batch = this.batch;
+    const run = this.exportChain.then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => job(batch)));
     const settled = run.catch((error: unknown) => {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      log.warn(`${this.workerName}: writing the profile failed: ${errorMessage(failure)}`);
-      this.errors.push(failure);
+      log.warn(`${this.workerName}: profiler export failed: ${errorMessage(error)}`);
+      batch.errors.push(asError(error));
     });
     this.exportChain = settled;
     this.pending.add(settled);
-    void settled.then(() => this.pending.delete(settled));
+    batch.pending.add(settled);
+    void settled.then(() => {
+      this.pending.delete(settled);
+      batch.pending.delete(settled);
+    });
   }
 
-  private async exportWorker(window: CaptureWindow, handle: WindowHandle | undefined, interrupted?: string): Promise<void> {
+  /** Records that `file` was not written (logged at once: the engine loop goes on). */
+  private failed(batch: StopBatch, kind: TraceKind, file: string, error: unknown): void {
+    const failure = profileFailure(error, file, kind);
+    log.warn(`${this.workerName}: ${traceKindLabel(kind)} not written: ${failure.message}`);
+    batch.failures.push(failure);
+  }
+
+  /** A failure that costs no file: logged; reported by stop() when strict. */
+  private warned(batch: StopBatch, error: unknown): void {
+    log.warn(`${this.workerName}: ${errorMessage(error)}`);
+    batch.errors.push(asError(error));
+  }
+
+  private async exportWorker(batch: StopBatch, window: CaptureWindow, handle: WindowHandle | undefined, interrupted?: string): Promise<void> {
     const output = this.output!;
-    const captured = handle ? await handle.collect() : undefined;
-    for (const error of captured?.errors ?? []) {
-      log.warn(`${this.workerName}: ${errorMessage(error)}`);
-      this.errors.push(error);
-    }
-    const meta = this.meta(this.workerName, true);
-    if (interrupted) meta.extra = { ...meta.extra, interrupted };
-    if (captured) {
-      meta.timestamps = captured.timestamps;
-      if (captured.clock) meta.clock = captured.clock;
-      meta.extra = { ...meta.extra, captureStats: { ...captured.stats } };
-    }
-    const record: CaptureRecord = {
-      meta,
-      steps: window.steps,
-      cpuSpans: [],
-      dispatches: captured?.dispatches ?? [],
-      copies: captured?.copies ?? [],
-      memory: captured?.memory ?? [],
-    };
-    if (this.options.beforeExport) {
-      try {
-        await this.options.beforeExport(record);
-      } catch (error) {
-        log.warn(`${this.workerName}: beforeExport threw: ${errorMessage(error)}; the capture is written as it stands.`);
+    const dump = this.config.torch_profiler_dump_cuda_time_total || (this.cpuActivity && !this.gpuActivity);
+    let record: CaptureRecord;
+    let exported: ExportedTrace;
+    try {
+      const captured = handle ? await handle.collect() : undefined;
+      for (const error of captured?.errors ?? []) this.warned(batch, error);
+      const meta = this.meta(this.workerName, true);
+      meta.extra = { ...meta.extra, delay_iterations: window.delayIterations, max_iterations: window.maxIterations };
+      if (interrupted) meta.extra = { ...meta.extra, interrupted };
+      if (captured) {
+        meta.timestamps = captured.timestamps;
+        if (captured.clock) meta.clock = captured.clock;
+        meta.extra = { ...meta.extra, captureStats: { ...captured.stats } };
       }
+      record = {
+        meta,
+        steps: window.steps,
+        cpuSpans: [],
+        dispatches: captured?.dispatches ?? [],
+        copies: captured?.copies ?? [],
+        memory: captured?.memory ?? [],
+      };
+      if (this.options.beforeExport) {
+        try {
+          await this.options.beforeExport(record);
+        } catch (error) {
+          this.warned(batch, new WgprofError('BEFORE_EXPORT_FAILED', `beforeExport threw: ${errorMessage(error)}; the capture is written as it stands.`, { cause: error }));
+        }
+      }
+      exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump, launchNames: this.launchNames });
+    } catch (error) {
+      this.failed(batch, 'worker', this.tracePattern(), error);
+      return;
     }
-    const dump = this.config.torch_profiler_dump_cuda_time_total;
-    const exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump, launchNames: this.launchNames });
     this.lastCapture = { file: exported.file, costs: exported.steps };
-    this.wrote(exported.file, 'worker');
+    this.wrote(batch, exported.file, 'worker');
     try {
       this.options.onCapture?.(record, exported.steps);
     } catch (error) {
-      log.warn(`${this.workerName}: onCapture threw: ${errorMessage(error)}`);
+      this.warned(batch, new WgprofError('CALLBACK_FAILED', `onCapture threw: ${errorMessage(error)}`, { cause: error }));
     }
     if (dump && exported.table !== undefined) {
       // vLLM prints the table on rank 0 only.
-      if (this.rank === 0) log.info(`${this.workerName} key averages (sorted by self GPU time):\n${exported.table}`);
-      const tableFile = await output.writeKeyAverages(this.rank, exported.table);
-      if (tableFile !== undefined) this.wrote(tableFile, 'key_averages');
+      if (this.rank === 0) log.info(`${this.workerName} key averages (sorted by self GPU time, or CPU time without GPU times):\n${exported.table}`);
+      let name = `${exported.name}'s profiler_out.txt`;
+      try {
+        // Named after its trace, so every window keeps its own table.
+        name = profilerOutFileName(exported.name);
+        const tableFile = await output.writeKeyAverages(name, exported.table);
+        if (tableFile !== undefined) this.wrote(batch, tableFile, 'key_averages');
+      } catch (error) {
+        this.failed(batch, 'key_averages', name, error);
+      }
     }
   }
 
-  private async exportFrontend(spans: CpuSpanRecord[]): Promise<void> {
+  private async exportFrontend(batch: StopBatch, spans: CpuSpanRecord[]): Promise<void> {
     const output = this.output!;
     const name = this.options.frontendName ?? `${hostName()}_${hostPid()}.async_llm`;
     const meta = this.meta(name, false);
     const record: CaptureRecord = { meta, steps: [], cpuSpans: spans, dispatches: [], copies: [], memory: [] };
-    const exported = await output.exportTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip, table: false, launchNames: this.launchNames });
-    this.wrote(exported.file, 'frontend');
+    try {
+      const exported = await output.exportTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip, table: false, launchNames: this.launchNames });
+      this.wrote(batch, exported.file, 'frontend');
+    } catch (error) {
+      this.failed(batch, 'frontend', this.tracePattern(name), error);
+    }
   }
 
   private meta(workerName: string, gpu: boolean): TraceMeta {
@@ -545,24 +754,31 @@ export class Profiler implements EngineProfilerHooks {
       worldSize: this.worldSize,
       deviceIndex: 0,
       streamId: 7,
-      withStack: this.config.torch_profiler_with_stack,
+      withStack: this.withStack,
       // The frontend profiler is CPU-only without shapes, memory or FLOPs (vLLM's AsyncLLM profiler).
       recordShapes: gpu && this.config.torch_profiler_record_shapes,
       withMemory: gpu && this.config.torch_profiler_with_memory,
       withFlops: gpu && this.config.torch_profiler_with_flops,
-      extra: { profiler: gpu ? 'worker' : 'frontend', version: WGPROF_VERSION, delay_iterations: this.config.delay_iterations, max_iterations: this.config.max_iterations },
+      extra: {
+        profiler: gpu ? 'worker' : 'frontend',
+        version: WGPROF_VERSION,
+        delay_iterations: this.config.delay_iterations,
+        max_iterations: this.config.max_iterations,
+        ...(this.worker?.schedule ? { schedule: { ...this.worker.schedule } } : {}),
+        activities: [...(this.cpuActivity ? ['CPU'] : []), ...(this.gpuActivity ? ['CUDA'] : [])],
+      },
     };
     if (gpu && this.facts) meta.adapter = this.facts;
     return meta;
   }
 
-  private wrote(file: string, kind: TraceKind): void {
-    this.written.push(file);
+  private wrote(batch: StopBatch, file: string, kind: TraceKind): void {
+    batch.files.push(file);
     log.debug(`${this.workerName}: wrote ${kind} ${file}`);
     try {
       this.options.onTraceWritten?.(file, kind);
     } catch (error) {
-      log.warn(`${this.workerName}: onTraceWritten threw: ${errorMessage(error)}`);
+      this.warned(batch, new WgprofError('CALLBACK_FAILED', `onTraceWritten threw: ${errorMessage(error)}`, { cause: error }));
     }
   }
 
@@ -571,7 +787,7 @@ export class Profiler implements EngineProfilerHooks {
     try {
       fn();
     } catch (error) {
-      log.warn(`${this.workerName}: profiler ${what} failed: ${errorMessage(error)}`);
+      this.warned(this.batch, new WgprofError('PROFILER_HOOK_FAILED', `profiler ${what} failed: ${errorMessage(error)}`, { cause: error }));
       if (this.strict) throw error;
     }
   }

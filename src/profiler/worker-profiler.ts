@@ -28,7 +28,12 @@
 // recorded iterations count toward max_iterations.
 //
 // Failures of the driver are logged and swallowed (the engine loop must never break) unless `strict`,
-// which rethrows (vLLM's `_propagate_errors`).
+// which rethrows (vLLM's `_propagate_errors`) from start(), stop() and a start inside step(). As in
+// vLLM, the stops the machine makes on its own are never rethrown, strict or not: the auto-stop at
+// max_iterations and the schedule's end (both inside step(), on the engine's hot path) and
+// shutdown() log their failure and go on (vLLM: `logger.exception("Failed to stop profiler after
+// reaching max iterations.")`, `"... during worker shutdown."`). The driver reports such a failure
+// to whoever asks next (the Profiler: its next stop()).
 
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -227,7 +232,7 @@ export class WorkerProfiler {
       infoOnce('Max profiling iterations reached. Stopping profiler...');
       // Latest vLLM main: a full reset, so a later start_profile is not a permanent no-op.
       this.reset();
-      this.callStop('max_iterations');
+      this.callStop('max_iterations', false);
     }
   }
 
@@ -241,11 +246,11 @@ export class WorkerProfiler {
     if (this.isRunning) this.callStop('stop');
   }
 
-  /** Engine shutdown: stops (and exports) a running capture. */
+  /** Engine shutdown: stops (and exports) a running capture. A failure is logged, never thrown (vLLM). */
   shutdown(): void {
     if (!this.isRunning) return;
     this.reset();
-    this.callStop('shutdown');
+    this.callStop('shutdown', false);
   }
 
   private reset(): void {
@@ -302,7 +307,8 @@ export class WorkerProfiler {
       } catch (error) {
         log.warn(`${this.prefix}Profiler schedule step failed: ${errorMessage(error)}`);
         this.currentPhase = 'done'; // nothing more is recorded this session
-        if (this.strict) throw error;
+        // A failed start is rethrown when strict, as a delayed start is; the schedule's own stop is an auto-stop: never.
+        if (this.strict && next !== 'done') throw error;
       }
     }
     if (this.warmupStepsRemaining > 0) {
@@ -312,13 +318,14 @@ export class WorkerProfiler {
     return true;
   }
 
-  private callStop(reason: CaptureStopReason): void {
+  /** vLLM's `_call_stop`; `propagate` false for the stops the machine makes itself (auto-stop, shutdown). */
+  private callStop(reason: CaptureStopReason, propagate = this.strict): void {
     try {
       if (this.currentPhase === 'record' || !this.schedule) this.driver.stopCapture(reason);
       else if (this.currentPhase === 'warmup') this.driver.cancelWarmup?.();
     } catch (error) {
       log.warn(`${this.prefix}Failed to stop profiler: ${errorMessage(error)}`);
-      if (this.strict) throw error;
+      if (propagate) throw error;
     } finally {
       this.isRunning = false;
       this.currentPhase = 'record';

@@ -58,8 +58,9 @@ export function sendError(res: ServerResponse, error: HttpError): void {
 /**
  * Reads the body as JSON. Over `limitBytes` (declared or counted) → 400 BODY_TOO_LARGE (the rest is
  * read and dropped, up to a bound, so the client gets the answer); not JSON → 400 INVALID_JSON.
+ * With `optional`, an empty body is undefined instead of an error.
  */
-export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, limitBytes: number, options: { optional?: boolean } = {}): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   const tooLarge = (size: string): HttpError =>
     new HttpError(400, 'BODY_TOO_LARGE', `the request body is ${size} bytes; this server accepts at most ${limitBytes} (wgprof serve --max-body-bytes).`);
@@ -80,6 +81,7 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
   if (over) throw tooLarge(Number.isFinite(declared) ? String(declared) : `more than ${limitBytes}`);
   const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '' && options.optional) return undefined;
   if (text.trim() === '') throw new HttpError(400, 'INVALID_JSON', 'the request body is empty; send a JSON object, e.g. {"prompt": "Hello", "max_tokens": 16}.');
   try {
     return JSON.parse(text);

@@ -1,26 +1,22 @@
 // /start_profile and /stop_profile: the server's Profiler and the control over it. The Profiler is
-// the same one `wgprof run` and createEngine({ profilerConfig }) use; the server only gives it an
-// output that records each file's fate, so /stop_profile can answer with the files written and,
-// precisely, the ones that failed (code, cause, and where a failed upload was kept), and serializes
-// start/stop so toggles from concurrent clients apply in order.
+// the same one `wgprof run` and createEngine({ profilerConfig }) use; the server gives it an output
+// that writes through the server's sink (fallback dir, retries) and counts each file written, and
+// serializes start/stop so toggles from concurrent clients apply in order. /stop_profile answers with
+// the files written and, from the Profiler's ProfilerExportError, precisely the ones that failed
+// (code, cause, and where a failed upload was kept).
 
 import type { ProfilerConfig } from '../config/index.js';
 import type { Engine } from '../engine/engine.js';
+import type { ProfileStartOptions } from '../profiler/hooks.js';
+import { HttpError } from './http.js';
+import { ProfilerExportError, profileFailure, type ProfileFailure } from '../profiler/failures.js';
 import { defaultTraceOutput, type TraceOutput } from '../profiler/output.js';
 import { Profiler, type TraceKind } from '../profiler/profiler.js';
 import type { LaunchNames } from '../trace/launch-names.js';
-import { TraceSinkError, sinkForDir, type SinkForDirOptions } from '../trace/sinks.js';
-import { WgprofError, errorMessage } from '../util/errors.js';
+import { sinkForDir, type SinkForDirOptions } from '../trace/sinks.js';
 import { log } from '../util/log.js';
 
-export interface ProfileFailure {
-  /** The file (path or URL) that was not written, or the trace's name prefix when it failed before naming one. */
-  file: string;
-  code: string;
-  message: string;
-  /** Where a failed upload was kept, else null. */
-  fallback: string | null;
-}
+export { profileFailure, type ProfileFailure } from '../profiler/failures.js';
 
 export interface StopProfileResult {
   /** Files written since the previous stop (worker and frontend traces, key-averages table). */
@@ -28,41 +24,54 @@ export interface StopProfileResult {
   failures: ProfileFailure[];
 }
 
-export function profileFailure(error: unknown, file: string): ProfileFailure {
-  if (error instanceof TraceSinkError) return { file: error.file, code: error.code, message: error.message, fallback: error.fallbackPath ?? null };
-  return { file, code: error instanceof WgprofError ? error.code : 'PROFILER_EXPORT_FAILED', message: errorMessage(error), fallback: null };
-}
-
 /**
  * The Profiler's default output, with traces written through `sinkForDir(dir, sinkOptions)` (the
- * server's fallback directory and retries for remote dirs) and every file's outcome reported. The
- * key-averages table goes where the default puts it (skipped for URI dirs, as vLLM).
+ * server's fallback directory and retries for remote dirs) and every file written reported (the
+ * failures reach /stop_profile through the Profiler's ProfilerExportError). The key-averages table
+ * goes where the default puts it (skipped for URI dirs, as vLLM).
  */
-function reportingOutput(config: ProfilerConfig, sinkOptions: SinkForDirOptions, report: (file: string, failure?: ProfileFailure) => void): TraceOutput {
+function reportingOutput(config: ProfilerConfig, sinkOptions: SinkForDirOptions, report: (file: string) => void): TraceOutput {
   const traces = defaultTraceOutput(config, sinkForDir(config.torch_profiler_dir, sinkOptions));
   const tables = defaultTraceOutput(config, undefined);
   return {
     async exportTrace(record, options) {
-      try {
-        const exported = await traces.exportTrace(record, options);
-        report(exported.file);
-        return exported;
-      } catch (error) {
-        report('', profileFailure(error, `${options.workerName}.*.pt.trace.json${options.useGzip ? '.gz' : ''}`));
-        throw error;
-      }
+      const exported = await traces.exportTrace(record, options);
+      report(exported.file);
+      return exported;
     },
-    async writeKeyAverages(rank, table) {
-      try {
-        const path = await tables.writeKeyAverages(rank, table);
-        if (path !== undefined) report(path);
-        return path;
-      } catch (error) {
-        report('', profileFailure(error, `profiler_out_${rank}.txt`));
-        throw error;
-      }
+    async writeKeyAverages(name, table) {
+      const path = await tables.writeKeyAverages(name, table);
+      if (path !== undefined) report(path);
+      return path;
     },
   };
+}
+
+/** The body fields /start_profile takes, and the start() option each sets. */
+const START_FIELDS = { delay_iterations: 'delayIterations', max_iterations: 'maxIterations' } as const;
+
+/**
+ * /start_profile's optional JSON body, `{"delay_iterations": D, "max_iterations": M}` (both optional):
+ * bounds for this session only, as vLLM main's `start(delay_iterations=, max_iterations=)` (the
+ * per-request direction of RFC vllm#55207). No body, or `{}`, keeps the config's. Anything else is a
+ * 400 naming the field.
+ */
+export function parseStartProfileBody(body: unknown): ProfileStartOptions {
+  if (body === undefined) return {};
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(400, 'INVALID_PARAMETER', `the /start_profile body must be a JSON object such as {"delay_iterations": 2, "max_iterations": 3}, or empty; got ${Array.isArray(body) ? 'an array' : JSON.stringify(body)}.`);
+  }
+  const options: ProfileStartOptions = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (!Object.hasOwn(START_FIELDS, key)) {
+      throw new HttpError(400, 'INVALID_PARAMETER', `/start_profile takes only "delay_iterations" and "max_iterations"; got "${key.slice(0, 60)}".`, key.slice(0, 60));
+    }
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new HttpError(400, 'INVALID_PARAMETER', `"${key}" must be an integer >= 0 (0 = ${key === 'delay_iterations' ? 'start at once' : 'no limit'}); got ${JSON.stringify(value)?.slice(0, 60)}.`, key);
+    }
+    options[START_FIELDS[key as keyof typeof START_FIELDS]] = value;
+  }
+  return options;
 }
 
 export interface ServerProfilerOptions {
@@ -75,14 +84,14 @@ export interface ServerProfilerOptions {
 /** The control over the engine's profiler: serialized start/stop, with each stop's files and failures. */
 export class ProfileControl {
   readonly profiler: Profiler;
+  private readonly onFile: ((ok: boolean) => void) | undefined;
   private chain: Promise<unknown> = Promise.resolve();
-  private failures: ProfileFailure[] = [];
 
   constructor(config: ProfilerConfig, options: ServerProfilerOptions = {}) {
-    const report = (file: string, failure?: ProfileFailure): void => {
-      if (failure) this.failures.push(failure);
-      options.onFile?.(failure === undefined);
-      if (!failure) log.info(`profiler: wrote ${file}`);
+    this.onFile = options.onFile;
+    const report = (file: string): void => {
+      options.onFile?.(true);
+      log.info(`profiler: wrote ${file}`);
     };
     const onTraceWritten = (file: string, kind: TraceKind): void => log.debug(`profiler: ${kind} file ${file}`);
     this.profiler =
@@ -100,11 +109,11 @@ export class ProfileControl {
     return this.profiler.active;
   }
 
-  /** /start_profile: a start while active is ignored, as in vLLM. */
-  start(engine: Engine): Promise<{ alreadyActive: boolean }> {
+  /** /start_profile, optionally bounding this session: a start while active is ignored, as in vLLM. */
+  start(engine: Engine, options: ProfileStartOptions = {}): Promise<{ alreadyActive: boolean }> {
     return this.serial(async () => {
       const alreadyActive = this.profiler.active;
-      engine.startProfile();
+      engine.startProfile(options);
       return { alreadyActive };
     });
   }
@@ -112,13 +121,17 @@ export class ProfileControl {
   /** /stop_profile: resolves once every file is written (or failed), with both lists. */
   stop(engine: Engine): Promise<StopProfileResult> {
     return this.serial(async () => {
-      let files: string[] = [];
+      let result: StopProfileResult;
       try {
-        files = await engine.stopProfile();
+        result = { files: await engine.stopProfile(), failures: [] };
       } catch (error) {
-        this.failures.push(profileFailure(error, 'profile'));
+        result =
+          error instanceof ProfilerExportError
+            ? { files: error.files, failures: error.failures }
+            : { files: [], failures: [profileFailure(error, 'profile')] };
       }
-      return { files, failures: this.failures.splice(0) };
+      for (const _ of result.failures) this.onFile?.(false);
+      return result;
     });
   }
 

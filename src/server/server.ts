@@ -4,8 +4,10 @@
 //   GET  /metrics           Prometheus text (metrics.ts)
 //   GET  /v1/models         the served model, in OpenAI's list shape
 //   POST /v1/completions    prompt, max_tokens, temperature, top_k, seed, stop, stream (SSE)
-//   POST /start_profile     only when --profiler-config names a profiler (else 404, as vLLM)
-//   POST /stop_profile      answers once the files are written (or uploaded), with their names
+//   POST /start_profile     only when --profiler-config names a profiler (else 404, as vLLM); an optional
+//                           body {"delay_iterations", "max_iterations"} bounds this session only
+//   POST /stop_profile      answers once the files are written (or uploaded), with their names; 500
+//                           listing each file that could not be written
 // With an API key every route but /health needs `Authorization: Bearer KEY` (401 otherwise).
 // Every request's prompts go into the same engine, stepped by one loop (loop.ts): requests that
 // arrive while others decode join the batch at the next iteration.
@@ -26,7 +28,7 @@ import { CompletionShape, parseCompletionRequest, usageOf, type CompletionReques
 import { DEFAULT_MAX_BODY_BYTES, HttpError, bearerChecker, errorBody, readJsonBody, sendError, sendJson } from './http.js';
 import { EngineLoop } from './loop.js';
 import { ServerMetrics } from './metrics.js';
-import { ProfileControl, type StopProfileResult } from './profile.js';
+import { ProfileControl, parseStartProfileBody, type StopProfileResult } from './profile.js';
 import { StreamingTokenizer, TextStream } from './streaming.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -216,11 +218,12 @@ export async function startServer(options: ServeOptions = {}): Promise<WgprofSer
     res.end();
   }
 
-  async function startProfile(res: ServerResponse): Promise<void> {
+  async function startProfile(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const control = profile!;
+    const options = parseStartProfileBody(await readJsonBody(req, maxBodyBytes, { optional: true }));
     let alreadyActive: boolean;
     try {
-      ({ alreadyActive } = await control.start(engine));
+      ({ alreadyActive } = await control.start(engine, options));
     } catch (error) {
       throw new HttpError(500, error instanceof WgprofError ? error.code : 'PROFILER_START_FAILED', `starting the profiler failed: ${errorMessage(error)}`);
     }
@@ -258,7 +261,7 @@ export async function startServer(options: ServeOptions = {}): Promise<WgprofSer
     };
     // Mounted only with a profiler, as vLLM's profile router: otherwise these paths are 404.
     if (profile) {
-      routes['/start_profile'] = { POST: () => startProfile(res) };
+      routes['/start_profile'] = { POST: () => startProfile(req, res) };
       routes['/stop_profile'] = { POST: () => stopProfile(res) };
     }
     const handlers = routes[path];

@@ -27,7 +27,22 @@ export function traceFileName(workerName: string, timeNs: bigint | string, useGz
   return `${sanitizeWorkerName(workerName)}.${digits}.pt.trace.json${useGzip ? '.gz' : ''}`;
 }
 
-/** `profiler_out_{rank}.txt`, the key-averages table vLLM writes beside the traces. */
+/**
+ * `{worker}.{time_ns}.profiler_out.txt`: the key-averages table of the trace `traceName`
+ * (`{worker}.{time_ns}.pt.trace.json[.gz]`), as the profiler writes it. vLLM main names it
+ * `{worker}.profiler_out.txt`; the trace's time_ns is added so that a later window of the same
+ * worker keeps its own table instead of overwriting the previous one, and each table sits beside
+ * its trace.
+ */
+export function profilerOutFileName(traceName: string): string {
+  const stem = traceName.replace(/\.pt\.trace\.json(?:\.gz)?$/, '');
+  if (stem === traceName || stem === '') {
+    throw new WgprofError('TRACE_BAD_FILE_NAME', `trace file name ${JSON.stringify(traceName)} does not end in .pt.trace.json[.gz]; expected a name from traceFileName().`);
+  }
+  return `${stem}.profiler_out.txt`;
+}
+
+/** `profiler_out_{rank}.txt`, the key-averages table vLLM v0.13-v0.15 writes beside the traces (dumpKeyAverages). */
 export function keyAveragesFileName(rank: number): string {
   if (!Number.isSafeInteger(rank) || rank < 0) throw new WgprofError('TRACE_BAD_RANK', `rank is ${String(rank)}; expected an integer >= 0.`);
   return `profiler_out_${rank}.txt`;

@@ -173,7 +173,7 @@ export async function ensureDir(fs: NodeFs, path: NodePath, dir: string): Promis
  */
 const TEMP_PATTERN = /^\.(.+)\.tmp-(?:(\d+)-)?([0-9a-z]{8})$/;
 /** The final names our temp files stand for: traces and key-averages tables. */
-const OUR_FILES = /(?:\.pt\.trace\.json(?:\.gz)?|^profiler_out_\d+\.txt)$/;
+const OUR_FILES = /(?:\.pt\.trace\.json(?:\.gz)?|\.profiler_out\.txt|^profiler_out_\d+\.txt)$/;
 const MAX_NAME_BYTES = 255;
 /** A temp file untouched this long is stale whoever wrote it (a live writer touches it every few ms). */
 export const STALE_TEMP_MS = 10 * 60_000;

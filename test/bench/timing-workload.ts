@@ -49,7 +49,7 @@ export async function timingWorkload(api: TimingApi, device: GPUDevice, options:
     output: {
       exportTrace: async (record) => {
         records.push(record);
-        return { file: `window-${records.length}`, steps: [] };
+        return { file: `window-${records.length}`, name: `window-${records.length}`, steps: [] };
       },
       writeKeyAverages: async () => undefined,
     },

@@ -173,7 +173,8 @@ test('torch mode: traces through a callback sink, inside-passes GPU times, contr
   expect(result.gzip).toEqual([true, true]);
   expect([...result.written].sort()).toEqual(result.fileNames);
   expect(result.fileNames).toHaveLength(3);
-  expect(result.fileNames).toContain('profiler_out_0.txt');
+  // The key-averages table is named after its trace: {worker}.{time_ns}.profiler_out.txt.
+  expect(result.fileNames).toContain(result.fileNames.find((n) => n.startsWith('page-rank-0.') && n.endsWith('.pt.trace.json.gz'))!.replace('.pt.trace.json.gz', '.profiler_out.txt'));
   expect(result.stepNames).toEqual(['ProfilerStep#2', 'ProfilerStep#3']);
   expect(result.kernelCount).toBe(4);
   expect(result.kernelsInSteps).toBe(true);

@@ -19,7 +19,7 @@ describe('examples', () => {
       assert.equal(run.status, 0, run.stderr);
       const traces = readdirSync(dir).filter((f) => f.endsWith('.pt.trace.json.gz'));
       assert.equal(traces.length, 1, `one worker trace in ${readdirSync(dir).join(', ')}`);
-      assert.ok(readdirSync(dir).includes('profiler_out_0.txt'));
+      assert.ok(readdirSync(dir).includes(traces[0]!.replace('.pt.trace.json.gz', '.profiler_out.txt')), 'the table, named after its trace');
       const trace = await parseTraceFile(join(dir, traces[0] as string));
       assert.deepEqual(validateTrace(trace), []);
       const steps = trace.traceEvents.filter((e) => e.cat === 'user_annotation' && e.name.startsWith('ProfilerStep#')).map((e) => e.name);

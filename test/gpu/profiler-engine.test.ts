@@ -1,6 +1,6 @@
 // The issue's done-when, as a test: a tiny engine run with 4 requests × 8 tokens, profiled with
 // delay 2, max 3, flops + memory + shapes, writes exactly one worker trace with ProfilerStep#2..#4,
-// one frontend trace and profiler_out_0.txt; every kernel has a GPU duration inside its step; the
+// one frontend trace and its key-averages table; every kernel has a GPU duration inside its step; the
 // matmul FLOPs equal 2·M·N·K exactly (as torch counts addmm; the fused epilogue is not counted).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -63,10 +63,11 @@ const inside = (inner: TraceEvent, outer: TraceEvent): boolean =>
   inner.ts >= outer.ts - 0.0005 && inner.ts + (inner.dur ?? 0) <= outer.ts + (outer.dur ?? 0) + 0.0005;
 
 describe('profiled tiny engine run (delay 2, max 3)', () => {
-  it('writes exactly one worker trace, one frontend trace and profiler_out_0.txt', () => {
+  it('writes exactly one worker trace, one frontend trace and the table {worker}.{time_ns}.profiler_out.txt', () => {
     assert.equal(files.length, 3, files.join(', '));
     assert.deepEqual(readdirSync(dir).sort(), files.map((f) => basename(f)).sort());
-    assert.ok(files.some((f) => basename(f) === 'profiler_out_0.txt'));
+    const workerFile = files.find((f) => f.endsWith('.pt.trace.json.gz') && !f.includes('.async_llm.'))!;
+    assert.ok(files.includes(workerFile.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt')));
     assert.deepEqual(validateTrace(worker), []);
     assert.deepEqual(validateTrace(frontend), []);
   });
@@ -153,5 +154,68 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
     const names = new Set(frontend.traceEvents.filter((e) => e.cat === 'cpu_op').map((e) => e.name));
     for (const name of ['schedule', 'detokenize']) assert.ok(names.has(name), `frontend has ${name}`);
     assert.equal(frontend.traceEvents.filter((e) => e.cat === 'kernel').length, 0);
+  });
+});
+
+describe("profiled tiny engine run with vLLM main's schedule (warmup 2, active 3) and per-session bounds", () => {
+  let scheduled: { files: string[]; writtenBeforeStop: boolean; worker: KinetoTrace };
+  let bounded: KinetoTrace;
+  const dirs: string[] = [];
+
+  before(async () => {
+    const scheduleDir = mkdtempSync(join(tmpdir(), 'wgprof-gpu-schedule-'));
+    dirs.push(scheduleDir);
+    const config = { profiler: 'torch', torch_profiler_dir: scheduleDir, warmup_iterations: 2, active_iterations: 3, ignore_frontend: true };
+    const engine = await createEngine({ model: 'tiny', profilerConfig: config, seed: 4 });
+    try {
+      engine.startProfile();
+      // 4 requests × 8 tokens: more than the 5 iterations the schedule needs.
+      await engine.generate(['The quick brown fox', 'WebGPU', 'Once upon a time,', 'Hello'], { maxTokens: 8 });
+      const profiler = engine.profiler as Profiler;
+      await profiler.flushed();
+      const writtenBeforeStop = profiler.lastCapture !== undefined;
+      const files = await engine.stopProfile();
+      scheduled = { files, writtenBeforeStop, worker: await parseTraceFile(files.find((f) => f.endsWith('.pt.trace.json.gz'))!) };
+    } finally {
+      await engine.destroy();
+    }
+    // vLLM main's per-call bounds: startProfile()'s own delay / max for one session.
+    const boundedDir = mkdtempSync(join(tmpdir(), 'wgprof-gpu-bounds-'));
+    dirs.push(boundedDir);
+    const plain = await createEngine({ model: 'tiny', profilerConfig: { profiler: 'torch', torch_profiler_dir: boundedDir, ignore_frontend: true }, seed: 4 });
+    try {
+      plain.startProfile({ delayIterations: 3, maxIterations: 2 });
+      await plain.generate(['The quick brown fox', 'WebGPU'], { maxTokens: 6 });
+      const files = await plain.stopProfile();
+      bounded = await parseTraceFile(files.find((f) => f.endsWith('.pt.trace.json.gz'))!);
+    } finally {
+      await plain.destroy();
+    }
+  });
+
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('records ProfilerStep#2..#4 (iteration 1 is the warmup) and writes the trace when the active iterations end, before stop', () => {
+    assert.deepEqual(validateTrace(scheduled.worker), []);
+    assert.deepEqual(steps(scheduled.worker).map((e) => e.name), ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4']);
+    assert.equal(scheduled.writtenBeforeStop, true);
+    assert.equal(scheduled.files.length, 2, scheduled.files.join(', '));
+    assert.deepEqual((scheduled.worker as unknown as { wgprof: { schedule?: unknown } }).wgprof.schedule, { wait: 0, warmup: 2, active: 3 });
+  });
+
+  it('nothing of the warmup is in the trace: every launch lies inside a recorded step, with its annotation', () => {
+    const s = steps(scheduled.worker);
+    const launches = scheduled.worker.traceEvents.filter((e) => e.cat === 'cuda_runtime');
+    assert.ok(launches.length > 0);
+    for (const launch of launches) assert.ok(s.some((step) => inside(launch, step)), `${launch.name} at ${launch.ts} inside a step`);
+    const annotations = scheduled.worker.traceEvents.filter((e) => e.cat === 'user_annotation' && e.name.startsWith('execute_'));
+    assert.equal(annotations.length, 3);
+  });
+
+  it('startProfile({ delayIterations: 3, maxIterations: 2 }) bounds that session: ProfilerStep#3, #4', () => {
+    assert.deepEqual(steps(bounded).map((e) => e.name), ['ProfilerStep#3', 'ProfilerStep#4']);
+    assert.equal((bounded as unknown as { wgprof: { delay_iterations?: number } }).wgprof.delay_iterations, 3);
   });
 });

@@ -11,6 +11,7 @@ import { matmul, matmulParams, type MatmulShape } from '../../kernels/matmul.js'
 import { parseProfilerConfig, type ProfilerConfigInput } from '../../src/config/index.js';
 import { compileKernel, createKernelBindGroup, encodeKernel, type CompiledKernel } from '../../src/engine/kernel-runner.js';
 import { requestGpuDevice, type GpuRuntime } from '../../src/gpu/device.js';
+import { ProfilerExportError } from '../../src/profiler/failures.js';
 import { Profiler } from '../../src/profiler/profiler.js';
 import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
 import { parseTraceFile, validateTrace } from '../../src/report/index.js';
@@ -152,12 +153,12 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
     worker = await readTrace(workerFile);
   });
 
-  it('writes the worker trace, the frontend trace and profiler_out_0.txt, and reports exactly them', () => {
+  it('writes the worker trace, the frontend trace and the key-averages table named after the trace, and reports exactly them', () => {
     assert.equal(run.files.length, 3, run.files.join(', '));
     assert.deepEqual(readdirSync(run.dir).sort(), run.files.map((f) => basename(f)).sort());
     assert.match(basename(workerFile), /^gpu-rank-0\.\d{19}\.pt\.trace\.json\.gz$/);
     assert.ok(run.files.some((f) => /^[^.]+_\d+\.async_llm\.\d{19}\.pt\.trace\.json\.gz$/.test(basename(f))), 'frontend file name');
-    assert.ok(existsSync(join(run.dir, 'profiler_out_0.txt')));
+    assert.ok(existsSync(workerFile.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt')));
   });
 
   it('use_gzip: the files are gzip (magic 1f 8b)', () => {
@@ -234,8 +235,8 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
     assert.equal(frontend.deviceProperties.length, 0, 'no device entries in a CPU-only trace');
   });
 
-  it('dump_cuda_time_total: profiler_out_0.txt is the key-averages table sorted by self GPU time', () => {
-    const table = readFileSync(join(run.dir, 'profiler_out_0.txt'), 'utf8');
+  it('dump_cuda_time_total: {worker}.{time_ns}.profiler_out.txt is the key-averages table sorted by self GPU time', () => {
+    const table = readFileSync(workerFile.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt'), 'utf8');
     assert.match(table, /Self GPU/);
     assert.match(table, /matmul/);
     assert.match(table, /Self GPU time total/);
@@ -267,7 +268,7 @@ describe('Profiler on dawn.node: every option off (delay 0, max 0)', () => {
     assert.equal(run.files.length, 1, run.files.join(', '));
     assert.match(basename(run.files[0]!), /^gpu-rank-0\.\d{19}\.pt\.trace\.json$/);
     assert.equal(readFileSync(run.files[0]!, 'utf8')[0], '{');
-    assert.ok(!existsSync(join(run.dir, 'profiler_out_0.txt')));
+    assert.ok(!readdirSync(run.dir).some((f) => f.endsWith('.txt')), 'no table');
   });
 
   it('delay 0 / max 0: every iteration is a step', () => {
@@ -298,6 +299,47 @@ describe('Profiler on dawn.node: windows', () => {
     const delayed = await profileWorkload({ delay_iterations: 5, torch_profiler_dump_cuda_time_total: true }, 2);
     assert.equal(delayed.files.length, 1, 'only the frontend trace');
     assert.ok(delayed.files[0]!.includes('.async_llm.'));
-    assert.ok(!existsSync(join(delayed.dir, 'profiler_out_0.txt')));
+    assert.ok(!readdirSync(delayed.dir).some((f) => f.endsWith('.txt')), 'no table');
+  });
+});
+
+describe('Profiler on dawn.node: the device destroyed before the capture was read back', () => {
+  it('the readback failure says the device was destroyed or lost (no empty reason); strict stop() rejects with it, the trace is still written', async () => {
+    const own = await requestGpuDevice();
+    const dir = mkdtempSync(join(tmpdir(), 'wgprof-gpu-destroyed-'));
+    dirs.push(dir);
+    const config = parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: dir, ignore_frontend: true, torch_profiler_dump_cuda_time_total: false });
+    const profiler = new Profiler(config, { strict: true, workerName: 'lost-rank-0' });
+    profiler.attach(own.device, own.facts);
+    const kernel = await compileKernel(own.device, matmul);
+    const { m, n, k } = SHAPE;
+    const make = (size: number, usage: number) => own.device.createBuffer({ size, usage });
+    const bindGroup = createKernelBindGroup(kernel as CompiledKernel<unknown>, [
+      make(16, U.UNIFORM | U.COPY_DST),
+      make(4 * m * k, U.STORAGE),
+      make(4 * k * n, U.STORAGE),
+      make(4 * n, U.STORAGE),
+      make(4 * m * n, U.STORAGE),
+    ]);
+    profiler.start();
+    profiler.step();
+    profiler.beginIteration('execute_context_0(0)_generation_1(1)');
+    const encoder = own.device.createCommandEncoder();
+    encodeKernel(encoder, kernel, SHAPE, bindGroup);
+    own.device.queue.submit([encoder.finish()]);
+    profiler.endIteration();
+    // Destroyed while the submit's timestamps are still being mapped: their mapAsync is aborted.
+    own.device.destroy();
+    const error = await profiler.stop().then(
+      () => assert.fail('stop() resolved'),
+      (e: unknown) => e,
+    );
+    profiler.detach();
+    assert.ok(error instanceof ProfilerExportError, String(error));
+    assert.equal(error.code, 'PROFILER_FAILED');
+    assert.match(error.message, /READBACK_FAILED: timestamp readback of submit \d+ failed: \w+ with no message: the device was destroyed or lost/);
+    assert.doesNotMatch(error.message, /failed: ;/);
+    assert.deepEqual(error.files.map((f) => basename(f).replace(/\d{19}/, 'N')), ['lost-rank-0.N.pt.trace.json.gz']);
+    assert.deepEqual(validateTrace(await parseTraceFile(error.files[0]!)), []);
   });
 });

@@ -157,6 +157,29 @@ describe('wgprof serve in process (null backend)', { timeout: 300_000 }, () => {
     assert.equal(await metric(server.url, 'wgprof_profiler_files_total{result="written"'), files.length);
   });
 
+  it('/start_profile with {"delay_iterations": 2, "max_iterations": 1} bounds that session only; a bad body is a 400 naming the field', async () => {
+    const dir = tempDir();
+    const server = await serve({ profilerConfig: torch(dir, { ignore_frontend: true }) });
+    const bad = await post(`${server.url}/start_profile`, { max_iterations: -1 });
+    assert.equal(bad.status, 400);
+    assert.deepEqual((bad.body['error'] as { code: string; param: string }).param, 'max_iterations');
+    assert.equal((await post(`${server.url}/start_profile`, { delay: 2 })).status, 400, 'an unknown field');
+    assert.equal(await metric(server.url, 'wgprof_profiler_active'), 0, 'nothing started');
+    assert.equal((await post(`${server.url}/start_profile`, { delay_iterations: 2, max_iterations: 1 })).status, 200);
+    await load(server.url, 2, 6);
+    const first = await post(`${server.url}/stop_profile`, undefined);
+    assert.equal(first.status, 200);
+    const bounded = await parseTraceFile((first.body['files'] as string[]).find((f) => f.endsWith('.pt.trace.json.gz'))!);
+    assert.deepEqual(steps(bounded), ['ProfilerStep#2']);
+    // The next session, with no body, is the config's again (no delay, no limit).
+    assert.equal((await post(`${server.url}/start_profile`, undefined)).status, 200);
+    await load(server.url, 1, 3);
+    const second = await post(`${server.url}/stop_profile`, undefined);
+    const plain = await parseTraceFile((second.body['files'] as string[]).find((f) => f.endsWith('.pt.trace.json.gz'))!);
+    assert.equal(steps(plain)[0], 'ProfilerStep#1');
+    assert.ok(steps(plain).length >= 3);
+  });
+
   it('an http:// torch_profiler_dir receives every file (PUT); /stop_profile lists their URLs', async () => {
     const received = new Map<string, Buffer>();
     const up: Server = createServer((req, res) => {

@@ -147,7 +147,7 @@ describe('wgprof serve (child process, tiny on SwiftShader, torch profiler, API 
     const frontend = files.filter((f) => f.includes('.async_llm.'));
     assert.equal(worker.length, 1, files.join(', '));
     assert.equal(frontend.length, 1, files.join(', '));
-    assert.ok(files.some((f) => f.endsWith('profiler_out_0.txt')));
+    assert.ok(files.includes(worker[0]!.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt')), 'the table, named after its trace');
     const trace = await parseTraceFile(worker[0]!);
     assert.deepEqual(validateTrace(trace), []);
     assert.deepEqual(validateTrace(await parseTraceFile(frontend[0]!)), []);

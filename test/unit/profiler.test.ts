@@ -1,19 +1,25 @@
 // The Profiler as pure logic: a fake capture source and a fake trace output stand in for the GPU and
 // the file system, so the window, step, export and failure behaviour is checked exactly.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { parseProfilerConfig } from '../../src/config/index.js';
 import type { ProfilerConfigInput } from '../../src/config/index.js';
-import { emptyCaptureStats, type Captured, type WindowHandle } from '../../src/instrument/instrumentation.js';
+import { emptyCaptureStats, type Captured, type InstrumentationOptions, type WindowHandle } from '../../src/instrument/instrumentation.js';
 import { PROFILE_MEASURE, PROFILE_START_MARK, PROFILE_STOP_MARK, type UserTiming } from '../../src/profiler/cuda-range.js';
 import type { ExportedTrace, TraceOutput } from '../../src/profiler/output.js';
 import { stepCosts } from '../../src/trace/plan.js';
 import { noProfiler } from '../../src/profiler/hooks.js';
+import { ProfilerExportError } from '../../src/profiler/failures.js';
 import { Profiler, createProfiler, type CaptureSource, type ProfilerOptions } from '../../src/profiler/profiler.js';
+import { TraceSinkError } from '../../src/trace/sinks.js';
 import type { CaptureRecord, DispatchRecord } from '../../src/capture/model.js';
 import type { LaunchNames } from '../../src/trace/launch-names.js';
 import { WgprofError } from '../../src/util/errors.js';
 import { setLogSink, type LogLevel } from '../../src/util/log.js';
+import { injectEnospc } from './helpers/enospc.js';
 
 class Clock {
   ns = 1_000_000;
@@ -30,14 +36,21 @@ class FakeSource implements CaptureSource {
   flushes = 0;
   peak = 100;
   failFlush = false;
+  /** endWindow() throws (a stop that fails synchronously). */
+  failEnd = false;
   flushErrors: Error[] = [];
+  /** Windows closed, in order: 'kept' when collected for a trace; every collect() counts in flushes. */
+  windowsEnded = 0;
   private dispatches: DispatchRecord[] = [];
   private nextId = 1;
   constructor(private readonly clock: Clock) {}
   attach(device: GPUDevice): void {
     this.attachedTo = device;
   }
+  /** setCapturing(true) throws (a window that cannot be opened). */
+  failCapture = false;
   setCapturing(on: boolean): void {
+    if (on && this.failCapture) throw new Error('capture refused');
     this.capturing = on;
   }
   markStep(): number {
@@ -69,8 +82,10 @@ class FakeSource implements CaptureSource {
   }
   /** Closes the window: its dispatches are collected later, apart from any window opened after it. */
   endWindow(): WindowHandle | undefined {
+    if (this.failEnd) throw new Error('end exploded');
     if (!this.capturing) return undefined;
     this.capturing = false;
+    this.windowsEnded++;
     const dispatches = this.dispatches;
     this.dispatches = [];
     return {
@@ -95,19 +110,24 @@ class FakeSource implements CaptureSource {
 
 class FakeOutput implements TraceOutput {
   traces: { record: CaptureRecord; workerName: string; useGzip: boolean; table: boolean; launchNames?: LaunchNames }[] = [];
-  tables: { rank: number; table: string }[] = [];
-  failWrite = false;
+  tables: { name: string; table: string }[] = [];
+  /** Fails every trace write (a plain Error), or only those whose worker name matches. */
+  failWrite: boolean | RegExp = false;
+  /** Fails the table writes with this error. */
+  failTable: Error | undefined;
   private n = 0;
   async exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean; launchNames?: LaunchNames }): Promise<ExportedTrace> {
-    if (this.failWrite) throw new Error('disk full');
+    if (this.failWrite === true || (this.failWrite instanceof RegExp && this.failWrite.test(options.workerName))) throw new Error('disk full');
     this.traces.push({ record, ...options });
-    const out: ExportedTrace = { file: `/out/${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`, steps: stepCosts(record) };
+    const name = `${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`;
+    const out: ExportedTrace = { file: `/out/${name}`, name, steps: stepCosts(record) };
     if (options.table) out.table = `TABLE(${record.dispatches.length} dispatches)`;
     return out;
   }
-  async writeKeyAverages(rank: number, table: string): Promise<string | undefined> {
-    this.tables.push({ rank, table });
-    return `/out/profiler_out_${rank}.txt`;
+  async writeKeyAverages(name: string, table: string): Promise<string | undefined> {
+    if (this.failTable) throw this.failTable;
+    this.tables.push({ name, table });
+    return `/out/${name}`;
   }
 }
 
@@ -163,7 +183,7 @@ describe('Profiler (torch mode, fake capture)', () => {
     r.profiler.start();
     for (let i = 0; i < 8; i++) r.iterate();
     const files = await r.profiler.stop();
-    assert.deepEqual(files, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/profiler_out_0.txt', '/out/host_1.async_llm.2.pt.trace.json.gz']);
+    assert.deepEqual(files, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt', '/out/host_1.async_llm.2.pt.trace.json.gz']);
     const worker = r.output.traces[0]!;
     assert.equal(worker.workerName, 'w-rank-0');
     const { steps, dispatches } = worker.record;
@@ -219,7 +239,7 @@ describe('Profiler (torch mode, fake capture)', () => {
     assert.equal(r.output.traces.length, 1);
     assert.deepEqual(r.output.traces[0]!.record.steps.map((s) => s.number), [1, 2]);
     // stop() after the auto-stop: the machine ignores it, the file written meanwhile is reported.
-    assert.deepEqual(await r.profiler.stop(), ['/out/w-rank-0.1.pt.trace.json.gz', '/out/profiler_out_0.txt']);
+    assert.deepEqual(await r.profiler.stop(), ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt']);
     assert.deepEqual(await r.profiler.stop(), [], 'reported once');
   });
 
@@ -329,7 +349,7 @@ describe('Profiler (torch mode, fake capture)', () => {
     r0.profiler.start();
     r0.iterate();
     await r0.profiler.stop();
-    assert.deepEqual(r0.output.tables, [{ rank: 0, table: 'TABLE(2 dispatches)' }]);
+    assert.deepEqual(r0.output.tables, [{ name: 'w-rank-0.1.profiler_out.txt', table: 'TABLE(2 dispatches)' }]);
     assert.ok(logs.some((l) => l.level === 'info' && l.message.includes('TABLE(2 dispatches)')));
 
     logs = [];
@@ -337,7 +357,7 @@ describe('Profiler (torch mode, fake capture)', () => {
     r1.profiler.start();
     r1.iterate();
     const files = await r1.profiler.stop();
-    assert.ok(files.includes('/out/profiler_out_1.txt'));
+    assert.ok(files.includes('/out/w-rank-1.1.profiler_out.txt'));
     assert.ok(!logs.some((l) => l.message.includes('TABLE(')));
     assert.equal(r1.output.traces[0]!.record.meta.rank, 1);
     assert.equal(r1.output.traces[0]!.record.meta.worldSize, 2);
@@ -351,7 +371,7 @@ describe('Profiler (torch mode, fake capture)', () => {
     await r.profiler.stop();
     assert.deepEqual(seen, [
       'worker:/out/w-rank-0.1.pt.trace.json.gz',
-      'key_averages:/out/profiler_out_0.txt',
+      'key_averages:/out/w-rank-0.1.profiler_out.txt',
       'frontend:/out/host_1.async_llm.2.pt.trace.json.gz',
     ]);
   });
@@ -431,41 +451,295 @@ describe('Profiler (torch mode, fake capture)', () => {
   });
 });
 
-describe('Profiler failures', () => {
-  it('start() without attach() is logged, not thrown; strict throws', () => {
-    const config = parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/out', ignore_frontend: true });
-    const lax = new Profiler(config, { output: new FakeOutput() });
-    assert.doesNotThrow(() => lax.start());
-    assert.equal(lax.running, false);
-    assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('call attach(device) before start()')));
-    const strict = new Profiler(config, { output: new FakeOutput(), strict: true });
-    assert.throws(() => strict.start(), /NOT_ATTACHED/);
-  });
-
-  it('a failing write is logged and stop() resolves; strict rejects', async () => {
-    const r = rig({ ignore_frontend: true });
-    r.output.failWrite = true;
+describe('Profiler: each stop() reports its own windows', () => {
+  it('stop() not awaited, then start(): each stop() resolves to exactly the files of the window it stopped, tables included', async () => {
+    const r = rig({});
     r.profiler.start();
     r.iterate();
-    assert.deepEqual(await r.profiler.stop(), []);
-    assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('disk full')));
+    const first = r.profiler.stop();
+    r.profiler.start();
+    r.iterate();
+    r.iterate();
+    const second = r.profiler.stop();
+    // Awaited in the other order, so the later stop() settles first.
+    assert.deepEqual(await second, ['/out/w-rank-0.3.pt.trace.json.gz', '/out/w-rank-0.3.profiler_out.txt', '/out/host_1.async_llm.4.pt.trace.json.gz']);
+    assert.deepEqual(await first, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt', '/out/host_1.async_llm.2.pt.trace.json.gz']);
+    assert.deepEqual(r.output.tables.map((t) => t.name), ['w-rank-0.1.profiler_out.txt', 'w-rank-0.3.profiler_out.txt'], 'one table per window');
+    assert.deepEqual(r.output.traces[2]!.record.steps.map((s) => s.number), [1, 2]);
+  });
 
-    const s = rig({ ignore_frontend: true }, { strict: true });
-    s.output.failWrite = true;
+  it('a window auto-stopped before a stop() is that stop()\'s, even when a new window is open by then', async () => {
+    const r = rig({ max_iterations: 1, ignore_frontend: true, torch_profiler_dump_cuda_time_total: false });
+    r.profiler.start();
+    r.iterate();
+    r.profiler.step(); // auto-stop of window 1
+    r.profiler.start();
+    r.iterate();
+    assert.deepEqual(await r.profiler.stop(), ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.2.pt.trace.json.gz']);
+  });
+});
+
+describe('Profiler: schedule (warmup / active / wait), activities, per-session bounds', () => {
+  it('warmup 2, active 3: ProfilerStep#2..#4 recorded, the warmup window captured and dropped, the trace written when the active iterations end', async () => {
+    const r = rig({ warmup_iterations: 2, active_iterations: 3 });
+    r.profiler.start();
+    assert.equal(r.source.capturing, true, 'warmup captures (one-time costs are paid here)');
+    r.iterate(); // iteration 1: warmup
+    assert.equal(r.profiler.recording, false);
+    for (let i = 2; i <= 4; i++) {
+      r.iterate();
+      assert.equal(r.profiler.recording, true, `iteration ${i} is recorded`);
+    }
+    r.iterate(); // iteration 5: the schedule is done, the trace is written (stop reason 'schedule')
+    r.iterate();
+    assert.equal(r.source.capturing, false);
+    assert.equal(r.profiler.running, true, 'running, recording nothing, until stop() (vLLM)');
+    await r.profiler.flushed();
+    assert.equal(r.output.traces.length, 1, 'written before stop()');
+    const { steps, dispatches } = r.output.traces[0]!.record;
+    assert.deepEqual(steps.map((s) => s.number), [2, 3, 4]);
+    assert.deepEqual(steps.map((s) => s.annotation), [2, 3, 4].map((i) => `execute_context_0(0)_generation_1(${i})`));
+    assert.deepEqual([...new Set(dispatches.map((d) => d.kernel))], ['matmul_it2', 'matmul_it3', 'matmul_it4'], 'nothing of the warmup');
+    assert.equal(r.source.flushes, 2, 'the warmup window was collected (its readbacks released) and dropped');
+    assert.deepEqual(r.output.traces[0]!.record.meta.extra?.['schedule'], { wait: 0, warmup: 2, active: 3 });
+    const files = await r.profiler.stop();
+    assert.deepEqual(files, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt', '/out/host_1.async_llm.2.pt.trace.json.gz']);
+    assert.deepEqual(r.output.traces[1]!.record.cpuSpans.map((s) => s.args?.['step']), [1, 2, 3, 4, 5, 6], 'the frontend covers start..stop');
+  });
+
+  it('wait 2, warmup 1, active 2: nothing captured while waiting; ProfilerStep#3, #4', async () => {
+    const r = rig({ wait_iterations: 2, warmup_iterations: 1, active_iterations: 2, ignore_frontend: true });
+    r.profiler.start();
+    const capturing: boolean[] = [];
+    for (let i = 1; i <= 6; i++) {
+      r.profiler.step();
+      capturing.push(r.source.capturing);
+      r.profiler.beginIteration(`it${i}`);
+      r.source.dispatch(`k${i}`);
+      r.profiler.endIteration();
+    }
+    assert.deepEqual(capturing, [false, true, true, true, false, false]);
+    await r.profiler.stop();
+    const { steps, dispatches } = r.output.traces[0]!.record;
+    assert.deepEqual(steps.map((s) => [s.number, s.annotation]), [[3, 'it3'], [4, 'it4']]);
+    assert.deepEqual(dispatches.map((d) => d.kernel), ['k3', 'k4']);
+  });
+
+  it('delay 2 with a schedule: the schedule starts at the delayed start (warmup 2, active 1 → ProfilerStep#3)', async () => {
+    const r = rig({ delay_iterations: 2, warmup_iterations: 2, active_iterations: 1, ignore_frontend: true });
+    r.profiler.start();
+    for (let i = 0; i < 6; i++) r.iterate();
+    await r.profiler.stop();
+    assert.deepEqual(r.output.traces[0]!.record.steps.map((s) => s.number), [3]);
+  });
+
+  it('stop() during the warmup writes no worker trace and drops the warmup window', async () => {
+    const r = rig({ warmup_iterations: 3 });
+    r.profiler.start();
+    r.iterate();
+    assert.deepEqual(await r.profiler.stop(), ['/out/host_1.async_llm.1.pt.trace.json.gz']);
+    assert.equal(r.source.capturing, false);
+    assert.equal(r.source.flushes, 1, 'collected and dropped');
+    assert.deepEqual(r.output.traces.map((t) => t.workerName), ['host_1.async_llm']);
+  });
+
+  it("'cuda' mode has no schedule (vLLM's CudaProfilerWrapper): warmup_iterations changes nothing", async () => {
+    const perf = new FakePerformance();
+    const profiler = new Profiler(parseProfilerConfig({ profiler: 'cuda', warmup_iterations: 2 }), { performance: perf });
+    profiler.start();
+    profiler.step();
+    profiler.beginIteration('a');
+    profiler.endIteration();
+    await profiler.stop();
+    assert.deepEqual(perf.entries.map((e) => e.name), [PROFILE_START_MARK, 'ProfilerStep#1', 'a', PROFILE_STOP_MARK, PROFILE_MEASURE]);
+  });
+
+  it("torch_profiler_activities: without 'CUDA' no GPU timestamps; without 'CPU' no frontend trace and no JS stacks; ['CPU'] alone writes the table anyway", async () => {
+    const cases = [
+      { activities: null, timestamps: undefined, withStack: true, frontend: true, tables: 0 },
+      { activities: ['CPU', 'CUDA'], timestamps: undefined, withStack: true, frontend: true, tables: 0 },
+      { activities: ['CUDA'], timestamps: undefined, withStack: false, frontend: false, tables: 0 },
+      { activities: ['CPU'], timestamps: false, withStack: true, frontend: true, tables: 1 },
+    ] as const;
+    for (const c of cases) {
+      let options: InstrumentationOptions | undefined;
+      const clock = new Clock();
+      const source = new FakeSource(clock);
+      const output = new FakeOutput();
+      const config = parseProfilerConfig({
+        profiler: 'torch',
+        torch_profiler_dir: '/out',
+        torch_profiler_activities: c.activities === null ? null : [...c.activities],
+        torch_profiler_dump_cuda_time_total: false,
+      });
+      const p = new Profiler(config, { output, nowNs: clock.now, createCaptureSource: (o) => ((options = o), source) });
+      p.attach(fakeDevice);
+      p.start();
+      assert.equal(p.frontendRunning, c.frontend, String(c.activities));
+      p.step();
+      source.dispatch('k');
+      p.endIteration();
+      await p.stop();
+      assert.equal(options?.timestamps, c.timestamps, String(c.activities));
+      assert.equal(options?.withStack, c.withStack, String(c.activities));
+      const worker = output.traces[0]!.record;
+      assert.equal(worker.meta.withStack, c.withStack);
+      assert.deepEqual(worker.meta.extra?.['activities'], c.activities ?? ['CPU', 'CUDA']);
+      assert.equal(output.traces.length, c.frontend ? 2 : 1);
+      assert.equal(output.tables.length, c.tables, `${String(c.activities)}: vLLM's dump_cpu_time_total`);
+    }
+  });
+
+  it('start({ delayIterations, maxIterations }) bounds this session only; the next start() uses the config; bad bounds are INVALID_OPTION', async () => {
+    const r = rig({ delay_iterations: 0, max_iterations: 0, ignore_frontend: true, torch_profiler_dump_cuda_time_total: false });
+    r.profiler.start({ delayIterations: 2, maxIterations: 1 });
+    for (let i = 0; i < 4; i++) r.iterate();
+    assert.equal(r.profiler.active, false, 'stopped on its own after 1 iteration');
+    r.profiler.start();
+    r.iterate();
+    r.iterate();
+    await r.profiler.stop();
+    const [bounded, plain] = r.output.traces.map((t) => t.record);
+    assert.deepEqual(bounded!.steps.map((s) => s.number), [2]);
+    assert.equal(bounded!.meta.extra?.['delay_iterations'], 2);
+    assert.equal(bounded!.meta.extra?.['max_iterations'], 1);
+    assert.deepEqual(plain!.steps.map((s) => s.number), [1, 2]);
+    assert.equal(plain!.meta.extra?.['max_iterations'], 0);
+    assert.throws(() => r.profiler.start({ delayIterations: -1 }), /INVALID_OPTION: profiler\.start\(\{ delayIterations \}\) must be an integer >= 0 \(0 = start at once\); got -1/);
+    assert.throws(() => r.profiler.start({ maxIterations: 1.5 }), /INVALID_OPTION: profiler\.start\(\{ maxIterations \}\) must be an integer >= 0 \(0 = no limit\); got 1\.5/);
+    assert.equal(r.profiler.active, false);
+  });
+});
+
+describe('Profiler failures', () => {
+  it('start() before attach() throws NOT_ATTACHED naming attach(device), strict or not; nothing starts, and after attach() it works', () => {
+    const config = parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/out' });
+    for (const strict of [false, true]) {
+      const source = new FakeSource(new Clock());
+      const p = new Profiler(config, { output: new FakeOutput(), strict, createCaptureSource: () => source });
+      assert.throws(
+        () => p.start(),
+        (e: unknown) => (e as { code?: string }).code === 'NOT_ATTACHED' && /Call profiler\.attach\(device\) before start\(\)/.test((e as Error).message),
+      );
+      assert.equal(p.active, false, 'the request is dropped');
+      assert.equal(p.frontendRunning, false, 'the frontend did not start either');
+      p.attach(fakeDevice);
+      p.start();
+      assert.equal(p.running, true);
+      assert.equal(source.capturing, true);
+    }
+  });
+
+  it('a trace that could not be written: stop() rejects with ProfilerExportError naming each file and its cause, with the files that were written', async () => {
+    for (const strict of [false, true]) {
+      const r = rig({}, { strict });
+      r.output.failWrite = /async_llm/; // the frontend trace fails, the worker trace and its table are written
+      r.profiler.start();
+      r.iterate();
+      const error = await r.profiler.stop().then(
+        () => assert.fail('stop() resolved'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof ProfilerExportError, String(error));
+      assert.equal(error.code, 'PROFILER_EXPORT_FAILED');
+      assert.deepEqual(error.files, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt']);
+      assert.deepEqual(error.failures, [
+        { kind: 'frontend', file: 'host_1.async_llm.*.pt.trace.json.gz', code: 'PROFILER_EXPORT_FAILED', message: 'host_1.async_llm.*.pt.trace.json.gz was not written: disk full', fallback: null },
+      ]);
+      assert.match(error.message, /1 profile file\(s\) could not be written \(2 were\):\n {2}frontend trace: host_1\.async_llm\.\*\.pt\.trace\.json\.gz was not written: disk full/);
+      assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('frontend trace not written')));
+      assert.deepEqual(await r.profiler.stop(), [], 'reported once');
+    }
+  });
+
+  it('a table that could not be written (a sink error) is a failure naming the table, its code and the cause', async () => {
+    const r = rig({ ignore_frontend: true });
+    r.output.failTable = new TraceSinkError('TRACE_DISK_FULL', 'could not write /out/w-rank-0.1.profiler_out.txt: no space left (ENOSPC).', { file: '/out/w-rank-0.1.profiler_out.txt', errno: 'ENOSPC' });
+    r.profiler.start();
+    r.iterate();
+    await assert.rejects(r.profiler.stop(), (e: unknown) => {
+      assert.ok(e instanceof ProfilerExportError);
+      assert.deepEqual(e.files, ['/out/w-rank-0.1.pt.trace.json.gz']);
+      assert.deepEqual(e.failures.map((f) => [f.kind, f.file, f.code]), [['key_averages', '/out/w-rank-0.1.profiler_out.txt', 'TRACE_DISK_FULL']]);
+      return true;
+    });
+  });
+
+  it('a failing flush during an auto-stop never reaches the engine loop; the next stop() rejects naming the lost worker trace', async () => {
+    for (const strict of [false, true]) {
+      const r = rig({ max_iterations: 1, ignore_frontend: true }, { strict });
+      r.source.failFlush = true;
+      r.profiler.start();
+      r.iterate();
+      assert.doesNotThrow(() => r.iterate());
+      assert.doesNotThrow(() => r.iterate());
+      await assert.rejects(r.profiler.stop(), (e: unknown) => {
+        assert.ok(e instanceof ProfilerExportError);
+        assert.deepEqual(e.failures.map((f) => [f.kind, f.file]), [['worker', 'w-rank-0.*.pt.trace.json.gz']]);
+        assert.match(e.failures[0]!.message, /flush exploded/);
+        return true;
+      });
+    }
+  });
+
+  it('strict: a failing auto-stop is not thrown from step() and a failing shutdown not from detach() (vLLM swallows both); the next stop() reports them', async () => {
+    const auto = rig({ max_iterations: 1, ignore_frontend: true }, { strict: true });
+    auto.profiler.start();
+    auto.iterate();
+    auto.source.failEnd = true;
+    assert.doesNotThrow(() => auto.profiler.step(), 'the auto-stop in the 2nd step()');
+    assert.equal(auto.profiler.active, false);
+    await assert.rejects(auto.profiler.stop(), (e: unknown) => e instanceof ProfilerExportError && /end exploded/.test(e.message) && e.failures[0]?.kind === 'worker');
+
+    const shut = rig({ ignore_frontend: true }, { strict: true });
+    shut.profiler.start();
+    shut.iterate();
+    shut.source.failEnd = true;
+    assert.doesNotThrow(() => shut.profiler.detach());
+    assert.equal(shut.source.detached, true, 'detach() went on');
+    await assert.rejects(shut.profiler.stop(), /end exploded/);
+
+    // An explicit stop() is the caller's: strict rethrows its failure there (as vLLM's _propagate_errors).
+    const explicit = rig({ ignore_frontend: true }, { strict: true });
+    explicit.profiler.start();
+    explicit.source.failEnd = true;
+    await assert.rejects(explicit.profiler.stop(), /end exploded/);
+  });
+
+  it('a window that could not be opened: logged, never thrown into step(); the next stop() rejects naming the lost worker trace', async () => {
+    const r = rig({ delay_iterations: 2, ignore_frontend: true });
+    r.source.failCapture = true;
+    r.profiler.start();
+    assert.doesNotThrow(() => r.iterate(), 'the delayed start fails inside the 2nd step()');
+    assert.doesNotThrow(() => r.iterate());
+    await assert.rejects(r.profiler.stop(), (e: unknown) => {
+      assert.ok(e instanceof ProfilerExportError);
+      assert.deepEqual(e.failures.map((f) => [f.kind, f.file, f.message]), [['worker', 'w-rank-0.*.pt.trace.json.gz', 'w-rank-0.*.pt.trace.json.gz was not written: capture refused']]);
+      return true;
+    });
+
+    // strict: start() itself throws it (vLLM's _propagate_errors), and the next stop() does not report it again.
+    const s = rig({}, { strict: true });
+    s.source.failCapture = true;
+    assert.throws(() => s.profiler.start(), /capture refused/);
+    assert.equal(s.profiler.active, false);
+    assert.equal(s.profiler.frontendRunning, false, 'nothing of the failed start keeps running');
+    assert.deepEqual(await s.profiler.stop(), []);
+  });
+
+  it('strict: a failure that costs no file (a readback) makes stop() reject with PROFILER_FAILED; without strict it is logged and stop() resolves', async () => {
+    const s = rig({ ignore_frontend: true, torch_profiler_dump_cuda_time_total: false }, { strict: true });
+    s.source.flushErrors = [new Error('READBACK_FAILED: submit 3')];
     s.profiler.start();
     s.iterate();
-    await assert.rejects(s.profiler.stop(), /PROFILER_EXPORT_FAILED.*disk full/);
-  });
-
-  it('a failing flush during an auto-stop never reaches the engine loop', async () => {
-    const r = rig({ max_iterations: 1, ignore_frontend: true });
-    r.source.failFlush = true;
-    r.profiler.start();
-    r.iterate();
-    assert.doesNotThrow(() => r.iterate());
-    assert.doesNotThrow(() => r.iterate());
-    assert.deepEqual(await r.profiler.stop(), []);
-    assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('flush exploded')));
+    await assert.rejects(s.profiler.stop(), (e: unknown) => {
+      assert.ok(e instanceof ProfilerExportError);
+      assert.equal(e.code, 'PROFILER_FAILED');
+      assert.deepEqual(e.failures, []);
+      assert.deepEqual(e.files, ['/out/w-rank-0.1.pt.trace.json.gz'], 'the trace was written');
+      assert.match(e.message, /READBACK_FAILED: submit 3/);
+      return true;
+    });
   });
 
   it('errors collected by the instrumentation are logged and the trace is still written', async () => {
@@ -497,6 +771,77 @@ describe('Profiler failures', () => {
     assert.equal(r.source.detached, true);
     assert.equal((await r.profiler.stop()).length, 1);
     assert.equal(r.output.traces[0]!.record.steps.length, 1);
+  });
+});
+
+describe('Profiler with the real trace writer (fake capture): files and failures', () => {
+  const roots: string[] = [];
+  after(() => {
+    for (const dir of roots) rmSync(dir, { recursive: true, force: true });
+  });
+  function tempDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'wgprof-profiler-unit-'));
+    roots.push(dir);
+    return dir;
+  }
+  /** One window of two iterations into `dir` (a config object that is not re-parsed: any dir reaches the sink). */
+  async function profileInto(dir: string, extra: ProfilerConfigInput = {}): Promise<{ profiler: Profiler; result: Promise<string[]> }> {
+    const clock = new Clock();
+    const source = new FakeSource(clock);
+    const config = { ...parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/placeholder', ignore_frontend: true, ...extra }), torch_profiler_dir: dir };
+    const profiler = new Profiler(config, { nowNs: clock.now, createCaptureSource: () => source, workerName: 'real-rank-0' });
+    profiler.attach(fakeDevice);
+    profiler.start();
+    for (let i = 0; i < 2; i++) {
+      profiler.step();
+      profiler.beginIteration(`it${i}`);
+      source.dispatch('matmul');
+      profiler.endIteration();
+    }
+    return { profiler, result: profiler.stop() };
+  }
+
+  it('two windows of one worker keep two key-averages tables, each named after its trace', async () => {
+    const dir = tempDir();
+    const first = await (await profileInto(dir)).result;
+    const second = await (await profileInto(dir)).result;
+    for (const files of [first, second]) {
+      const [trace, table] = files;
+      assert.match(basename(trace!), /^real-rank-0\.\d+\.pt\.trace\.json\.gz$/);
+      assert.equal(basename(table!), basename(trace!).replace('.pt.trace.json.gz', '.profiler_out.txt'));
+      assert.match(readFileSync(table!, 'utf8'), /matmul/);
+    }
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith('.profiler_out.txt')).length, 2);
+  });
+
+  it('a path longer than the system allows (ENAMETOOLONG): stop() rejects with TRACE_PATH_TOO_LONG naming it; nothing is left', async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'x'.repeat(300));
+    const { result } = await profileInto(dir);
+    await assert.rejects(result, (e: unknown) => {
+      assert.ok(e instanceof ProfilerExportError, String(e));
+      assert.deepEqual(e.failures.map((f) => [f.kind, f.code]), [['worker', 'TRACE_PATH_TOO_LONG']]);
+      assert.ok(e.failures[0]!.message.includes(dir.slice(0, 40)), e.failures[0]!.message);
+      return true;
+    });
+    assert.deepEqual(readdirSync(parent), []);
+  });
+
+  it('a full disk (ENOSPC injected at the file handle): TRACE_DISK_FULL naming the file; no temp file left', async () => {
+    const dir = tempDir();
+    const restore = await injectEnospc(dir);
+    let outcome: unknown;
+    try {
+      outcome = await (await profileInto(dir)).result.catch((e: unknown) => e);
+    } finally {
+      restore();
+    }
+    assert.ok(outcome instanceof ProfilerExportError, String(outcome));
+    const [failure] = outcome.failures;
+    assert.equal(failure?.code, 'TRACE_DISK_FULL');
+    assert.match(failure!.file, new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/real-rank-0\\.\\d+\\.pt\\.trace\\.json\\.gz$`));
+    assert.ok(outcome.message.includes(failure!.file), 'the message names the file');
+    assert.deepEqual(readdirSync(dir), [], 'no temp file, no partial trace');
   });
 });
 

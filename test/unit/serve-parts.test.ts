@@ -12,6 +12,7 @@ import { SeededRandom } from '../../src/engine/rng.js';
 import { byteTokenizer } from '../../src/engine/tokenizer.js';
 import { parseCompletionRequest } from '../../src/server/completions.js';
 import { HttpError, bearerChecker } from '../../src/server/http.js';
+import { parseStartProfileBody } from '../../src/server/profile.js';
 import { StreamingTokenizer, TextStream } from '../../src/server/streaming.js';
 import { WgprofError } from '../../src/util/errors.js';
 
@@ -127,6 +128,25 @@ describe('streamed text', () => {
     const tokenizer = new StreamingTokenizer(byteTokenizer);
     assert.equal(tokenizer.track(() => undefined, () => 1).bound, false);
     assert.equal(tokenizer.decode(tokenizer.encode('héllo')), 'héllo');
+  });
+});
+
+describe('/start_profile body', () => {
+  it('takes optional delay_iterations / max_iterations for this session; no body keeps the config', () => {
+    assert.deepEqual(parseStartProfileBody(undefined), {});
+    assert.deepEqual(parseStartProfileBody({}), {});
+    assert.deepEqual(parseStartProfileBody({ delay_iterations: 2, max_iterations: 0 }), { delayIterations: 2, maxIterations: 0 });
+  });
+
+  it('anything else is a 400 INVALID_PARAMETER naming the field', () => {
+    const bad = (body: unknown, param: string | null, message: RegExp) =>
+      assert.throws(() => parseStartProfileBody(body), (e: unknown) => e instanceof HttpError && e.status === 400 && e.code === 'INVALID_PARAMETER' && e.param === param && message.test(e.message));
+    bad({ max_iterations: -1 }, 'max_iterations', /"max_iterations" must be an integer >= 0 \(0 = no limit\); got -1/);
+    bad({ delay_iterations: '2' }, 'delay_iterations', /got "2"/);
+    bad({ delay_iterations: 1.5 }, 'delay_iterations', /integer/);
+    bad({ delay: 2 }, 'delay', /takes only "delay_iterations" and "max_iterations"; got "delay"/);
+    bad([1], null, /must be a JSON object/);
+    bad(null, null, /must be a JSON object/);
   });
 });
 

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'fflate';
 import { CallbackSink, FsSink, GcsSink, HttpSink, S3Sink, buildTrace, sanitizeWorkerName, sinkForDir, traceFileName, writeTrace } from '../../src/trace/index.js';
+import { profilerOutFileName } from '../../src/trace/files.js';
 import { parseTraceBytes, parseTraceFile, validateTrace } from '../../src/report/index.js';
 import type { TraceSink, TraceSinkWriter } from '../../src/trace/index.js';
 import { WgprofError } from '../../src/util/errors.js';
@@ -41,6 +42,13 @@ describe('file names', () => {
     assert.equal(traceFileName('host_123.async_llm', '1795829617273139504', false), 'host_123.async_llm.1795829617273139504.pt.trace.json');
     assert.match(traceFileName('x', TIME_NS, true), /\.\d{19}\.pt\.trace\.json\.gz$/);
     assert.throws(() => traceFileName('x', '12ab', true), isCode('TRACE_BAD_TIME'));
+  });
+
+  it('names the key-averages table after its trace, {worker}.{time_ns}.profiler_out.txt, so every window keeps its own', () => {
+    assert.equal(profilerOutFileName('ab12c-rank-0.1795829617273139504.pt.trace.json.gz'), 'ab12c-rank-0.1795829617273139504.profiler_out.txt');
+    assert.equal(profilerOutFileName('w.1795829617273139505.pt.trace.json'), 'w.1795829617273139505.profiler_out.txt');
+    assert.throws(() => profilerOutFileName('notes.txt'), isCode('TRACE_BAD_FILE_NAME'));
+    assert.throws(() => profilerOutFileName('.pt.trace.json.gz'), isCode('TRACE_BAD_FILE_NAME'));
   });
 
   it('sanitizes worker names so that nothing escapes the directory', () => {

@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +26,7 @@ import { DEAD_WRITER_GRACE_MS, FsSink, GcsSink, HttpSink, S3Sink, STALE_TEMP_MS,
 import { writeTrace } from '../../src/trace/write.js';
 import { setLogSink } from '../../src/util/log.js';
 import { twoStepRecord } from './fixtures/trace-records.js';
+import { injectEnospc } from './helpers/enospc.js';
 
 const TIME_NS = 1_795_829_617_273_139_504n;
 const NAME = 'abc12-rank-0.1795829617273139504.pt.trace.json.gz';
@@ -81,18 +81,11 @@ describe('local write failures: typed, naming the file and the cause', () => {
     const dir = tempDir();
     writeFileSync(join(dir, NAME), 'previous');
     // The FileHandle class of fs/promises: every handle's write() fails with ENOSPC while patched.
-    const probe = await openFile(join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
-    await probe.close();
-    rmSync(join(dir, 'probe'));
-    const original = proto.write;
-    proto.write = async () => {
-      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
-    };
+    const restore = await injectEnospc(dir);
     try {
       await assert.rejects(writeTrace(twoStepRecord(), { dir, timeNs: TIME_NS }), sinkError('TRACE_DISK_FULL', join(dir, NAME)));
     } finally {
-      proto.write = original;
+      restore();
     }
     assert.deepEqual(readdirSync(dir), [NAME], 'no temp file left');
     assert.equal(readFileSync(join(dir, NAME), 'utf8'), 'previous');
@@ -202,6 +195,7 @@ describe('stale temp files of interrupted writes', () => {
       { name: `.c.1.pt.trace.json.tmp-${process.pid}-abcdefgh`, mtime: minutesAgo(1), removed: false },
       { name: `.d.1.pt.trace.json.tmp-${process.pid}-abcdefgh`, mtime: minutesAgo(STALE_TEMP_MS / 60_000 + 1), removed: true },
       { name: '.profiler_out_0.txt.tmp-0a1b2c3d', mtime: minutesAgo(STALE_TEMP_MS / 60_000 + 1), removed: true },
+      { name: `.g.1795829617273139504.profiler_out.txt.tmp-${deadPid}-abcdefgh`, mtime: minutesAgo(DEAD_WRITER_GRACE_MS / 60_000 + 1), removed: true },
       { name: '.notes.txt.tmp-0a1b2c3d', mtime: minutesAgo(60), removed: false },
       { name: '.e.1.pt.trace.json.gz.tmp-1-abc', mtime: minutesAgo(60), removed: false },
       { name: 'f.1.pt.trace.json.gz', mtime: minutesAgo(60), removed: false },

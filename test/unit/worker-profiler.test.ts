@@ -277,6 +277,33 @@ describe('WorkerProfiler (vLLM semantics)', () => {
     assert.equal(stopping.p.running, false);
   });
 
+  it('strict: the stops the machine makes itself never throw (auto-stop, schedule end, shutdown), as vLLM; they are logged', () => {
+    const auto = make({ maxIterations: 1, strict: true });
+    auto.d.failStop = true;
+    auto.p.start();
+    auto.p.step();
+    assert.doesNotThrow(() => auto.p.step(), 'the auto-stop inside step()');
+    assert.deepEqual(auto.d.stopCalls, ['max_iterations']);
+    assert.equal(auto.p.active, false);
+    assert.equal(auto.p.running, false);
+
+    const scheduled = make({ warmupIterations: 1, activeIterations: 1, strict: true });
+    scheduled.d.failStop = true;
+    scheduled.p.start();
+    scheduled.p.step(); // recorded
+    assert.doesNotThrow(() => scheduled.p.step(), "the schedule's end inside step()");
+    assert.deepEqual(scheduled.d.stopCalls, ['schedule']);
+
+    const shut = make({ strict: true });
+    shut.d.failStop = true;
+    shut.p.start();
+    assert.doesNotThrow(() => shut.p.shutdown());
+    assert.deepEqual(shut.d.stopCalls, ['shutdown']);
+    assert.equal(shut.p.running, false);
+    assert.equal(logs.filter((l) => l.level === 'warn' && l.message.includes('Failed to stop profiler: Simulated stop failure')).length, 2);
+    assert.ok(logs.some((l) => l.level === 'warn' && /schedule step failed: Simulated stop failure/.test(l.message)));
+  });
+
   it('rejects negative or fractional counts, naming the field', () => {
     assert.throws(() => make({ delayIterations: -1 }), /delayIterations must be an integer >= 0 \(got -1\)/);
     assert.throws(() => make({ maxIterations: 1.5 }), /maxIterations must be an integer >= 0 \(got 1.5\)/);

@@ -3,6 +3,7 @@
 
 import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
 import type { GenerateResult, SamplingParams } from '../../engine/requests.js';
+import { ProfilerExportError, type ProfileFailure } from '../../profiler/failures.js';
 import { createProfiler } from '../../profiler/profiler.js';
 import { WgprofError } from '../../util/errors.js';
 import { log } from '../../util/log.js';
@@ -26,6 +27,8 @@ export interface RunSummary {
   /** Median gap between consecutive tokens over all requests. */
   interTokenP50Ms: number;
   traceFiles: string[];
+  /** Profile files that could not be written (the run then exits 1), each naming the file and the cause. */
+  profileFailures?: ProfileFailure[];
   /** The signal that stopped the run early (the summary covers what finished before it). */
   interrupted?: string;
 }
@@ -45,14 +48,15 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /**
- * Runs the engine as the options say. Throws on setup errors; failed requests come back as errors.
+ * Runs the engine as the options say. Throws on setup errors; failed requests come back as errors, a
+ * profile that could not be written as `profileError` (the summary lists what was written).
  * Interrupted, it stops after the step in flight: the profiler writes what it captured (the worker trace
  * marked `wgprof.interrupted`) and `results` holds the requests that finished.
  */
 export async function runEngine(
   options: RunOptions,
   control: RunControl = {},
-): Promise<{ engine: Engine; results: (GenerateResult | Error)[]; summary: RunSummary }> {
+): Promise<{ engine: Engine; results: (GenerateResult | Error)[]; summary: RunSummary; profileError?: ProfilerExportError }> {
   const interrupted = control.interrupted ?? (() => undefined);
   const initStart = performance.now();
   const engineOptions: EngineOptions = { model: options.model, seed: options.seed, backend: options.backend };
@@ -95,7 +99,16 @@ export async function runEngine(
     }
     const wallMs = performance.now() - startMs;
     const signal = interrupted();
-    const traceFiles = profilerConfig ? await engine.stopProfile(signal ? { interrupted: signal } : {}) : [];
+    let traceFiles: string[] = [];
+    let profileError: ProfilerExportError | undefined;
+    try {
+      if (profilerConfig) traceFiles = await engine.stopProfile(signal ? { interrupted: signal } : {});
+    } catch (error) {
+      // A profile that could not be written fails the run, after the summary (with what was written).
+      if (!(error instanceof ProfilerExportError)) throw error;
+      profileError = error;
+      traceFiles = error.files;
+    }
     // Interrupted: only the requests that finished, at their own indexes (the array has holes).
     const results = outcomes;
     const ok = results.filter((r): r is GenerateResult => !(r instanceof Error));
@@ -116,9 +129,10 @@ export async function runEngine(
         50,
       ),
       traceFiles,
+      ...(profileError ? { profileFailures: profileError.failures } : {}),
       ...(signal ? { interrupted: signal } : {}),
     };
-    return { engine, results, summary };
+    return { engine, results, summary, ...(profileError ? { profileError } : {}) };
   } catch (error) {
     await engine.destroy();
     throw error;
