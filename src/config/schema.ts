@@ -51,7 +51,7 @@ const fields = {
   torch_profiler_dump_cuda_time_total: bool(
     true,
     'If `True`, dumps total CUDA time in torch profiler traces. Enabled by default.',
-    'Writes profiler_out_{rank}.txt, a key-averages table sorted by self GPU time.',
+    'Writes {worker}.{time_ns}.profiler_out.txt beside the trace: a key-averages table sorted by self GPU time.',
   ),
   torch_profiler_record_shapes: bool(false, 'If `True`, records tensor shapes in the torch profiler. Disabled by default.', 'Input Dims / Input type on each op.'),
   torch_profiler_with_memory: bool(

@@ -106,10 +106,8 @@ export async function profilePages(
 
   await context.exposeBinding(SAVE_TRACE_BINDING, async ({ page }, name: unknown, data: unknown) => {
     if (typeof name !== 'string' || typeof data !== 'string') throw new WgprofError('BAD_TRACE_FILE', `${SAVE_TRACE_BINDING}(name, base64): got ${typeof name}, ${typeof data}.`);
-    // profiler_out_{rank}.txt is per rank in vLLM; pages of one shard share a rank, so prefix the page.
-    const entry = page ? pages.get(page) : undefined;
-    const fileName = /^profiler_out_\d+\.txt$/.test(name) ? `${prefix}-p${entry?.index ?? 0}.${name}` : name;
-    const writer = await sink.open(fileName);
+    // Every file a page writes is named after its worker (tables too: `{worker}.{time_ns}.profiler_out.txt`), so pages never collide.
+    const writer = await sink.open(name);
     try {
       await writer.write(Buffer.from(data, 'base64'));
       const path = await writer.commit();

@@ -1,5 +1,5 @@
 // torch's `key_averages().table()` for wgprof traces: one row per event name, from a CaptureRecord
-// (through buildTrace), from any parsed Kineto trace, or event by event (KeyAveragesAccumulator), so `profiler_out_{rank}.txt` and
+// (through buildTrace), from any parsed Kineto trace, or event by event (KeyAveragesAccumulator), so the profiler's `*.profiler_out.txt` table and
 // `wgprof summarize FILE` agree.
 //
 // Attribution (mirrors torch with Kineto):

@@ -118,7 +118,7 @@ test.describe('teardown', () => {
         } else {
           const traces = files.filter((f) => f.endsWith('.pt.trace.json.gz'));
           expect(traces).toHaveLength(1);
-          expect(files.some((f) => /pw-shard1of1-w\d+-p0\.profiler_out_0\.txt$/.test(f))).toBe(true);
+          expect(files.some((f) => /pw-shard1of1-w\d+-p0\S*\.\d+\.profiler_out\.txt$/.test(f))).toBe(true);
           const trace = await readTrace(traces[0]!);
           expect(trace.problems).toEqual([]);
           expect(trace.kernels).toBeGreaterThan(0);
