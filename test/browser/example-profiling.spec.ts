@@ -2,7 +2,7 @@
 // engine, and an onnxruntime-web session (the PaddleOCR classifier, JSEP); after stop the key-averages
 // table is in the page and the .pt.trace.json.gz downloads, parses and validates.
 import { readFileSync } from 'node:fs';
-import { parseTraceBytes, validateTrace } from '../../src/report/index.js';
+import { checkStepTotals, parseTraceBytes, validateTrace } from '../../src/report/index.js';
 import { expect, test } from './fixtures.js';
 
 const PAGE = '/examples/browser/index.html?maxTokens=4&temperature=0';
@@ -49,6 +49,7 @@ test('engine panel: start, generate, stop → the key-averages table in the page
   expect(download.suggestedFilename()).toBe(engine.trace);
   const trace = parseTraceBytes(readFileSync((await download.path())!), download.suggestedFilename());
   expect(validateTrace(trace)).toEqual([]);
+  expect(checkStepTotals(trace).problems).toEqual([]);
   expect(trace.traceEvents.filter((e) => e.cat === 'kernel')).toHaveLength(engine.kernels!);
 });
 

@@ -14,6 +14,7 @@ import { profileOrt, type OrtModuleLike, type OrtProfiler, type OrtSessionLike }
 import { parseTraceFile } from '../../src/report/parse.js';
 import type { KinetoTrace } from '../../src/trace/index.js';
 import { validateTrace } from '../../src/report/validate.js';
+import { checkStepTotals } from '../../src/report/step-totals.js';
 import { WgprofError } from '../../src/util/errors.js';
 import { seededFloats } from '../bench/util.js';
 import { maxAbsDiff } from '../bench/matmul-ort.js';
@@ -69,6 +70,7 @@ for (const build of ['native', 'jsep'] as const) {
 
     it('writes one valid trace with ProfilerStep#2 and #3', () => {
       assert.deepEqual(validateTrace(trace), []);
+      assert.deepEqual(checkStepTotals(trace).problems, [], 'summarize agrees with the per-step totals');
       assert.equal(readdirSync(dir).filter((f) => f.endsWith('.pt.trace.json.gz')).length, 1);
       const steps = trace.traceEvents.filter((e) => e.cat === 'user_annotation' && e.name.startsWith('ProfilerStep#')).map((e) => e.name);
       assert.deepEqual(steps, ['ProfilerStep#2', 'ProfilerStep#3']);

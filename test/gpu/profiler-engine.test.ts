@@ -11,7 +11,7 @@ import { matmul, matmulBias, matmulBiasGelu } from '../../kernels/matmul.js';
 import { createEngine } from '../../src/engine/index.js';
 import { Profiler } from '../../src/profiler/profiler.js';
 import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
-import { parseTraceFile, validateTrace } from '../../src/report/index.js';
+import { checkStepTotals, parseTraceFile, validateTrace } from '../../src/report/index.js';
 import { htaModel } from '../../src/report/hta.js';
 import { setLogSink } from '../../src/util/log.js';
 
@@ -69,6 +69,8 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
     const workerFile = files.find((f) => f.endsWith('.pt.trace.json.gz') && !f.includes('.async_llm.'))!;
     assert.ok(files.includes(workerFile.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt')));
     assert.deepEqual(validateTrace(worker), []);
+    // What wgprof summarize says of the file agrees with the trace's own per-step totals (kernel count, GPU time).
+    assert.deepEqual(checkStepTotals(worker).problems, []);
     assert.deepEqual(validateTrace(frontend), []);
   });
 
