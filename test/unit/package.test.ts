@@ -33,7 +33,7 @@ describe('package.json', () => {
     assert.equal(pkg.name, 'wgprof');
     assert.equal(pkg.type, 'module');
     // Only wgprof/auto has side effects (importing it installs the init script); everything else is pure.
-    assert.deepEqual(pkg.sideEffects, ['./dist/auto.js', './dist/browser/wgprof-auto.js']);
+    assert.deepEqual(pkg.sideEffects, ['./dist/auto.js', './dist/browser/wgprof-auto.js', './dist/browser/wgprof-auto-module.js']);
     assert.match(pkg.engines?.['node'] ?? '', />=\s*20/);
   });
 
