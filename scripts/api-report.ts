@@ -49,8 +49,13 @@ const KINDS: [ts.SymbolFlags, string][] = [
   [ts.SymbolFlags.Module, 'namespace'],
 ];
 
-function kindOf(symbol: ts.Symbol, checker: ts.TypeChecker): string {
+function kindOf(symbol: ts.Symbol, checker: ts.TypeChecker, packageRoot: string): string {
   const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+  // A binding of another package passed on as is (`export { expect } from '@playwright/test'`): what it is
+  // belongs to that package, and an optional peer may not even be installed where the report is made.
+  const root = `${packageRoot.replace(/\\/g, '/').replace(/\/$/, '')}/`;
+  const ownFile = (d: ts.Declaration) => d.getSourceFile().fileName.startsWith(root) && !d.getSourceFile().fileName.startsWith(`${root}node_modules/`);
+  if (!(target.declarations ?? []).some(ownFile)) return 'external';
   const kinds = KINDS.filter(([flag]) => target.flags & flag).map(([, name]) => {
     if (name !== 'const') return name;
     // `let`/`var` are not `const`: a mutable export is worth seeing in the report.
@@ -66,10 +71,11 @@ function kindOf(symbol: ts.Symbol, checker: ts.TypeChecker): string {
 }
 
 /**
- * The report of each file (an entry's source or its .d.ts): a header line, then `kind name` per
- * export, sorted by name. One program for all files; only symbols are resolved, nothing is type-checked.
+ * The report of each file (an entry's source or its .d.ts, inside `packageRoot`): a header line, then
+ * `kind name` per export, sorted by name. One program for all files; only symbols are resolved, nothing
+ * is type-checked.
  */
-export function apiReports(files: readonly { path: string; title: string }[]): string[] {
+export function apiReports(files: readonly { path: string; title: string }[], packageRoot: string): string[] {
   const program = ts.createProgram(
     files.map((f) => f.path),
     {
@@ -89,7 +95,7 @@ export function apiReports(files: readonly { path: string; title: string }[]): s
     if (!source) throw new Error(`api-report: ${path} is not in the program (missing file?)`);
     const moduleSymbol = checker.getSymbolAtLocation(source);
     const exports = moduleSymbol ? checker.getExportsOfModule(moduleSymbol) : [];
-    const lines = exports.map((s) => `${kindOf(s, checker)} ${s.name}`).sort(byName);
+    const lines = exports.map((s) => `${kindOf(s, checker, packageRoot)} ${s.name}`).sort(byName);
     return `# ${title}: ${exports.length} exports (regenerate: npm run api-report)\n${lines.join('\n')}\n`;
   });
 }
@@ -109,7 +115,10 @@ function byName(a: string, b: string): number {
 export function sourceApiReports(root = REPO_ROOT): { entry: ApiEntry; report: string }[] {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> };
   const entries = apiEntries(pkg);
-  const reports = apiReports(entries.map((e) => ({ path: join(root, e.source), title: `${e.specifier} (${e.source})` })));
+  const reports = apiReports(
+    entries.map((e) => ({ path: join(root, e.source), title: `${e.specifier} (${e.source})` })),
+    root,
+  );
   return entries.map((entry, i) => ({ entry, report: reports[i]! }));
 }
 
