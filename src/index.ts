@@ -9,13 +9,17 @@ export { Profiler, createProfiler } from './profiler/profiler.js';
 export type { ProfilerOptions, TraceKind } from './profiler/profiler.js';
 export { noProfiler } from './profiler/hooks.js';
 export type { EngineProfilerHooks, ProfileStopOptions } from './profiler/hooks.js';
+// 'cuda' mode under Playwright: resolves once Chromium's tracing really started or stopped at a window edge.
+export { captureRangeSettled } from './profiler/cuda-range.js';
 export type { RangeEdge } from './profiler/cuda-range.js';
 export type { StepCosts } from './trace/plan.js';
 
 // vLLM's ProfilerConfig: parse (object, JSON text, CLI arguments), defaults, docs, hash.
 export {
   parseProfilerConfig,
+  validateProfilerConfig,
   profilerConfigFromArgs,
+  shouldProfileFrontend,
   computeHash,
   ProfilerConfigError,
   profilerConfigSchema,
@@ -31,6 +35,7 @@ export type {
   ProfilerConfigIssue,
   ProfilerConfigFieldInfo,
   ParseProfilerConfigOptions,
+  ProfilerConfigCoercion,
 } from './config/index.js';
 
 // A device: the page's navigator.gpu, or dawn.node (the `webgpu` package) under Node.
@@ -81,6 +86,8 @@ export { readTrace, readTraceBytes } from './report/read.js';
 export type { ReadTraceOptions, TraceEventHandler, TraceReadResult } from './report/read.js';
 export { validateTrace } from './report/validate.js';
 export type { ValidateTraceOptions } from './report/validate.js';
+export { checkStepTotals } from './report/step-totals.js';
+export type { StepTotalsCheck } from './report/step-totals.js';
 export { keyAverages, sortKeyAverages, formatKeyAveragesTable, KeyAveragesAccumulator, KEY_AVERAGES_SORT_KEYS } from './report/key-averages.js';
 export type {
   KeyAverageRow,
