@@ -82,7 +82,6 @@ export function apiReports(files: readonly { path: string; title: string }[], pa
       target: ts.ScriptTarget.ES2022,
       module: ts.ModuleKind.ESNext,
       moduleResolution: ts.ModuleResolutionKind.Bundler,
-      allowImportingTsExtensions: false,
       noEmit: true,
       skipLibCheck: true,
       types: [],
