@@ -7,8 +7,11 @@
 // Profiling any WebGPU workload: attach to a device, start, step per iteration, stop.
 export { Profiler, createProfiler } from './profiler/profiler.js';
 export type { ProfilerOptions, TraceKind } from './profiler/profiler.js';
+export { ProfilerExportError } from './profiler/failures.js';
+export type { ProfileFailure } from './profiler/failures.js';
 export { noProfiler } from './profiler/hooks.js';
-export type { EngineProfilerHooks, ProfileStopOptions } from './profiler/hooks.js';
+export type { EngineProfilerHooks, ProfileStartOptions, ProfileStopOptions } from './profiler/hooks.js';
+export type { LaunchNames } from './trace/launch-names.js';
 // 'cuda' mode under Playwright: resolves once Chromium's tracing really started or stopped at a window edge.
 export { captureRangeSettled } from './profiler/cuda-range.js';
 export type { RangeEdge } from './profiler/cuda-range.js';
@@ -88,6 +91,8 @@ export { validateTrace } from './report/validate.js';
 export type { ValidateTraceOptions } from './report/validate.js';
 export { checkStepTotals } from './report/step-totals.js';
 export type { StepTotalsCheck } from './report/step-totals.js';
+export { htaModel, htaCriticalPath } from './report/hta.js';
+export type { HtaCriticalPath, HtaModel, HtaRow } from './report/hta.js';
 export { keyAverages, sortKeyAverages, formatKeyAveragesTable, KeyAveragesAccumulator, KEY_AVERAGES_SORT_KEYS } from './report/key-averages.js';
 export type {
   KeyAverageRow,
