@@ -1,7 +1,7 @@
 // wgprof's inference engine in Node (dawn.node; SwiftShader when there is no GPU).
 //   node scripts/run-ts.mjs examples/node-quickstart.ts
-// In your own project: `import { createEngine } from 'wgprof'`.
-import { createEngine } from '../src/index.js';
+// In your own project: `import { createEngine } from 'wgprof/engine'`.
+import { createEngine } from '../src/engine/index.js';
 
 const engine = await createEngine({ model: 'tiny', seed: 0 });
 try {

@@ -33,7 +33,7 @@ if [ "${WGPROF_SKIP_APT:-}" != 1 ] && { [ ! -x "$CHROMIUM" ] || [ ! -f "$ICD" ] 
   [ -f "$ICD" ] || { say "chromium installed but $ICD is still missing"; exit 1; }
 fi
 
-if [ ! -f dist/.stamp ] || [ -n "$(find src kernels scripts/build.mjs package.json tsconfig.json tsconfig.build.json -newer dist/.stamp -type f -print -quit)" ]; then
+if [ ! -f dist/.stamp ] || [ -n "$(find src kernels scripts/build.mjs scripts/browser-size.mjs package.json tsconfig.json tsconfig.build.json -newer dist/.stamp -type f -print -quit)" ]; then
   say "building dist/"
   node scripts/build.mjs --no-types
 fi

@@ -4,33 +4,30 @@
 #   1. unit     node scripts/node-test.mjs test/unit      (no GPU)
 #   2. gpu      node scripts/node-test.mjs test/gpu       (Node + dawn.node on SwiftShader)
 #   3. browser  npx playwright test                       (headless Debian Chromium, WebGPU on SwiftShader)
-# All three run even when one fails. Each one's pass/fail counts are read from its output; the last
-# line is exactly `tests: N passed, N failed`. Exit status is non-zero when any suite failed, exited
-# non-zero, or printed no counts (a suite that crashed before reporting is a failure, never a skip).
+# All three run even when one fails. The runners' human-readable output goes to the terminal; the counts
+# come from their machine-readable reports (node:test's TAP, Playwright's JSON), read by
+# scripts/test-counts.mjs. The last line is exactly `tests: N passed, N failed`. Exit status is non-zero
+# when any suite failed, exited non-zero, or left no report with results (a suite that crashed before
+# reporting is a failure, never a skip).
 #
 # Overrides (for running a subset): WGPROF_UNIT_TESTS, WGPROF_GPU_TESTS (paths for node-test.mjs),
 # WGPROF_BROWSER_TESTS (arguments for playwright test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wgprof-test.XXXXXX")
-trap 'rm -rf "$LOG_DIR"' EXIT
+REPORT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wgprof-test.XXXXXX")
+trap 'rm -rf "$REPORT_DIR"' EXIT
 
 total_passed=0
 total_failed=0
 status=0
 summary=()
 
-strip_ansi() { sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g'; }
-
-# last_count FILE REGEX: the number in the last line matching REGEX (a sed -E pattern whose group 1 is the number).
-last_count() { strip_ansi <"$1" | sed -nE "s/$2/\\1/p" | tail -n 1; }
-
-# record NAME EXIT_CODE PASSED FAILED SKIPPED
+# record NAME EXIT_CODE PASSED FAILED SKIPPED [NOTE]
 record() {
-  local name=$1 code=$2 passed=$3 failed=$4 skipped=$5 note=""
+  local name=$1 code=$2 passed=$3 failed=$4 skipped=$5 note=${6:-}
   if [ -z "$passed" ] || [ -z "$failed" ]; then
-    note=" (no pass/fail counts in its output: it did not finish)"
+    note=" (no results: $note)"
     passed=${passed:-0}
     failed=${failed:-0}
     status=1
@@ -47,47 +44,34 @@ record() {
   summary+=("  $name: $passed passed, $failed failed, ${skipped:-0} skipped$note")
 }
 
+# record_report NAME EXIT_CODE FORMAT REPORT_FILE: counts from the runner's report (see scripts/test-counts.mjs).
+record_report() {
+  local name=$1 code=$2 format=$3 report=$4 counts passed="" failed="" skipped="" why=""
+  if [ ! -s "$report" ]; then
+    why="it wrote no report"
+  elif ! counts=$(node scripts/test-counts.mjs "$format" "$report" 2>&1); then
+    why=$counts
+  else
+    read -r passed failed skipped <<<"$counts"
+  fi
+  record "$name" "$code" "$passed" "$failed" "$skipped" "$why"
+}
+
 run_node_suite() {
   local name=$1; shift
-  local log="$LOG_DIR/$name.log"
+  local report="$REPORT_DIR/$name.tap"
   printf '\n=== %s: node scripts/node-test.mjs %s ===\n' "$name" "$*"
-  node scripts/node-test.mjs "$@" 2>&1 | tee "$log"
-  local code=${PIPESTATUS[0]}
-  # node:test's summary: "ℹ pass N", "ℹ fail N", "ℹ cancelled N", "ℹ skipped N", "ℹ todo N".
-  local passed failed cancelled skipped todo
-  passed=$(last_count "$log" '^ℹ pass ([0-9]+)$')
-  failed=$(last_count "$log" '^ℹ fail ([0-9]+)$')
-  cancelled=$(last_count "$log" '^ℹ cancelled ([0-9]+)$')
-  skipped=$(last_count "$log" '^ℹ skipped ([0-9]+)$')
-  todo=$(last_count "$log" '^ℹ todo ([0-9]+)$')
-  # Cancelled tests (a file that crashed or timed out) did not pass: count them as failed.
-  [ -n "$failed" ] && failed=$((failed + ${cancelled:-0}))
-  record "$name" "$code" "$passed" "$failed" "$((${skipped:-0} + ${todo:-0}))"
+  node scripts/node-test.mjs --tap="$report" "$@"
+  record_report "$name" $? tap "$report"
 }
 
 run_browser_suite() {
-  local log="$LOG_DIR/browser.log"
+  local report="$REPORT_DIR/browser.json"
   # shellcheck disable=SC2206
   local args=(${WGPROF_BROWSER_TESTS:-})
   printf '\n=== browser: npx playwright test %s ===\n' "${args[*]:-}"
-  FORCE_COLOR=0 npx --no-install playwright test "${args[@]}" 2>&1 | tee "$log"
-  local code=${PIPESTATUS[0]}
-  # Playwright's list reporter ends with "  N passed (12.3s)", "  N failed", "  N flaky", "  N skipped",
-  # "  N did not run", "  N interrupted".
-  local passed failed flaky skipped notrun interrupted
-  passed=$(last_count "$log" '^ +([0-9]+) passed( \(.*\))?$')
-  failed=$(last_count "$log" '^ +([0-9]+) failed$')
-  flaky=$(last_count "$log" '^ +([0-9]+) flaky$')
-  skipped=$(last_count "$log" '^ +([0-9]+) skipped$')
-  notrun=$(last_count "$log" '^ +([0-9]+) did not run$')
-  interrupted=$(last_count "$log" '^ +([0-9]+) interrupted$')
-  # Playwright prints only the non-zero lines: "N passed" alone means 0 failed. With no summary at all
-  # (a crash in setup), both stay empty and record() reports the missing counts.
-  if [ -n "$passed$failed$flaky$skipped$notrun$interrupted" ]; then
-    passed=$(( ${passed:-0} + ${flaky:-0} ))
-    failed=$(( ${failed:-0} + ${notrun:-0} + ${interrupted:-0} ))
-  fi
-  record browser "$code" "$passed" "$failed" "${skipped:-0}"
+  PLAYWRIGHT_JSON_OUTPUT_NAME="$report" npx --no-install playwright test --reporter=list,json "${args[@]}"
+  record_report browser $? playwright-json "$report"
 }
 
 run_typecheck() {

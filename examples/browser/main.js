@@ -5,7 +5,8 @@
 //
 // The outcome is also left on `window.wgprofExample` ({ status: 'running' | 'done' | 'error', ... })
 // so tests can compare it with a Node run of the same seed.
-import { createEngine } from '/dist/browser/wgprof.js';
+// The engine is wgprof/engine: its own bundle, sharing the profiler's chunks with dist/browser/wgprof.js.
+import { createEngine } from '/dist/browser/wgprof-engine.js';
 
 const DEFAULT_PROMPTS = ['Hello from the browser', 'WebGPU inference'];
 

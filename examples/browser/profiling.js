@@ -2,7 +2,8 @@
 // iteration count, the key-averages table of the trace after stop, a download of the .pt.trace.json.gz)
 // and on an onnxruntime-web session (wgprof/ort). Traces stay in the page (a CallbackSink): nothing is
 // uploaded. The outcome is also left on `window.wgprofProfiling` for tests.
-import { CallbackSink, Profiler, createEngine, formatKeyAveragesTable, keyAverages, parseProfilerConfig, parseTraceBytes, validateTrace } from '/dist/browser/wgprof.js';
+import { CallbackSink, Profiler, formatKeyAveragesTable, keyAverages, parseProfilerConfig, parseTraceBytes, validateTrace } from '/dist/browser/wgprof.js';
+import { createEngine } from '/dist/browser/wgprof-engine.js';
 
 const $ = (id) => document.getElementById(id);
 window.wgprofProfiling = { engine: { status: 'idle' }, ort: { status: 'idle' } };

@@ -4,7 +4,7 @@
 // see ./auto.ts. In Node (no navigator.gpu) importing it does nothing.
 import { installFromPage } from './page.js';
 
-export { installAuto, BindingSink, ITERATION_POLICIES, SAVE_TRACE_BINDING } from './auto.js';
+export { installAuto, ITERATION_POLICIES } from './auto.js';
 export type { AutoOptions, IterationPolicy, WgprofAuto } from './auto.js';
 export { installFromPage, AUTO_OPTIONS_GLOBAL } from './page.js';
 

@@ -62,7 +62,7 @@ export async function runSummarize(argv: string[], io: SummarizeIo): Promise<num
     io.err(`wgprof summarize: ${args}\n\n${HELP}`);
     return EXIT.usage;
   }
-  const { KEY_AVERAGES_SORT_KEYS, formatKeyAveragesTable, keyAverages, sortKeyAverages } = await import('../report/key-averages.js');
+  const { KEY_AVERAGES_SORT_KEYS, formatKeyAveragesTable, sortKeyAverages } = await import('../report/key-averages.js');
   if (args.sort !== undefined && !(KEY_AVERAGES_SORT_KEYS as readonly string[]).includes(args.sort)) {
     io.err(`wgprof summarize: --sort is ${JSON.stringify(args.sort.slice(0, 80))}; expected one of ${KEY_AVERAGES_SORT_KEYS.join(', ')}\n`);
     return EXIT.usage;

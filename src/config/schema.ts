@@ -2,8 +2,10 @@
 // docs (STYLE §4). The seed's 11 fields (vLLM v0.13-v0.15) come first, then the fields vLLM main added.
 // Keys stay vLLM's flat snake_case so a user's `--profiler-config` JSON is accepted unchanged. The
 // field types here are strict; parse.ts first converts inputs as pydantic's lax mode does ("2" → 2).
+// zod/mini (the tree-shakable build, ~7 kB gzipped where classic zod is ~90 kB in the browser bundle):
+// docs go into zod's global registry, which `z.toJSONSchema` and describeProfilerConfigFields read.
 
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** vLLM's `ProfilerKind`. */
 export const PROFILER_KINDS = ['torch', 'cuda'] as const;
@@ -12,35 +14,30 @@ export type ProfilerKind = (typeof PROFILER_KINDS)[number];
 /** vLLM's torch profiler activities; WebGPU has CPU and its GPU (mapped onto CUDA), no XPU. */
 export const TORCH_PROFILER_ACTIVITIES = ['CPU', 'CUDA'] as const;
 
-const bool = (value: boolean, doc: string, wgprof?: string) => z.boolean().default(value).describe(doc).meta(wgprof ? { wgprof } : {});
-const count = (value: number, min: number, doc: string, wgprof?: string) =>
-  z.int().min(min).default(value).describe(doc).meta(wgprof ? { wgprof } : {});
+/** Registers the field's docs (vLLM's docstring, and what it means on WebGPU where that needs saying). */
+function documented<T extends z.ZodMiniType>(schema: T, description: string, wgprof?: string): T {
+  z.globalRegistry.add(schema, wgprof ? { description, wgprof } : { description });
+  return schema;
+}
+const bool = (value: boolean, doc: string, wgprof?: string) => documented(z._default(z.boolean(), value), doc, wgprof);
+const count = (value: number, min: number, doc: string, wgprof?: string) => documented(z._default(z.int().check(z.minimum(min)), value), doc, wgprof);
 
 // Descriptions are vLLM's docstrings (whitespace collapsed); `wgprof` notes say what a field means on WebGPU.
 const fields = {
-  profiler: z
-    .enum(PROFILER_KINDS)
-    .nullable()
-    .default(null)
-    .describe("Which profiler to use. Defaults to None. Options are:\n- 'torch': Use PyTorch profiler.\n- 'cuda': Use CUDA profiler.")
-    .meta({
-      wgprof:
-        "'torch': in-process capture, Kineto trace files in torch_profiler_dir. 'cuda': an external capture range (as vLLM's " +
-        'cudaProfilerStart/Stop serves nsys): no in-process capture; the window is marked with performance.mark/measure, ' +
-        "pushDebugGroup/popDebugGroup per iteration and, under Playwright, Chromium's own tracing.",
-    }),
-  torch_profiler_dir: z
-    .string()
-    .default('')
-    .describe(
-      "Directory to save torch profiler traces. Both AsyncLLM's CPU traces and worker's traces (CPU & GPU) will be saved under " +
-        'this directory. Note that it must be an absolute path.',
-    )
-    .meta({
-      wgprof:
-        "Required when profiler is 'torch'. Node: abspath(expanduser()); URIs (scheme://) kept verbatim if writable: file://, " +
-        'http(s)://, s3:// and gs:// with their SDK package installed. Browser: a logical name for the trace sink; "~" is rejected.',
-    }),
+  profiler: documented(
+    z._default(z.nullable(z.enum(PROFILER_KINDS)), null),
+    "Which profiler to use. Defaults to None. Options are:\n- 'torch': Use PyTorch profiler.\n- 'cuda': Use CUDA profiler.",
+    "'torch': in-process capture, Kineto trace files in torch_profiler_dir. 'cuda': an external capture range (as vLLM's " +
+      'cudaProfilerStart/Stop serves nsys): no in-process capture; the window is marked with performance.mark/measure, ' +
+      "pushDebugGroup/popDebugGroup per iteration and, under Playwright, Chromium's own tracing.",
+  ),
+  torch_profiler_dir: documented(
+    z._default(z.string(), ''),
+    "Directory to save torch profiler traces. Both AsyncLLM's CPU traces and worker's traces (CPU & GPU) will be saved under " +
+      'this directory. Note that it must be an absolute path.',
+    "Required when profiler is 'torch'. Node: abspath(expanduser()); URIs (scheme://) kept verbatim if writable: file://, " +
+      'http(s)://, s3:// and gs:// with their SDK package installed. Browser: a logical name for the trace sink; "~" is rejected.',
+  ),
   torch_profiler_with_stack: bool(true, 'If `True`, enables stack tracing in the torch profiler. Enabled by default.', 'JavaScript stack frames recorded at dispatch time.'),
   torch_profiler_with_flops: bool(
     false,
@@ -102,14 +99,19 @@ const fields = {
     'Number of wait iterations for PyTorch profiler schedule. During wait, the profiler is completely off with zero overhead. This ' +
       'allows skipping initial iterations before warmup begins. Defaults to 0 (no wait period).',
   ),
-  torch_profiler_activities: z
-    .array(z.enum(TORCH_PROFILER_ACTIVITIES))
-    .min(1)
-    .refine((list) => new Set(list).size === list.length)
-    .nullable()
-    .default(null)
-    .describe("Activities the torch profiler records (None = the platform's: CPU and the GPU). Requires `profiler` to be 'torch'.")
-    .meta({ wgprof: "'CUDA' is the WebGPU device. Without 'CPU' the frontend (AsyncLLM) trace is not written." }),
+  torch_profiler_activities: documented(
+    z._default(
+      z.nullable(
+        z.array(z.enum(TORCH_PROFILER_ACTIVITIES)).check(
+          z.minLength(1),
+          z.refine((list) => new Set(list).size === list.length),
+        ),
+      ),
+      null,
+    ),
+    "Activities the torch profiler records (None = the platform's: CPU and the GPU). Requires `profiler` to be 'torch'.",
+    "'CUDA' is the WebGPU device. Without 'CPU' the frontend (AsyncLLM) trace is not written.",
+  ),
 };
 
 /** Fields that, like torch_profiler_dir, vLLM accepts only with profiler 'torch' (given a non-default value). */
@@ -122,9 +124,11 @@ const TORCH_ONLY: Record<string, string> = {
 export const profilerConfigFields = z.strictObject(fields);
 
 /** The whole config, rules included, for callers that validate with zod directly. Use parseProfilerConfig for lax inputs and clear errors. */
-export const profilerConfigSchema = profilerConfigFields.superRefine((config, ctx) => {
-  for (const issue of crossFieldIssues(config)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
-});
+export const profilerConfigSchema = profilerConfigFields.check(
+  z.superRefine((config, ctx) => {
+    for (const issue of crossFieldIssues(config)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+  }),
+);
 
 /** What callers may pass (every key optional). */
 export type ProfilerConfigInput = z.input<typeof profilerConfigSchema>;
@@ -228,7 +232,7 @@ const TYPE_NAMES: Record<ProfilerConfigFieldKind, string> = {
 /** Every field with its type, default and description, in declaration order (for --help and the README). */
 export function describeProfilerConfigFields(): ProfilerConfigFieldInfo[] {
   return PROFILER_CONFIG_KEYS.map((name) => {
-    const meta = fields[name].meta() as { description?: string; wgprof?: string } | undefined;
+    const meta = z.globalRegistry.get(fields[name]) as { description?: string; wgprof?: string } | undefined;
     const type = TYPE_NAMES[fieldKind(name)].replace('MIN', String(minimumOf(name)));
     const info: ProfilerConfigFieldInfo = { name, type, default: PROFILER_CONFIG_DEFAULTS[name], description: meta?.description ?? '' };
     if (meta?.wgprof) info.wgprof = meta.wgprof;

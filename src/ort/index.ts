@@ -1,10 +1,7 @@
 // wgprof/ort: profile onnxruntime-web sessions (JSEP or the native WebGPU EP; page or Node).
-// onnxruntime-web is an optional peer dependency: nothing here imports it.
+// onnxruntime-web is an optional peer dependency: nothing here imports it. The op cost model and the
+// kernel attribution behind it (./cost.ts, ./attribute.ts) are the adapter's own, not exported.
 export { profileOrt, OrtProfiler } from './ort-profiler.js';
 export type { OrtProfilerOptions } from './ort-profiler.js';
-export { opCost, opFlops, shapesFromProfileArg } from './cost.js';
-export type { TensorShape } from './cost.js';
-export { attributeCapture, dispatchesPerRun, profileRuns } from './attribute.js';
-export type { AttributionStats, KernelAttribution, RunSpan, SessionProfile } from './attribute.js';
-export { parseProfileLines } from './profile-output.js';
-export type { JsepKernelRecord, OrtBuild, OrtModuleLike, OrtProfileEvent, OrtSessionLike } from './types.js';
+export type { AttributionStats } from './attribute.js';
+export type { OrtBuild, OrtModuleLike, OrtSessionLike } from './types.js';

@@ -104,7 +104,7 @@ export async function profilePages(
   const pages = new Map<Page, { index: number; crashed: boolean; tracing?: ChromiumTracing }>();
   let pageCount = 0;
 
-  await context.exposeBinding(SAVE_TRACE_BINDING, async ({ page }, name: unknown, data: unknown) => {
+  await context.exposeBinding(SAVE_TRACE_BINDING, async (_source, name: unknown, data: unknown) => {
     if (typeof name !== 'string' || typeof data !== 'string') throw new WgprofError('BAD_TRACE_FILE', `${SAVE_TRACE_BINDING}(name, base64): got ${typeof name}, ${typeof data}.`);
     // Every file a page writes is named after its worker (tables too: `{worker}.{time_ns}.profiler_out.txt`), so pages never collide.
     const writer = await sink.open(name);

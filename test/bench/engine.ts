@@ -4,11 +4,8 @@
 //
 //   node scripts/run-ts.mjs test/bench/engine.ts [--models tiny,small] [--requests 4] [--max-tokens 16]
 //                                                [--backend auto|vulkan|null] [--out FILE.json]
-//
-// TODO(ort-compare): the matmul-vs-onnxruntime-web comparison is a separate task; it plugs in as
-// another entry of `BenchEngineResult.comparisons`, measured on the same device in the same run.
 
-import { formatNumber, formatTable } from './util.js';
+import { distribution, formatNumber, formatTable, ratio, type Distribution } from './util.js';
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { createEngine } from '../../src/engine/engine.js';
@@ -28,17 +25,6 @@ export interface BenchEngineOptions {
   seed?: number;
   /** Progress lines (default: none). */
   onProgress?: (line: string) => void;
-}
-
-export interface Distribution {
-  count: number;
-  min: number;
-  median: number;
-  p90: number;
-  max: number;
-  mean: number;
-  /** Every sample, in the order measured. */
-  samples: number[];
 }
 
 export interface ModelBench {
@@ -78,23 +64,7 @@ export interface BenchEngineResult {
   runtime: { node: string; platform: string; arch: string };
   options: Required<Omit<BenchEngineOptions, 'onProgress'>>;
   models: ModelBench[];
-  /** Filled by the onnxruntime-web comparison (separate task); empty here. */
-  comparisons: unknown[];
   totalMs: number;
-}
-
-export function distribution(samples: readonly number[]): Distribution {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number) : Number.NaN);
-  return {
-    count: samples.length,
-    min: sorted[0] ?? Number.NaN,
-    median: at(0.5),
-    p90: at(0.9),
-    max: sorted[sorted.length - 1] ?? Number.NaN,
-    mean: samples.length ? samples.reduce((a, b) => a + b, 0) / samples.length : Number.NaN,
-    samples: [...samples],
-  };
 }
 
 const PROMPTS = ['The quick brown fox jumps', 'WebGPU inference profiling', 'Once upon a time, there', 'Hello, world! Tell me'];
@@ -155,12 +125,12 @@ export async function benchEngine(options: BenchEngineOptions = {}): Promise<Ben
           steps: stepMs.length,
           wallMs,
           tokensPerSecond: generatedTokens / (wallMs / 1000),
-          decodeTokensPerSecond: decodeTotalMs > 0 ? decodeTokens / (decodeTotalMs / 1000) : Number.NaN,
-          stepMs: distribution(stepMs),
-          decodeStepMs: distribution(decodeMs),
-          prefillStepMs: distribution(prefillMs),
-          ttftMs: distribution(results.map((r) => r.timings.ttftMs).filter((t): t is number => t !== null)),
-          interTokenMs: distribution(results.flatMap((r) => r.timings.interTokenLatenciesMs)),
+          decodeTokensPerSecond: ratio(decodeTokens, decodeTotalMs / 1000),
+          stepMs: distribution(stepMs, 'ms'),
+          decodeStepMs: distribution(decodeMs, 'ms'),
+          prefillStepMs: distribution(prefillMs, 'ms'),
+          ttftMs: distribution(results.map((r) => r.timings.ttftMs).filter((t): t is number => t !== null), 'ms'),
+          interTokenMs: distribution(results.flatMap((r) => r.timings.interTokenLatenciesMs), 'ms'),
           annotations,
         };
         models.push(bench);
@@ -183,7 +153,6 @@ export async function benchEngine(options: BenchEngineOptions = {}): Promise<Ben
     runtime: { node: process.version, platform: process.platform, arch: process.arch },
     options: opts,
     models,
-    comparisons: [],
     totalMs: performance.now() - started,
   };
 }
@@ -236,16 +205,15 @@ if (isMain) {
 
 /** The engine bench as a table (every sample stays in the JSON result). */
 export function formatEngineBench(result: BenchEngineResult): string {
-  const ms = (v: number) => (Number.isNaN(v) ? '--' : formatNumber(v));
   const a = result.adapter;
   const rows = result.models.map((m) => [
     m.model,
     `${m.requests}x${m.maxTokens}`,
     formatNumber(m.tokensPerSecond),
     formatNumber(m.decodeTokensPerSecond),
-    `${ms(m.stepMs.median)} (${ms(m.stepMs.min)}-${ms(m.stepMs.max)}, p90 ${ms(m.stepMs.p90)})`,
-    ms(m.decodeStepMs.median),
-    ms(m.ttftMs.median),
+    `${formatNumber(m.stepMs.median)} (${formatNumber(m.stepMs.min)}-${formatNumber(m.stepMs.max)}, p90 ${formatNumber(m.stepMs.p90)})`,
+    formatNumber(m.decodeStepMs.median),
+    formatNumber(m.ttftMs.median),
     String(m.steps),
     formatNumber(m.initMs),
   ]);

@@ -105,16 +105,6 @@ export function compactJson(value: unknown): string {
   );
 }
 
-/** The per-shape headline of the matmul comparison, as the engine result's `comparisons` entry. */
-function matmulSummary(result: unknown): unknown {
-  const r = result as { bench?: string; shapes?: { label: string; oursUs: { median: number }; ortUs: { median: number }; ratio: number }[] };
-  return {
-    bench: r.bench,
-    shapes: (r.shapes ?? []).map((s) => ({ shape: s.label, oursMedianUs: s.oursUs.median, ortMedianUs: s.ortUs.median, ratioOursOverOrt: s.ratio })),
-    details: 'results.matmul',
-  };
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   let args: BenchArgs;
   try {
@@ -138,9 +128,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`bench "${name}" FAILED: ${errors[name]}\n`);
     }
   }
-  // The engine result has a slot for comparisons measured in the same run (test/bench/engine.ts).
-  const engine = results['engine'] as { comparisons?: unknown[] } | undefined;
-  if (results['matmul'] && Array.isArray(engine?.comparisons)) engine.comparisons.push(matmulSummary(results['matmul']));
   if (args.json) {
     const label = args.benches.length === ALL.length ? 'all' : args.benches.join('-');
     // Each bench records the adapter it ran on; this records the process (Node, flags, argv).

@@ -21,7 +21,6 @@ import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { gzipSync } from 'fflate';
 import { buildTrace, CallbackSink, concatBytes, encodeTrace, serializeTraceBytes, writeTrace } from '../../src/trace/index.js';
 import type { GzipLevel } from '../../src/trace/index.js';
-import type { CaptureRecord } from '../../src/capture/model.js';
 import { distribution, formatNumber, formatTable } from './util.js';
 import type { Distribution } from './util.js';
 import { syntheticRecord } from './synthetic-record.js';

@@ -6,6 +6,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GPU_PAGE, expect, test, testBaseUrl } from './fixtures.js';
 import { resolveRequestPath, startStaticServer } from './server.js';
+import { buildPageBundle } from '../shared/page-bundle.js';
+import type * as ProbeModule from '../../src/gpu/probe.js';
+import type * as TimestampsModule from '../../src/gpu/timestamps.js';
+
+/** The probe and the quantization check are `wgprof doctor`'s, not the package's: pages get them from a test bundle. */
+type DoctorBundle = Pick<typeof ProbeModule, 'runProbe'> & Pick<typeof TimestampsModule, 'detectQuantization'>;
+let doctorBundleUrl = '';
+test.beforeAll(async () => {
+  doctorBundleUrl = await buildPageBundle(
+    'device-doctor',
+    "export { runProbe } from './src/gpu/probe.js';\nexport { detectQuantization } from './src/gpu/timestamps.js';\n",
+  );
+});
 
 /** A raw GET (no URL normalization, unlike browsers and fetch) → status and body. */
 function rawGet(baseUrl: string, path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
@@ -122,8 +135,9 @@ test.describe('WebGPU in headless Chromium', () => {
   });
 
   test('the probe kernel matches the CPU reference, with ns-resolution timestamps', async ({ gpuPage }) => {
-    const result = await gpuPage.evaluate(async () => {
-      const { requestGpuDevice, runProbe, detectQuantization } = window.wgprof;
+    const result = await gpuPage.evaluate(async (bundleUrl) => {
+      const { requestGpuDevice } = window.wgprof;
+      const { runProbe, detectQuantization } = (await import(bundleUrl)) as DoctorBundle;
       const runtime = await requestGpuDevice();
       try {
         runtime.device.pushErrorScope('validation');
@@ -140,7 +154,7 @@ test.describe('WebGPU in headless Chromium', () => {
       } finally {
         runtime.destroy();
       }
-    });
+    }, doctorBundleUrl);
     expect(result.validationError).toBeNull();
     expect(result.nanCount).toBe(0);
     expect(result.maxAbsError).toBeLessThanOrEqual(1e-4);
@@ -151,7 +165,8 @@ test.describe('WebGPU in headless Chromium', () => {
   });
 
   test('writeTimestamp inside one compute pass times each dispatch of a real kernel', async ({ gpuPage }) => {
-    const result = await gpuPage.evaluate(async () => {
+    const result = await gpuPage.evaluate(async (bundleUrl) => {
+      const { detectQuantization } = (await import(bundleUrl)) as DoctorBundle;
       const runtime = await window.wgprof.requestGpuDevice();
       const { device } = runtime;
       const n = 4096;
@@ -230,12 +245,12 @@ test.describe('WebGPU in headless Chromium', () => {
           expectedSample: [expected[0], expected[1], expected[n - 1]],
           durationsNs,
           monotonic,
-          quantization: window.wgprof.detectQuantization(ticks),
+          quantization: detectQuantization(ticks),
         };
       } finally {
         runtime.destroy();
       }
-    });
+    }, doctorBundleUrl);
     expect(result.validationError).toBeNull();
     expect(result.sample).toEqual(result.expectedSample);
     expect(result.maxAbsError).toBe(0);

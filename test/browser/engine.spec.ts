@@ -45,9 +45,9 @@ test('the example page generates the same tokens as Node for the same seed', asy
   for (const r of browser.results ?? []) expect(r.tokenIds).toHaveLength(settings.maxTokens);
   await expect(page.locator('.request')).toHaveCount(prompts.length);
 
-  // The same requests in Node, through the built package (the bundle the page used is built from the same sources).
-  const wgprof = (await import(pathToFileURL(join(REPO_ROOT, 'dist/index.js')).href)) as typeof import('../../src/index.js');
-  const engine = await wgprof.createEngine({ model: 'tiny', seed: settings.seed });
+  // The same requests in Node, through the built package's wgprof/engine (the page's bundle is built from the same sources).
+  const wgprofEngine = (await import(pathToFileURL(join(REPO_ROOT, 'dist/engine.js')).href)) as typeof import('../../src/engine/index.js');
+  const engine = await wgprofEngine.createEngine({ model: 'tiny', seed: settings.seed });
   try {
     const node = await engine.generate(prompts, { maxTokens: settings.maxTokens, temperature: settings.temperature });
     expect(browser.results?.map((r) => r.tokenIds)).toEqual(node.map((r) => r.tokenIds));

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, portFrom, startStaticServer } from './server.js';
 
-export type WgprofBundle = typeof import('../../src/browser.js');
+export type WgprofBundle = typeof import('../../src/index.js');
 
 declare global {
   interface Window {

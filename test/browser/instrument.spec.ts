@@ -2,10 +2,20 @@
 // intervals inside each submit's [submit, done] bracket, results unchanged.
 
 import { expect, test } from './fixtures.js';
+import { buildPageBundle } from '../shared/page-bundle.js';
+import type * as InstrumentModule from '../../src/instrument/index.js';
+
+/** Instrumentation is the Profiler's engine room, not the package's API: the page gets it from a test bundle. */
+type InstrumentBundle = Pick<typeof InstrumentModule, 'Instrumentation'>;
+let bundleUrl = '';
+test.beforeAll(async () => {
+  bundleUrl = await buildPageBundle('instrument-page', "export { Instrumentation } from './src/instrument/index.js';\n");
+});
 
 test('Instrumentation times every dispatch inside one pass with writeTimestamp (inside-passes)', async ({ gpuPage }) => {
-  const result = await gpuPage.evaluate(async () => {
-    const { requestGpuDevice, Instrumentation } = window.wgprof;
+  const result = await gpuPage.evaluate(async (url) => {
+    const { requestGpuDevice } = window.wgprof;
+    const { Instrumentation } = (await import(url)) as InstrumentBundle;
     const runtime = await requestGpuDevice();
     const { device } = runtime;
     const n = 2048;
@@ -73,7 +83,7 @@ test('Instrumentation times every dispatch inside one pass with writeTimestamp (
       inst.detach();
       runtime.destroy();
     }
-  });
+  }, bundleUrl);
 
   expect(result.validationError).toBeNull();
   expect(result.maxAbsError).toBe(0);

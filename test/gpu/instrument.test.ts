@@ -84,10 +84,6 @@ function makeKit(device: GPUDevice): Kit {
   return { device, scale, addOne, layout };
 }
 
-function f32(values: number[]): Float32Array {
-  return Float32Array.from(values);
-}
-
 async function readBuffer(device: GPUDevice, source: GPUBuffer, bytes: number): Promise<Float32Array> {
   const read = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder();

@@ -1,5 +1,7 @@
-// package.json is what npm users and bundlers see: module type, exports with types first, the bin,
-// pinned versions, no side effects, and a version the code reports identically.
+// package.json is what npm users and bundlers see: module type, an exports map whose conditions are in
+// the order resolvers read them, side effects only where wgprof/auto installs itself, optional peers,
+// exact versions the lock file installs, and a version the code reports identically. (What the packed
+// package holds and how it installs: test/browser/package.spec.ts.)
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -21,77 +23,94 @@ interface PackageJson {
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   optionalDependencies?: Record<string, string>;
 }
 
-const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as PackageJson;
+const text = readFileSync(`${root}package.json`, 'utf8');
+const pkg = JSON.parse(text) as PackageJson;
 /** An exact version: no ^, ~, ranges, tags, or URLs. */
 const EXACT_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+const conditionEntries = Object.entries(pkg.exports ?? {}).filter(([key]) => key !== './package.json') as [string, Record<string, string>][];
 
 describe('package.json', () => {
-  test('is an ES module package whose only side effect is wgprof/auto', () => {
+  test('is written as npm writes it: no duplicate keys (JSON.parse would keep only the last one silently)', () => {
+    assert.equal(text, `${JSON.stringify(pkg, null, 2)}\n`);
+  });
+
+  test('is an ES module package for Node >= 20.16 with the wgprof bin', () => {
     assert.equal(pkg.name, 'wgprof');
     assert.equal(pkg.type, 'module');
-    // Only wgprof/auto has side effects (importing it installs the init script); everything else is pure.
-    assert.deepEqual(pkg.sideEffects, ['./dist/auto.js', './dist/browser/wgprof-auto.js']);
-    assert.match(pkg.engines?.['node'] ?? '', />=\s*20/);
-  });
-
-  test('every export entry lists "types" first, then a default under ./dist/, and its source exists', () => {
-    const exportsMap = pkg.exports ?? {};
-    assert.ok('.' in exportsMap, 'has a "." export');
-    const entries = Object.entries(exportsMap).filter(([key]) => key !== './package.json');
-    assert.ok(entries.length >= 1);
-    for (const [key, value] of entries) {
-      assert.equal(typeof value, 'object', `exports["${key}"] is a conditions object`);
-      const conditions = value as Record<string, string>;
-      const names = Object.keys(conditions);
-      // TypeScript takes the first matching condition: "types" after "default"/"import" is never seen.
-      assert.equal(names[0], 'types', `exports["${key}"]: "types" must come first (got ${names.join(', ')})`);
-      assert.match(conditions['types'] ?? '', /^\.\/dist\/types\/.+\.d\.ts$/, `exports["${key}"].types`);
-      const runtime = conditions['default'] ?? conditions['import'];
-      assert.match(runtime ?? '', /^\.\/dist\/.+\.js$/, `exports["${key}"] has a default/import under ./dist/`);
-      assert.equal(names.at(-1), conditions['default'] !== undefined ? 'default' : names.at(-1), `exports["${key}"]: "default" comes last`);
-      const source = (conditions['types'] ?? '').replace(/^\.\/dist\/types\//, '').replace(/\.d\.ts$/, '.ts');
-      assert.ok(existsSync(`${root}${source}`), `exports["${key}"] is built from ${source}, which exists`);
-    }
-    assert.equal(exportsMap['./package.json'], './package.json');
-  });
-
-  test('has the wgprof bin, built from src/cli/main.ts', () => {
-    assert.equal(pkg.bin?.['wgprof']?.replace(/^\.\//, ''), 'dist/cli.js');
-    assert.ok(existsSync(`${root}src/cli/main.ts`));
+    assert.equal(pkg.engines?.['node'], '>=20.16');
+    assert.equal(pkg.bin?.['wgprof'], 'dist/cli.js');
     assert.match(readFileSync(`${root}src/cli/main.ts`, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the CLI entry keeps its shebang');
   });
 
-  test('pins every dependency to an exact version', () => {
-    const groups = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'] as const;
-    let count = 0;
-    for (const group of groups) {
-      for (const [name, spec] of Object.entries(pkg[group] ?? {})) {
-        assert.match(spec, EXACT_VERSION, `${group}["${name}"] is "${spec}": pin it to an exact version (no ^ or ~)`);
-        count++;
-      }
+  test('every export lists "types" first and "default" last, any "browser" target between them, all under ./dist/', () => {
+    assert.ok(conditionEntries.some(([key]) => key === '.'), 'has a "." export');
+    assert.equal(pkg.exports?.['./package.json'], './package.json');
+    for (const [key, conditions] of conditionEntries) {
+      assert.equal(typeof conditions, 'object', `exports["${key}"] is a conditions object`);
+      const names = Object.keys(conditions);
+      // Resolvers take the first condition that matches: "types" after "default" is never read, nor is anything after "default".
+      assert.equal(names[0], 'types', `exports["${key}"]: "types" first (got ${names.join(', ')})`);
+      assert.equal(names.at(-1), 'default', `exports["${key}"]: "default" last (got ${names.join(', ')})`);
+      assert.deepEqual(names.slice(1, -1).filter((n) => n !== 'browser'), [], `exports["${key}"]: only "browser" between (got ${names.join(', ')})`);
+      assert.match(conditions['types']!, /^\.\/dist\/types\/.+\.d\.ts$/, `exports["${key}"].types`);
+      assert.match(conditions['default']!, /^\.\/dist\/[^/]+\.js$/, `exports["${key}"].default is a Node build at the top of dist/`);
+      if (conditions['browser'] !== undefined) assert.match(conditions['browser'], /^\.\/dist\/browser\/[^/]+\.js$/, `exports["${key}"].browser`);
+      const source = conditions['types']!.replace(/^\.\/dist\/types\//, '').replace(/\.d\.ts$/, '.ts');
+      assert.ok(existsSync(`${root}${source}`), `exports["${key}"] is built from ${source}, which exists`);
     }
-    assert.ok(count > 0);
-    assert.equal(pkg.dependencies?.['webgpu'], '0.6.2');
   });
 
-  test('the version pattern rejects ranges (the check above can fail)', () => {
-    for (const bad of ['^1.2.3', '~1.2.3', '>=1.0.0', '1.x', '*', 'latest', '1.2', 'github:a/b']) assert.doesNotMatch(bad, EXACT_VERSION, bad);
-    for (const good of ['1.2.3', '0.0.1-rc.1', '4.6.7']) assert.match(good, EXACT_VERSION, good);
+  test('every entry a page can import has a browser build; the Playwright fixture (Node side) has none', () => {
+    const browserless = conditionEntries.filter(([, c]) => c['browser'] === undefined).map(([key]) => key);
+    assert.deepEqual(browserless, ['./playwright']);
+  });
+
+  test('only wgprof/auto has side effects: sideEffects lists exactly its builds', () => {
+    const auto = pkg.exports?.['./auto'] as Record<string, string> | undefined;
+    assert.ok(auto, 'has a ./auto export');
+    // The classic script (page.addInitScript, <script src>) is not in the exports map but installs itself too.
+    const expected = [auto['default'], auto['browser'], './dist/browser/wgprof-auto.js'].sort();
+    assert.deepEqual([...(pkg.sideEffects as string[])].sort(), expected);
+  });
+
+  test('ships dist/ without the test bundles built into dist/test/', () => {
+    assert.ok(pkg.files?.includes('dist'));
+    assert.ok(pkg.files?.includes('!dist/test'));
+  });
+
+  test('peer dependencies are optional and tested: each is marked optional and installed as a devDependency at its version', () => {
+    const peers = Object.entries(pkg.peerDependencies ?? {});
+    assert.ok(peers.length > 0);
+    for (const [name, version] of peers) {
+      assert.equal(pkg.peerDependenciesMeta?.[name]?.optional, true, `${name} is an optional peer: users who never use it must not have to install it`);
+      assert.equal(pkg.devDependencies?.[name], version, `${name}@${version} is what the tests run against`);
+    }
+    assert.deepEqual(Object.keys(pkg.peerDependenciesMeta ?? {}).sort(), Object.keys(pkg.peerDependencies ?? {}).sort());
+  });
+
+  test('pins every dependency to an exact version', () => {
+    for (const group of ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'] as const) {
+      for (const [name, spec] of Object.entries(pkg[group] ?? {})) {
+        assert.match(spec, EXACT_VERSION, `${group}["${name}"] is "${spec}": pin it to an exact version (no ^ or ~)`);
+      }
+    }
   });
 
   test('package-lock.json agrees with package.json (npm ci would refuse otherwise)', () => {
     const lock = JSON.parse(readFileSync(`${root}package-lock.json`, 'utf8')) as {
       version: string;
-      packages: Record<string, { version?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> }>;
+      packages: Record<string, { version?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }>;
     };
     const rootEntry = lock.packages[''];
     assert.ok(rootEntry);
     assert.equal(lock.version, pkg.version);
     assert.deepEqual(rootEntry.dependencies ?? {}, pkg.dependencies ?? {});
     assert.deepEqual(rootEntry.devDependencies ?? {}, pkg.devDependencies ?? {});
+    assert.deepEqual(rootEntry.peerDependencies ?? {}, pkg.peerDependencies ?? {});
     for (const [name, spec] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
       assert.equal(lock.packages[`node_modules/${name}`]?.version, spec, `the lock file installs ${name}@${spec}`);
     }
