@@ -123,6 +123,14 @@ function validateOptions(options: InstrumentationOptions): void {
   }
 }
 
+/**
+ * What a captured event costs on the heap until its window is collected, bytes (measured by
+ * `npm run bench -- instrument`, which prints the heap per captured dispatch and this estimate's ratio to it): a dispatch's entry in
+ * the columnar log and its share of encoder and submit bookkeeping; its unformatted JS stack (V8 keeps
+ * the frames' call sites); its shapes and cost; a copy or memory record.
+ */
+export const HEAP_BYTES = { dispatch: 180, stack: 460, shapes: 170, cost: 50, copy: 150, memory: 120 } as const;
+
 /** Clock calibration pings per window edge by default. */
 const DEFAULT_CLOCK_PINGS = 8;
 
@@ -222,6 +230,18 @@ export class Instrumentation {
   /** Query sets this instance has created (tests: none outside the capture window). */
   get querySetsCreated(): number {
     return this.core.querySets?.created ?? 0;
+  }
+
+  /**
+   * An estimate of the heap the open window holds until it is collected, bytes (HEAP_BYTES per
+   * captured dispatch, copy and memory record): what the profiler's memory budget is checked against.
+   */
+  get capturedBytes(): number {
+    const window = this.core.capturing ? this.core.window : undefined;
+    if (!window) return 0;
+    const o = this.options;
+    const perDispatch = HEAP_BYTES.dispatch + (o.withStack ? HEAP_BYTES.stack : 0) + (o.recordShapes ? HEAP_BYTES.shapes : 0) + (o.withFlops ? HEAP_BYTES.cost : 0);
+    return window.log.length * perDispatch + window.copies.length * HEAP_BYTES.copy + this.ledger.pendingRecords * HEAP_BYTES.memory;
   }
 
   /** CPU time the timestamp readback has taken so far (per-submit resolve and map, mapped callbacks), ns. */

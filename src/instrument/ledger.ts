@@ -41,6 +41,11 @@ export class MemoryLedger {
     return this.tracker.markStep();
   }
 
+  /** `[memory]` records held for the open window. */
+  get pendingRecords(): number {
+    return this.tracker.pendingRecords;
+  }
+
   /** The `[memory]` records since the previous call. */
   takeRecords(): MemoryRecord[] {
     return this.tracker.takeRecords();

@@ -37,6 +37,11 @@ export class MemoryTracker {
     return this.allocated;
   }
 
+  /** `[memory]` records held since the last takeRecords(). */
+  get pendingRecords(): number {
+    return this.records.length;
+  }
+
   /** Live tracked objects. */
   get liveCount(): number {
     return this.live.size;

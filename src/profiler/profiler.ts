@@ -83,6 +83,8 @@ export interface CaptureSource {
   markStep(): number;
   /** GPU bytes allocated now (the memory counter's level at a step's start). */
   readonly allocatedBytes?: number;
+  /** An estimate of the heap the open window holds, bytes (the memory budget is checked against it). */
+  readonly capturedBytes?: number;
   /** Resolves once the timing mode is settled (a device whose features leave it open is probed first). */
   ready?(): Promise<void>;
   detach(): void;
@@ -127,6 +129,14 @@ export interface ProfilerOptions {
   output?: TraceOutput;
   /** Extra Instrumentation options (e.g. timestamps: false, memoryBaselineBytes); torch_profiler_activities without 'CUDA' forces timestamps: false. */
   instrumentation?: Omit<InstrumentationOptions, 'withStack' | 'recordShapes' | 'withMemory' | 'withFlops'>;
+  /**
+   * The memory budget of a capture window, bytes (default 256 MiB): when the records a window holds
+   * pass it (an estimate: Instrumentation.capturedBytes), the window is written at the next step
+   * boundary as one segment — a complete trace file — and capture goes on in a new one, ProfilerStep
+   * numbering continued; `wgprof merge` joins the segments. An unbounded window (max_iterations 0) that
+   * passes it is warned about once. Infinity: no budget.
+   */
+  memoryBudgetBytes?: number;
   /** CPU clock in ns (default performance.now() * 1e6). */
   nowNs?: () => number;
   /**
@@ -142,6 +152,8 @@ interface CaptureWindow {
   startNs: number;
   stopNs?: number;
   steps: StepRecord[];
+  /** Its place among the segments of a window the memory budget cut (0: the first); undefined: not cut. */
+  segment?: number;
   /** The session's bounds when the window opened (start()'s overrides, else the config's). */
   delayIterations: number;
   maxIterations: number;
@@ -157,6 +169,9 @@ interface StopBatch {
   /** Exports of these windows still running. */
   pending: Set<Promise<void>>;
 }
+
+/** The default memory budget of a capture window (ProfilerOptions.memoryBudgetBytes). */
+export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
 
 function newBatch(): StopBatch {
   return { files: [], failures: [], errors: [], pending: new Set() };
@@ -261,6 +276,8 @@ export class Profiler implements EngineProfilerHooks {
 
   /** A warmup window is open (schedule): its records are dropped. */
   private warmingUp = false;
+  private readonly memoryBudgetBytes: number;
+  private budgetWarned = false;
   /** torch_profiler_activities: host-side (CPU) and GPU (CUDA) recording. */
   private readonly cpuActivity: boolean;
   private readonly gpuActivity: boolean;
@@ -284,6 +301,11 @@ export class Profiler implements EngineProfilerHooks {
     if (PROFILER_CONFIG_KEYS.some((key) => !(key in config))) config = parseProfilerConfig(config);
     checkInteger('Profiler option "rank"', options.rank, 0);
     checkInteger('Profiler option "worldSize"', options.worldSize, 1);
+    const budget = options.memoryBudgetBytes;
+    if (budget !== undefined && !(budget === Infinity || (Number.isSafeInteger(budget) && budget > 0))) {
+      throw new WgprofError('INVALID_OPTION', `Profiler option "memoryBudgetBytes" must be a positive integer number of bytes or Infinity; got ${String(budget)}.`);
+    }
+    this.memoryBudgetBytes = budget ?? DEFAULT_MEMORY_BUDGET_BYTES;
     this.config = Object.freeze({ ...config });
     this.options = options;
     this.rank = options.rank ?? 0;
@@ -444,6 +466,7 @@ export class Profiler implements EngineProfilerHooks {
     // Waiting and warmup iterations get no ProfilerStep (torch adds them for recorded steps only).
     if (!worker.recording) return;
     this.stepNumber = worker.activeIterationCount;
+    if (this.window && this.window.steps.length > 0) this.guard('step', () => this.segmentIfOverBudget());
     if (this.range) {
       this.range.beginStep(this.stepNumber);
       return;
@@ -536,6 +559,34 @@ export class Profiler implements EngineProfilerHooks {
       this.driverFailed(error);
       throw error;
     }
+  }
+
+  /**
+   * At a step boundary: when the open window holds more than the memory budget, it is written as one
+   * segment and capture goes on in a fresh window (see ProfilerOptions.memoryBudgetBytes).
+   */
+  private segmentIfOverBudget(): void {
+    const source = this.source;
+    const window = this.window;
+    const bytes = source?.capturedBytes;
+    if (!source || !window || bytes === undefined || bytes < this.memoryBudgetBytes) return;
+    window.segment ??= 0;
+    const mib = (n: number): string => `${(n / 1048576).toFixed(0)} MiB`;
+    if (window.maxIterations === 0 && !this.budgetWarned) {
+      this.budgetWarned = true;
+      log.warn(
+        `${this.workerName}: the capture window (max_iterations 0: no limit) holds ~${mib(bytes)} after ${window.steps.length} iteration(s), past its memory budget of ` +
+          `${mib(this.memoryBudgetBytes)}: it is written in segments, one trace file each (join them with wgprof merge). Set max_iterations, or the Profiler option memoryBudgetBytes.`,
+      );
+    } else log.info(`${this.workerName}: window segment ${window.segment} written at ~${mib(bytes)} (memory budget ${mib(this.memoryBudgetBytes)}).`);
+    const nowNs = this.nowNs();
+    const handle = source.endWindow();
+    window.stopNs = nowNs;
+    const interrupted = this.interrupted;
+    this.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
+    // The next segment's window exists even if capture cannot reopen (the failure is reported): its steps still reach a trace.
+    this.window = { startNs: nowNs, steps: [], segment: window.segment + 1, delayIterations: window.delayIterations, maxIterations: window.maxIterations };
+    source.setCapturing(true);
   }
 
   /** Schedule WARMUP: capture as when recording (one-time costs are paid now), into a window that is dropped. */
@@ -683,6 +734,7 @@ export class Profiler implements EngineProfilerHooks {
       for (const error of captured?.errors ?? []) this.warned(batch, error);
       const meta = this.meta(this.workerName, true);
       meta.extra = { ...meta.extra, delay_iterations: window.delayIterations, max_iterations: window.maxIterations };
+      if (window.segment !== undefined) meta.extra = { ...meta.extra, segment: window.segment };
       if (interrupted) meta.extra = { ...meta.extra, interrupted };
       if (captured) {
         meta.timestamps = captured.timestamps;

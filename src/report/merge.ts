@@ -4,7 +4,9 @@
 // previous inputs' ranges, host pids renumbered where two inputs share one, devices renumbered after
 // the previous inputs' devices (deviceProperties concatenated, entry i = device i), and times moved onto
 // the earliest input's baseTimeNanoseconds (wall clock). Each input's "Record Window End" gives way to
-// one at the end. The output is written to a temp file and renamed (never half-written).
+// one at the end. Segments of one window (cut by the profiler's memory budget: `wgprof.segment`, the
+// same worker and pids) keep one set of process and device rows. The output is written to a temp file
+// and renamed (never half-written).
 
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { WGPROF_VERSION } from '../version.js';
@@ -31,6 +33,8 @@ interface InputPlan {
   shiftNs: number;
   pidMap: Map<number, number>;
   deviceMap: Map<number, number>;
+  /** An earlier segment of the same window: its process and device rows are this input's too. */
+  segmentOf?: InputPlan;
 }
 
 export interface MergeResult {
@@ -77,21 +81,44 @@ async function scan(path: string): Promise<InputPlan> {
   return { path, read, baseNs: BigInt(raw.trim()), maxId, hostPids, devicePids, deviceCount, idOffset: 0, shiftNs: 0, pidMap: new Map(), deviceMap: new Map() };
 }
 
+/**
+ * The worker whose window this input is a segment of (a window the profiler's memory budget cut:
+ * `wgprof.segment`), with its host pids: segments of one window share its process and device rows.
+ */
+function segmentKey(p: InputPlan): string | undefined {
+  const w = p.read.header['wgprof'] as Record<string, unknown> | undefined;
+  if (typeof w?.['segment'] !== 'number' || typeof w['workerName'] !== 'string') return undefined;
+  return JSON.stringify([w['workerName'], [...p.hostPids].sort((a, b) => a - b), p.deviceCount]);
+}
+
 function plan(inputs: InputPlan[]): bigint {
   const base = inputs.reduce((m, p) => (p.baseNs < m ? p.baseNs : m), inputs[0]!.baseNs);
   const usedHost = new Set<number>();
+  const segmentLeads = new Map<string, InputPlan>();
   let nextId = 0;
   let nextDevice = 0;
   for (const p of inputs) {
     p.idOffset = nextId;
     nextId += p.maxId + 1;
     p.shiftNs = Number(p.baseNs - base);
+    const key = segmentKey(p);
+    const lead = key === undefined ? undefined : segmentLeads.get(key);
+    if (lead) {
+      p.segmentOf = lead;
+      p.deviceMap = lead.deviceMap;
+      continue;
+    }
+    if (key !== undefined) segmentLeads.set(key, p);
     for (let d = 0; d < p.deviceCount; d++) p.deviceMap.set(d, nextDevice + d);
     nextDevice += p.deviceCount;
   }
   const allDevices = nextDevice;
   let nextPid = Math.max(allDevices, ...inputs.flatMap((p) => [...p.hostPids])) + 1;
   for (const p of inputs) {
+    if (p.segmentOf) {
+      p.pidMap = p.segmentOf.pidMap;
+      continue;
+    }
     for (const pid of [...p.hostPids].sort((a, b) => a - b)) {
       // A host pid must not collide with another input's host pid, nor with a device index.
       const target = usedHost.has(pid) || pid < allDevices ? nextPid++ : pid;
@@ -165,6 +192,7 @@ export async function mergeTraces(paths: string[], output: string): Promise<Merg
   try {
     const props: unknown[] = [];
     for (const p of inputs) {
+      if (p.segmentOf) continue;
       const list = Array.isArray(p.read.header['deviceProperties']) ? (p.read.header['deviceProperties'] as Record<string, unknown>[]) : [];
       for (let d = 0; d < p.deviceCount; d++) props.push({ ...(list[d] ?? { name: 'unknown', computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 }), id: props.length });
     }

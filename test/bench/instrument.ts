@@ -13,10 +13,19 @@
 // variant flushes after each block (untimed), as a profiler's window would. Reported per shape:
 // per-iteration µs (p10, median, p90 of block means; warm-up excluded, every sample kept), the extra µs
 // per dispatch at p10 and the median of paired block ratios to 'detached'.
+// Then the heap a capture window holds (issue: ≤ 200 B per trace event): per capturing variant, the live
+// heap growth (after a forced GC) over a window of 8,000 dispatches of the engine shape on a device
+// with timestamps (SwiftShader unless a GPU is present), per dispatch
+// and per trace event the window becomes, beside Instrumentation.capturedBytes (the estimate the
+// profiler's memory budget is checked against).
 //
 //   node scripts/run-ts.mjs test/bench/instrument.ts [--rounds 60] [--block 10]
 
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { CaptureRecord } from '../../src/capture/model.js';
+import { serializeTraceBytes } from '../../src/trace/serialize.js';
 import { requestGpuDevice, type AdapterFacts, type GpuRuntime } from '../../src/gpu/device.js';
 import { Instrumentation, noteDispatch, type InstrumentationOptions } from '../../src/instrument/index.js';
 import { ceilDiv, defineKernel } from '../../kernels/define.js';
@@ -59,12 +68,31 @@ export interface InstrumentShapeResult extends InstrumentShape {
   variants: InstrumentVariantResult[];
 }
 
+/** The heap one capturing variant's window holds. */
+export interface CaptureHeapResult {
+  variant: InstrumentVariant;
+  dispatches: number;
+  /** Trace events the window becomes. */
+  events: number;
+  /** Live heap growth (after a forced GC) while the window is open, bytes. */
+  heapBytes: number;
+  heapBytesPerDispatch: number;
+  heapBytesPerEvent: number;
+  /** Instrumentation.capturedBytes at the same point ÷ heapBytes (1: the budget's estimate is exact). */
+  estimateRatio: number;
+}
+
 export interface BenchInstrumentResult {
   adapter: AdapterFacts;
   backend: 'null';
   shapes: InstrumentShapeResult[];
+  heap: CaptureHeapResult[];
+  targets: { heapBytesPerEvent: number };
   table: string;
 }
+
+/** The issue's goal for the heap a capture holds per trace event, bytes. */
+const HEAP_BYTES_PER_EVENT_TARGET = 200;
 
 const WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read_write> data: array<f32>;
@@ -98,8 +126,8 @@ function optionsOf(variant: InstrumentVariant): InstrumentationOptions {
   return {};
 }
 
-async function makeRig(variant: InstrumentVariant, shape: InstrumentShape): Promise<Rig> {
-  const runtime = await requestGpuDevice({ backend: 'null' });
+async function makeRig(variant: InstrumentVariant, shape: InstrumentShape, backend: 'null' | 'auto' = 'null'): Promise<Rig> {
+  const runtime = await requestGpuDevice({ backend });
   const { device } = runtime;
   let inst: Instrumentation | undefined;
   if (variant !== 'detached') {
@@ -182,6 +210,66 @@ async function benchShape(shape: InstrumentShape, rounds: number, block: number,
   }
 }
 
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+async function settledHeap(): Promise<number> {
+  // Mapped readbacks land on later ticks; then two collections (weak references are cleared on the second).
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** The heap a window of `iterations` engine-shaped iterations holds, for one capturing variant. */
+async function benchCaptureHeap(variant: InstrumentVariant, iterations: number): Promise<CaptureHeapResult> {
+  const shape = SHAPES.find((s) => s.name === 'engine')!;
+  // A device with timestamps (SwiftShader here), so the window holds GPU times and becomes kernels and flows too.
+  const rig = await makeRig(variant, shape, 'auto');
+  const inst = rig.inst!;
+  try {
+    // One-time costs (pipelines, pools, JIT) outside the measured window.
+    for (let i = 0; i < 20; i++) rig.iterate();
+    await inst.flush();
+    const before = await settledHeap();
+    for (let i = 0; i < iterations; i++) rig.iterate();
+    const heapBytes = (await settledHeap()) - before;
+    const estimate = inst.capturedBytes;
+    const captured = await inst.endWindow()!.collect();
+    const o = optionsOf(variant);
+    const record: CaptureRecord = {
+      meta: {
+        workerName: 'bench',
+        pid: 1,
+        tid: 1,
+        timeOriginEpochNs: 1_795_829_617_000_000_000n,
+        rank: 0,
+        worldSize: 1,
+        deviceIndex: 0,
+        streamId: 7,
+        withStack: o.withStack ?? false,
+        recordShapes: o.recordShapes ?? false,
+        withMemory: o.withMemory ?? false,
+        withFlops: o.withFlops ?? false,
+      },
+      // One step over the whole window, as a profiled iteration would be.
+      steps: [{ number: 1, startNs: captured.dispatches[0]!.opStartNs - 1, endNs: captured.dispatches.at(-1)!.opEndNs + 1 }],
+      cpuSpans: [],
+      dispatches: captured.dispatches,
+      copies: captured.copies,
+      memory: captured.memory,
+    };
+    const chunks = serializeTraceBytes(record);
+    for (const chunk of chunks) void chunk;
+    const dispatches = captured.dispatches.length;
+    const events = chunks.stats.events;
+    return { variant, dispatches, events, heapBytes, heapBytesPerDispatch: heapBytes / dispatches, heapBytesPerEvent: heapBytes / events, estimateRatio: estimate / heapBytes };
+  } finally {
+    inst.detach();
+    rig.runtime.destroy();
+  }
+}
+
 export async function benchInstrument(options: BenchInstrumentOptions = {}): Promise<BenchInstrumentResult> {
   const rounds = options.rounds ?? 60;
   const block = options.block ?? 10;
@@ -193,10 +281,32 @@ export async function benchInstrument(options: BenchInstrumentOptions = {}): Pro
     shapes.push(run.result);
     adapter ??= run.adapter;
   }
-  return { adapter: adapter!, backend: 'null', shapes, table: formatInstrumentBench({ shapes }) };
+  const heap: CaptureHeapResult[] = [];
+  for (const variant of ['capture', 'capture-stack', 'capture-all'] as const) {
+    progress(`instrument bench: heap of a capture window (${variant})`);
+    heap.push(await benchCaptureHeap(variant, 320));
+  }
+  const targets = { heapBytesPerEvent: HEAP_BYTES_PER_EVENT_TARGET };
+  return { adapter: adapter!, backend: 'null', shapes, heap, targets, table: formatInstrumentBench({ shapes, heap, targets }) };
 }
 
-export function formatInstrumentBench(result: Pick<BenchInstrumentResult, 'shapes'>): string {
+export function formatInstrumentBench(result: Pick<BenchInstrumentResult, 'shapes' | 'heap' | 'targets'>): string {
+  const heapRows = result.heap.map((h) => [
+    h.variant,
+    String(h.dispatches),
+    String(h.events),
+    formatNumber(h.heapBytes / 1024),
+    formatNumber(h.heapBytesPerDispatch),
+    formatNumber(h.heapBytesPerEvent),
+    formatRatio(h.estimateRatio),
+  ]);
+  const heap =
+    `heap held by an open capture window (engine shape; goal ≤ ${result.targets.heapBytesPerEvent} B per trace event)\n` +
+    formatTable(['variant', 'dispatches', 'trace events', 'heap KiB', 'B/dispatch', 'B/event', 'capturedBytes ÷ heap'], heapRows);
+  return `${formatTimeTables(result)}\n\n${heap}`;
+}
+
+function formatTimeTables(result: Pick<BenchInstrumentResult, 'shapes'>): string {
   return result.shapes
     .map((shape) => {
       const rows = shape.variants.map((v) => [

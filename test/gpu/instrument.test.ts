@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { defineKernel, ceilDiv } from '../../kernels/define.js';
 import { requestGpuDevice, type GpuRuntime } from '../../src/gpu/device.js';
 import { Instrumentation, noteDispatch, type Captured } from '../../src/instrument/index.js';
+import { HEAP_BYTES } from '../../src/instrument/instrumentation.js';
 import { buildTrace } from '../../src/trace/index.js';
 import { validateTrace } from '../../src/report/index.js';
 import type { CaptureRecord } from '../../src/capture/model.js';
@@ -780,6 +781,37 @@ describe('Instrumentation on the null backend', () => {
       inst.detach();
     } finally {
       restoreSink();
+      runtime.destroy();
+    }
+  });
+
+  test('capturedBytes: the memory budget estimate grows with what the open window holds and drops when it closes', async () => {
+    const runtime = await requestGpuDevice({ backend: 'null' });
+    try {
+      const kit = makeKit(runtime.device);
+      const src = runtime.device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      const dst = runtime.device.createBuffer({ size: 4 * N, usage: USAGE_RW });
+      const bare = new Instrumentation({});
+      bare.attach(runtime.device);
+      runAddOne(kit, src, dst, 2);
+      assert.equal(bare.capturedBytes, 0, 'nothing held outside a window');
+      bare.setCapturing(true);
+      runAddOne(kit, src, dst, 2);
+      assert.equal(bare.capturedBytes, 2 * HEAP_BYTES.dispatch);
+      runAddOne(kit, src, dst, 3);
+      assert.equal(bare.capturedBytes, 5 * HEAP_BYTES.dispatch);
+      const handle = bare.endWindow();
+      assert.equal(bare.capturedBytes, 0, 'a closed window no longer counts, even before it is collected');
+      assert.equal((await handle!.collect()).dispatches.length, 5);
+      bare.detach();
+      const full = new Instrumentation({ withStack: true, recordShapes: true, withFlops: true });
+      full.attach(runtime.device);
+      full.setCapturing(true);
+      runAddOne(kit, src, dst, 2);
+      assert.equal(full.capturedBytes, 2 * (HEAP_BYTES.dispatch + HEAP_BYTES.stack + HEAP_BYTES.shapes + HEAP_BYTES.cost));
+      await full.flush();
+      full.detach();
+    } finally {
       runtime.destroy();
     }
   });

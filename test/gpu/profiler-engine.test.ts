@@ -13,6 +13,8 @@ import { Profiler } from '../../src/profiler/profiler.js';
 import { type KinetoTrace, type TraceEvent } from '../../src/trace/index.js';
 import { checkStepTotals, parseTraceFile, validateTrace } from '../../src/report/index.js';
 import { htaModel } from '../../src/report/hta.js';
+import { mergeTraces } from '../../src/report/merge.js';
+import { parseProfilerConfig } from '../../src/config/index.js';
 import { setLogSink } from '../../src/util/log.js';
 
 let dir: string;
@@ -219,5 +221,63 @@ describe("profiled tiny engine run with vLLM main's schedule (warmup 2, active 3
   it('startProfile({ delayIterations: 3, maxIterations: 2 }) bounds that session: ProfilerStep#3, #4', () => {
     assert.deepEqual(steps(bounded).map((e) => e.name), ['ProfilerStep#3', 'ProfilerStep#4']);
     assert.equal((bounded as unknown as { wgprof: { delay_iterations?: number } }).wgprof.delay_iterations, 3);
+  });
+});
+
+describe('an unbounded window past its memory budget (max_iterations 0): segments that merge into one timeline', () => {
+  let segments: KinetoTrace[];
+  let merged: KinetoTrace;
+  let warnings: string[];
+  const dirs: string[] = [];
+
+  before(async () => {
+    const segmentDir = mkdtempSync(join(tmpdir(), 'wgprof-gpu-segments-'));
+    dirs.push(segmentDir);
+    warnings = [];
+    const restore = setLogSink((level, message) => level === 'warn' && warnings.push(message));
+    // A budget of one iteration's records: each step boundary writes the window so far as a segment.
+    const profiler = new Profiler(parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: segmentDir, ignore_frontend: true }), { memoryBudgetBytes: 1 });
+    const engine = await createEngine({ model: 'tiny', profiler, seed: 5 });
+    let files: string[];
+    try {
+      engine.startProfile();
+      await engine.generate(['The quick brown fox', 'WebGPU'], { maxTokens: 3 });
+      files = await engine.stopProfile();
+    } finally {
+      await engine.destroy();
+      restore();
+    }
+    const traces = files.filter((f) => f.endsWith('.pt.trace.json.gz'));
+    segments = await Promise.all(traces.map((f) => parseTraceFile(f)));
+    const out = join(segmentDir, 'merged.pt.trace.json.gz');
+    await mergeTraces(traces, out);
+    merged = await parseTraceFile(out);
+  });
+
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('every segment is a complete, valid trace of its own iterations, numbered on, with its segment index', () => {
+    assert.ok(segments.length >= 3, `${segments.length} segments`);
+    const numbers: number[] = [];
+    segments.forEach((trace, i) => {
+      assert.deepEqual(validateTrace(trace), []);
+      assert.equal(checkStepTotals(trace).ok, true);
+      assert.equal((trace as unknown as { wgprof: { segment?: number } }).wgprof.segment, i);
+      numbers.push(...steps(trace).map((e) => Number(e.name.split('#')[1])));
+    });
+    assert.deepEqual(numbers, numbers.map((_, i) => i + 1), 'ProfilerStep#1..#n across the segments, none repeated or lost');
+    assert.equal(warnings.filter((w) => /memory budget/.test(w)).length, 1, warnings.join('\n'));
+  });
+
+  it('wgprof merge joins the segments on one host process and one GPU row, every kernel kept', () => {
+    assert.deepEqual(validateTrace(merged), []);
+    const kernels = (t: KinetoTrace): number => t.traceEvents.filter((e) => e.cat === 'kernel').length;
+    assert.equal(kernels(merged), segments.reduce((n, t) => n + kernels(t), 0));
+    const pids = (cat: string): Set<unknown> => new Set(merged.traceEvents.filter((e) => e.cat === cat).map((e) => e.pid));
+    assert.equal(pids('kernel').size, 1, 'one GPU row');
+    assert.equal(pids('cpu_op').size, 1, 'one host process');
+    assert.equal((merged as unknown as { deviceProperties: unknown[] }).deviceProperties.length, 1);
   });
 });

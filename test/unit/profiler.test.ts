@@ -39,6 +39,8 @@ class FakeSource implements CaptureSource {
   /** endWindow() throws (a stop that fails synchronously). */
   failEnd = false;
   flushErrors: Error[] = [];
+  /** The heap a captured dispatch is reported to hold (capturedBytes), bytes. */
+  bytesPerDispatch = 1_000;
   /** Windows closed, in order: 'kept' when collected for a trace; every collect() counts in flushes. */
   windowsEnded = 0;
   private dispatches: DispatchRecord[] = [];
@@ -55,6 +57,9 @@ class FakeSource implements CaptureSource {
   }
   markStep(): number {
     return (this.peak += 10);
+  }
+  get capturedBytes(): number {
+    return this.dispatches.length * this.bytesPerDispatch;
   }
   detach(): void {
     this.detached = true;
@@ -476,6 +481,59 @@ describe('Profiler: each stop() reports its own windows', () => {
     r.profiler.start();
     r.iterate();
     assert.deepEqual(await r.profiler.stop(), ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.2.pt.trace.json.gz']);
+  });
+});
+
+describe('Profiler: the memory budget cuts a window into segments', () => {
+  it('an unbounded window past its budget is written in segments at step boundaries, steps numbered on, warned once', async () => {
+    // 2 dispatches of 1000 B per iteration, budget 3000 B: a segment every 2 iterations.
+    const r = rig({ ignore_frontend: true, torch_profiler_dump_cuda_time_total: false }, { memoryBudgetBytes: 3_000 });
+    r.profiler.start();
+    for (let i = 0; i < 5; i++) r.iterate();
+    assert.equal(r.source.windowsEnded, 2, 'two segments closed inside step()');
+    assert.equal(r.source.capturing, true, 'capture goes on');
+    const files = await r.profiler.stop();
+    assert.equal(files.length, 3, files.join());
+    const records = r.output.traces.map((t) => t.record);
+    assert.deepEqual(records.map((rec) => rec.steps.map((s) => s.number)), [[1, 2], [3, 4], [5]]);
+    assert.deepEqual(records.map((rec) => rec.meta.extra?.['segment']), [0, 1, 2]);
+    assert.deepEqual(records.map((rec) => rec.dispatches.length), [4, 4, 2], 'every dispatch in exactly one segment');
+    for (const rec of records) {
+      for (const d of rec.dispatches) assert.ok(rec.steps.some((s) => d.kernel === `matmul_it${s.number}`), `${d.kernel} in its own segment`);
+    }
+    const warnings = logs.filter((l) => l.level === 'warn' && /memory budget/.test(l.message));
+    assert.equal(warnings.length, 1, 'warned once, not per segment');
+    assert.match(warnings[0]!.message, /max_iterations 0.*wgprof merge.*memoryBudgetBytes/);
+  });
+
+  it('a bounded window past its budget: segments logged at info, the auto-stop still counts all its iterations', async () => {
+    const r = rig({ max_iterations: 4, ignore_frontend: true, torch_profiler_dump_cuda_time_total: false }, { memoryBudgetBytes: 3_000 });
+    r.profiler.start();
+    for (let i = 0; i < 6; i++) r.iterate();
+    await r.profiler.flushed();
+    assert.deepEqual(r.output.traces.map((t) => t.record.steps.map((s) => s.number)), [[1, 2], [3, 4]]);
+    assert.equal(r.profiler.active, false, 'auto-stopped after 4 iterations in all');
+    assert.equal(logs.filter((l) => l.level === 'warn').length, 0);
+    assert.equal(logs.filter((l) => l.level === 'info' && /segment 0 written/.test(l.message)).length, 1);
+  });
+
+  it('under budget (the default: 256 MiB) the window is one trace with no segment field', async () => {
+    const r = rig({ ignore_frontend: true, torch_profiler_dump_cuda_time_total: false });
+    r.profiler.start();
+    for (let i = 0; i < 5; i++) r.iterate();
+    await r.profiler.stop();
+    assert.equal(r.output.traces.length, 1);
+    assert.equal(r.output.traces[0]!.record.meta.extra?.['segment'], undefined);
+  });
+
+  it('a bad memoryBudgetBytes is refused, naming the option and the value', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(
+        () => rig({}, { memoryBudgetBytes: bad }),
+        (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_OPTION' && e.message.includes('"memoryBudgetBytes"') && e.message.includes(String(bad)),
+      );
+    }
+    assert.doesNotThrow(() => rig({}, { memoryBudgetBytes: Infinity }));
   });
 });
 
