@@ -61,7 +61,7 @@ export interface WgprofAuto {
 }
 
 declare global {
-  // eslint-disable-next-line no-var
+   
   var wgprofAuto: WgprofAuto | undefined;
 }
 

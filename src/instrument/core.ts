@@ -14,7 +14,7 @@ import type { DeviceObjects } from './objects.js';
 import { passClassFor, splitPass, withTimestampWrites, type PassMode, type PassState, type Proto } from './passes.js';
 import type { QuerySetPool } from './queries.js';
 import { stackTraceLimitFor } from './stack.js';
-import { CaptureWindow } from './window.js';
+import { type CaptureWindow } from './window.js';
 
 export interface CoreOptions {
   clock: () => number;

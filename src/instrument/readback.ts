@@ -8,7 +8,7 @@
 import { WgprofError, errorMessage } from '../util/errors.js';
 import type { EncoderState } from './encoders.js';
 import type { Method } from './patch.js';
-import { RESOLVE_ALIGN, ReadbackPool, alignUp, destroyPair, type QuerySetPool, type ReadbackPair } from './queries.js';
+import { RESOLVE_ALIGN, type ReadbackPool, alignUp, destroyPair, type QuerySetPool, type ReadbackPair } from './queries.js';
 import type { CaptureWindow, SubmitPart, SubmitState } from './window.js';
 
 const RESOLVE_ENCODER: GPUCommandEncoderDescriptor = { label: 'wgprof.resolve' };

@@ -6,6 +6,8 @@
 // V8 (Node, Chromium) lets us cut our own frames off at capture time with Error.captureStackTrace;
 // elsewhere `new Error()` captures everything and cleanStack drops frames naming wgprof's own files.
 
+import type { Method } from './patch.js';
+
 /** Frames pointing into these wgprof folders are removed (the instrumentation and the profiler). */
 const OWN_FRAME = /[\\/](?:src|dist)[\\/](?:instrument|profiler)[\\/]/;
 
@@ -76,7 +78,7 @@ export function cleanStack(stack: string | undefined, maxFrames: number): string
 }
 
 export interface V8ErrorConstructor {
-  captureStackTrace?(target: object, constructorOpt?: Function): void;
+  captureStackTrace?(target: object, constructorOpt?: Method): void;
   stackTraceLimit?: number | undefined;
 }
 
@@ -98,7 +100,7 @@ export interface StackHolder {
  * Records the caller's stack without formatting it: frames from `omitFrom` inwards (and `omitFrom`
  * itself) are left out on V8. Keep the holder and call formatStack() later.
  */
-export function captureStackHolder(omitFrom: Function, maxFrames: number): StackHolder {
+export function captureStackHolder(omitFrom: Method, maxFrames: number): StackHolder {
   if (!hasCaptureStackTrace) return new Error();
   const holder: { stack?: string } = {};
   const previous = V8Error.stackTraceLimit;
@@ -124,6 +126,6 @@ export function formatStack(holder: StackHolder, maxFrames: number): string[] {
 }
 
 /** The caller's stack, omitting `omitFrom` and everything it called (V8), innermost first. */
-export function captureStack(omitFrom: Function, maxFrames: number): string[] {
+export function captureStack(omitFrom: Method, maxFrames: number): string[] {
   return formatStack(captureStackHolder(omitFrom, maxFrames), maxFrames);
 }

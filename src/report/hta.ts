@@ -169,20 +169,17 @@ export function htaCriticalPath(model: HtaModel, instance: number): HtaCriticalP
   const inWindow = (r: HtaRow): boolean => r.stream === -1 && r.ts >= start && r.ts <= end && r.dur > 0;
   let positive = false;
   for (const r of model.rows) {
-    let node = false;
     if (r.stream === -1) {
       if (!inWindow(r) || !NODE_CATS.has(r.cat)) continue;
-      node = true;
       if (isRuntimeCat(r.cat)) out.launches++;
       else out.cpuOps++;
     } else {
       const launch = byIndex.get(r.indexCorrelation);
       if (!launch || launch.stream !== -1 || !inWindow(launch) || r.indexCorrelation < 0) continue;
       if (!NODE_CATS.has(launch.cat)) return { ...out, why: `the launch of GPU row traceEvents[${r.index}] has cat ${JSON.stringify(launch.cat)}, not cuda_runtime/cuda_driver ("Could not find runtime index")` };
-      node = true;
       out.gpuEvents++;
     }
-    if (node && r.dur > 0) positive = true;
+    if (r.dur > 0) positive = true;
   }
   if (!positive) {
     const where = `${ann.cat} ${JSON.stringify(ann.name)} (traceEvents[${ann.index}]${ann.stream === -1 && ann.cat !== 'user_annotation' ? ', taken for a CPU event: it has no stream arg' : ''})`;

@@ -648,6 +648,8 @@ export async function benchMatmulVsOrt(options: MatmulBenchOptions = {}): Promis
           ortC = await ort.run(a);
         } finally {
           const validation = await device.popErrorScope();
+          // A validation error explains whatever the run threw: it wins.
+          // eslint-disable-next-line no-unsafe-finally
           if (validation) throw new Error(`matmul bench ${label}: WebGPU validation error: ${validation.message}`);
         }
         const check: MatmulCheck = {

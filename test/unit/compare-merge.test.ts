@@ -53,7 +53,7 @@ describe('wgprof compare', () => {
     const r = await cli(runCompare, a.path, b.path);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /\nno regression\n$/);
-    assert.match(r.out, /^ *kernel  matmul +7\.500us +7\.500us +\+0\.0% +±56\.6% +3 +3 +same$/m);
+    assert.match(r.out, /^ *kernel {2}matmul +7\.500us +7\.500us +\+0\.0% +±56\.6% +3 +3 +same$/m);
     const json = JSON.parse((await cli(runCompare, a.path, b.path, '--json')).out);
     assert.equal(json.regressions.length, 0);
     assert.ok(json.rows.length >= 8);
@@ -67,15 +67,15 @@ describe('wgprof compare', () => {
     const r = await cli(runCompare, base, slow, '--threshold', '5%');
     assert.equal(r.code, 1);
     assert.match(r.err, /^wgprof compare: 2 row\(s\) regressed past 5% beyond noise: GPU time per step \(step, \+\d+\.\d%\), matmul \(kernel, \+30\.0%\)\n$/);
-    assert.match(r.out, /^ *kernel  matmul .* \+30\.0% +±\d+\.\d% +48 +48 +REGRESSED$/m);
-    assert.match(r.out, /^ *kernel  softmax .* \+0\.0% .* same$/m);
+    assert.match(r.out, /^ *kernel {2}matmul .* \+30\.0% +±\d+\.\d% +48 +48 +REGRESSED$/m);
+    assert.match(r.out, /^ *kernel {2}softmax .* \+0\.0% .* same$/m);
     // A threshold above the slowdown passes; kernels only, the step rows are not gated.
     assert.equal((await cli(runCompare, base, slow, '--threshold=35')).code, 0);
     assert.equal((await cli(runCompare, base, slow, '--rows', 'op')).code, 0);
     // The other way round it is an improvement, not a regression.
     const back = await cli(runCompare, slow, base);
     assert.equal(back.code, 0);
-    assert.match(back.out, /kernel  matmul .* improved$/m);
+    assert.match(back.out, /kernel {2}matmul .* improved$/m);
   });
 
   it('does not call noise a regression: a change inside the per-step spread passes', async () => {
@@ -88,7 +88,7 @@ describe('wgprof compare', () => {
     writeFileSync(next, JSON.stringify(base));
     const r = await cli(runCompare, GOLDEN, next, '--rows', 'kernel');
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /kernel  matmul .* \+13\.3% +±\d+\.\d% .* same$/m);
+    assert.match(r.out, /kernel {2}matmul .* \+13\.3% +±\d+\.\d% .* same$/m);
   });
 
   it('exits 2 on bad usage and 1 on a trace it cannot read', async () => {

@@ -152,9 +152,8 @@ describe('readTrace / readTraceBytes', () => {
   it('skips junk elements of traceEvents by name instead of crashing on them', async () => {
     const junk = { ...golden, traceEvents: [null, ...golden.traceEvents.slice(0, 20), 5, 'x', [], ...golden.traceEvents.slice(20)] };
     const path = file('junk.pt.trace.json', JSON.stringify(junk));
-    let read: TraceReadResult | undefined;
     const events: unknown[] = [];
-    read = await readTrace(path, (e) => events.push(e));
+    const read: TraceReadResult = await readTrace(path, (e) => events.push(e));
     assert.equal(read.skipped, 4);
     assert.deepEqual(read.skippedExamples, ['traceEvents[0] is null', 'traceEvents[21] is a number', 'traceEvents[22] is a string', 'traceEvents[23] is an array']);
     assert.deepEqual(events, golden.traceEvents);

@@ -84,7 +84,7 @@ export async function runKernelChecks(): Promise<KernelReport> {
   const run: KernelRun = (kernel, shape, params, buffers) => runKernel(device, kernel, shape, params, buffers);
   const floats: FloatCase[] = [];
   const samples: SampleCase[] = [];
-  let error: GPUError | null = null;
+  let error: GPUError | null;
   device.pushErrorScope('validation');
   try {
     for (const shape of [
@@ -137,7 +137,7 @@ export async function runModelCheck(seed = 7): Promise<ModelReport> {
   const weights = initWeights(config, seed);
   const steps: ModelStep[] = [];
   const prompts = tinyPrompts();
-  let error: GPUError | null = null;
+  let error: GPUError | null;
   device.pushErrorScope('validation');
   try {
     const runner = await createModelRunner(device, config, { maxSlots: 4, maxBatchTokens: 64, weights });
