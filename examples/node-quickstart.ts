@@ -17,7 +17,9 @@ try {
   for (let i = 0; i < 3; i++) console.log((await engine.step())?.annotation);
   const late = engine.addRequest('late', { maxTokens: 4 });
   for (let report = await engine.step(); report; report = await engine.step()) {
-    console.log(`${report.annotation}  ${report.durationMs.toFixed(1)} ms${report.finishedRequestIds.length ? `  finished ${report.finishedRequestIds.join(', ')}` : ''}`);
+    console.log(
+      `${report.annotation}  ${report.durationMs.toFixed(1)} ms${report.finishedRequestIds.length ? `  finished ${report.finishedRequestIds.join(', ')}` : ''}`,
+    );
   }
   console.log('long:', JSON.stringify((await long.result).text));
   console.log('late:', JSON.stringify((await late.result).text));

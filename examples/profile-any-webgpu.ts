@@ -35,7 +35,10 @@ const y = device.createBuffer({ label: 'y', size: 4 * n, usage });
 device.queue.writeBuffer(x, 0, new Float32Array(n).fill(1));
 const bindGroup = device.createBindGroup({
   layout: pipeline.getBindGroupLayout(0),
-  entries: [{ binding: 0, resource: { buffer: x } }, { binding: 1, resource: { buffer: y } }],
+  entries: [
+    { binding: 0, resource: { buffer: x } },
+    { binding: 1, resource: { buffer: y } },
+  ],
 });
 
 profiler.start(); // vLLM's /start_profile

@@ -38,7 +38,12 @@ export const attention = defineKernel<AttentionShape>({
     };
   },
   inputs: ({ tokens, dModel, contextLength, maxSlots }) => ({
-    dims: [[tokens, 4], [tokens, 3 * dModel], [maxSlots, contextLength, dModel], [maxSlots, contextLength, dModel]],
+    dims: [
+      [tokens, 4],
+      [tokens, 3 * dModel],
+      [maxSlots, contextLength, dModel],
+      [maxSlots, contextLength, dModel],
+    ],
     types: ['unsigned int', 'float', 'float', 'float'],
   }),
 });

@@ -27,7 +27,11 @@ export const embedding = defineKernel<EmbeddingShape>({
     bytesWritten: 4 * tokens * dModel,
   }),
   inputs: ({ tokens, dModel, vocabSize, contextLength }) => ({
-    dims: [[tokens, 4], [vocabSize, dModel], [contextLength, dModel]],
+    dims: [
+      [tokens, 4],
+      [vocabSize, dModel],
+      [contextLength, dModel],
+    ],
     types: ['unsigned int', 'float', 'float'],
   }),
 });

@@ -24,7 +24,12 @@ export const kvAppend = defineKernel<KvAppendShape>({
     bytesWritten: 4 * 2 * tokens * dModel,
   }),
   inputs: ({ tokens, dModel, contextLength, maxSlots }) => ({
-    dims: [[tokens, 4], [tokens, 3 * dModel], [maxSlots, contextLength, dModel], [maxSlots, contextLength, dModel]],
+    dims: [
+      [tokens, 4],
+      [tokens, 3 * dModel],
+      [maxSlots, contextLength, dModel],
+      [maxSlots, contextLength, dModel],
+    ],
     types: ['unsigned int', 'float', 'float', 'float'],
   }),
 });

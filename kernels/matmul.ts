@@ -46,7 +46,13 @@ function variant(name: string, bias: boolean, gelu: boolean): KernelDescriptor<M
     inputs: ({ m, n, k }) =>
       bias
         ? { dims: [[m, k], [k, n], [n]], types: ['float', 'float', 'float'] }
-        : { dims: [[m, k], [k, n]], types: ['float', 'float'] },
+        : {
+            dims: [
+              [m, k],
+              [k, n],
+            ],
+            types: ['float', 'float'],
+          },
   });
 }
 
@@ -75,5 +81,11 @@ export const matmulTiled = defineKernel<MatmulShape>({
   constants: { HAS_BIAS: 0, GELU: 0 },
   dispatch: ({ m, n }) => [ceilDiv(n, 64), ceilDiv(m, 64), 1],
   cost: (shape) => matmulCost(shape, false),
-  inputs: ({ m, n, k }) => ({ dims: [[m, k], [k, n]], types: ['float', 'float'] }),
+  inputs: ({ m, n, k }) => ({
+    dims: [
+      [m, k],
+      [k, n],
+    ],
+    types: ['float', 'float'],
+  }),
 });

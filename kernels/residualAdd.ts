@@ -15,7 +15,13 @@ export const residualAdd = defineKernel<ResidualAddShape>({
   workgroupSize: [64, 1, 1],
   dispatch: ({ rows, cols }) => [ceilDiv(cols, 64), rows, 1],
   cost: ({ rows, cols }) => ({ flops: rows * cols, bytesRead: 4 * 2 * rows * cols, bytesWritten: 4 * rows * cols }),
-  inputs: ({ rows, cols }) => ({ dims: [[rows, cols], [rows, cols]], types: ['float', 'float'] }),
+  inputs: ({ rows, cols }) => ({
+    dims: [
+      [rows, cols],
+      [rows, cols],
+    ],
+    types: ['float', 'float'],
+  }),
 });
 
 export function residualAddParams(shape: ResidualAddShape): Uint32Array<ArrayBuffer> {

@@ -24,7 +24,13 @@ export const sample = defineKernel<SampleShape>({
   entryPoint: 'main',
   workgroupSize: [64, 1, 1],
   dispatch: ({ rows }) => [ceilDiv(rows, 64), 1, 1],
-  inputs: ({ rows, vocabSize }) => ({ dims: [[rows, vocabSize], [rows, 4]], types: ['float', 'float'] }),
+  inputs: ({ rows, vocabSize }) => ({
+    dims: [
+      [rows, vocabSize],
+      [rows, 4],
+    ],
+    types: ['float', 'float'],
+  }),
 });
 
 export function sampleParams(shape: SampleShape): Uint32Array<ArrayBuffer> {

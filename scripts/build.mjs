@@ -69,7 +69,12 @@ chmodSync(join(root, 'dist/cli.js'), 0o755);
 // Chunk names carry content hashes: clear the previous build's so none are left behind (and packed).
 rmSync(join(root, 'dist/browser'), { recursive: true, force: true });
 const browser = { ...common, platform: 'browser', target: 'chrome120', minify: true, plugins: [nodeOnlyStub] };
-const browserEntries = { wgprof: 'src/index.ts', 'wgprof-engine': 'src/engine/index.ts', 'wgprof-ort': 'src/ort/index.ts', 'wgprof-auto-module': 'src/auto/index.ts' };
+const browserEntries = {
+  wgprof: 'src/index.ts',
+  'wgprof-engine': 'src/engine/index.ts',
+  'wgprof-ort': 'src/ort/index.ts',
+  'wgprof-auto-module': 'src/auto/index.ts',
+};
 const browserBuild = await build({
   ...browser,
   entryPoints: browserEntries,
@@ -90,7 +95,9 @@ const sizes = [
 process.stderr.write('wgprof: browser build (minified; each entry with the chunks it imports; gzip -6):\n');
 for (const s of sizes) {
   const budget = s.entry === 'dist/browser/wgprof.js' ? `  (budget ${formatKB(BROWSER_BUDGET_GZIP_BYTES)} gzipped)` : '';
-  process.stderr.write(`  ${s.entry.padEnd(36)} ${formatKB(s.rawBytes).padStart(9)} raw ${formatKB(s.gzipBytes).padStart(9)} gzipped  ${s.files.length} file(s)${budget}\n`);
+  process.stderr.write(
+    `  ${s.entry.padEnd(36)} ${formatKB(s.rawBytes).padStart(9)} raw ${formatKB(s.gzipBytes).padStart(9)} gzipped  ${s.files.length} file(s)${budget}\n`,
+  );
 }
 const core = sizes.find((s) => s.entry === 'dist/browser/wgprof.js');
 if (analyze) {

@@ -25,12 +25,28 @@ function wgprof(args: string[]): void {
 
 try {
   const traces = join(work, 'traces');
-  const config = { profiler: 'torch', torch_profiler_dir: traces, delay_iterations: 2, max_iterations: 4, torch_profiler_with_flops: true, torch_profiler_with_memory: true, torch_profiler_record_shapes: true };
+  const config = {
+    profiler: 'torch',
+    torch_profiler_dir: traces,
+    delay_iterations: 2,
+    max_iterations: 4,
+    torch_profiler_with_flops: true,
+    torch_profiler_with_memory: true,
+    torch_profiler_record_shapes: true,
+  };
   wgprof(['run', '--model', 'tiny', '--requests', '4', '--max-tokens', '8', '--quiet', '--profiler-config', JSON.stringify(config)]);
   const worker = readdirSync(traces).find((f) => f.endsWith('.pt.trace.json.gz') && !f.includes('async_llm'));
   if (!worker) throw new Error(`no worker trace in ${traces}`);
   const html = join(work, 'report.html');
-  wgprof(['report', join(traces, worker), join(root, 'test/unit/fixtures/ort/ort-cls-generic-attach.pt.trace.json.gz'), '-o', html, '--title', 'wgprof report: tiny engine on SwiftShader, and an onnxruntime-web session']);
+  wgprof([
+    'report',
+    join(traces, worker),
+    join(root, 'test/unit/fixtures/ort/ort-cls-generic-attach.pt.trace.json.gz'),
+    '-o',
+    html,
+    '--title',
+    'wgprof report: tiny engine on SwiftShader, and an onnxruntime-web session',
+  ]);
 
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
   try {

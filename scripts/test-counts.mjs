@@ -14,7 +14,8 @@ export class NoCountsError extends Error {}
 export function countsFromTap(text) {
   const summary = {};
   for (const match of text.matchAll(/^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) summary[match[1]] = Number(match[2]);
-  if (summary.pass === undefined || summary.fail === undefined) throw new NoCountsError('the TAP report has no "# pass N" / "# fail N" summary: the run did not finish');
+  if (summary.pass === undefined || summary.fail === undefined)
+    throw new NoCountsError('the TAP report has no "# pass N" / "# fail N" summary: the run did not finish');
   return { passed: summary.pass, failed: summary.fail + (summary.cancelled ?? 0), skipped: (summary.skipped ?? 0) + (summary.todo ?? 0) };
 }
 

@@ -32,7 +32,9 @@ function settingsFromForm() {
     maxTokens: Number($('maxTokens').value),
     temperature: Number($('temperature').value),
     topK: 0,
-    prompts: $('prompts').value.split('\n').filter((line) => line.trim() !== ''),
+    prompts: $('prompts')
+      .value.split('\n')
+      .filter((line) => line.trim() !== ''),
   };
 }
 

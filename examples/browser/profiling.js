@@ -14,10 +14,20 @@ function renderTable(target, trace) {
   const table = document.createElement('table');
   table.className = 'ka';
   const head = ['Name', 'Self GPU µs', 'GPU total µs', 'Self CPU µs', '# of Calls', 'GFLOP/s'];
-  table.createTHead().insertRow().append(...head.map((h) => Object.assign(document.createElement('th'), { textContent: h })));
+  table
+    .createTHead()
+    .insertRow()
+    .append(...head.map((h) => Object.assign(document.createElement('th'), { textContent: h })));
   const body = table.createTBody();
   for (const row of ka.rows.slice(0, 40)) {
-    const cells = [row.name, row.selfGpuUs.toFixed(1), row.gpuTotalUs.toFixed(1), row.selfCpuUs.toFixed(1), String(row.calls), row.gflopPerS === null ? '--' : row.gflopPerS.toFixed(2)];
+    const cells = [
+      row.name,
+      row.selfGpuUs.toFixed(1),
+      row.gpuTotalUs.toFixed(1),
+      row.selfCpuUs.toFixed(1),
+      String(row.calls),
+      row.gflopPerS === null ? '--' : row.gflopPerS.toFixed(2),
+    ];
     body.insertRow().append(...cells.map((c) => Object.assign(document.createElement('td'), { textContent: c })));
   }
   target.replaceChildren(table);
@@ -68,8 +78,14 @@ async function engineStart() {
   try {
     engineFiles = new Map();
     // One engine for the page's profiling, kept between profiles; its profiler writes into the page.
-    const config = parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: 'browser-example', torch_profiler_with_flops: true, torch_profiler_record_shapes: true });
-    const profiler = engine?.profiler ?? new Profiler(config, { sink: new CallbackSink((name, bytes) => void engineFiles.set(name, bytes)), workerName: 'page-engine' });
+    const config = parseProfilerConfig({
+      profiler: 'torch',
+      torch_profiler_dir: 'browser-example',
+      torch_profiler_with_flops: true,
+      torch_profiler_record_shapes: true,
+    });
+    const profiler =
+      engine?.profiler ?? new Profiler(config, { sink: new CallbackSink((name, bytes) => void engineFiles.set(name, bytes)), workerName: 'page-engine' });
     engine ??= await createEngine({ model: 'tiny', seed: Number($('seed').value) || 0, profiler });
     const stepsAtStart = engine.stats.steps;
     engine.startProfile();
@@ -92,8 +108,13 @@ async function engineStart() {
 async function engineGenerate() {
   $('engine-generate').disabled = true;
   try {
-    const prompts = $('prompts').value.split('\n').filter((line) => line.trim() !== '');
-    await engine.generate(prompts.length > 0 ? prompts : ['Hello from the browser'], { maxTokens: Number($('maxTokens').value) || 8, temperature: Number($('temperature').value) || 0 });
+    const prompts = $('prompts')
+      .value.split('\n')
+      .filter((line) => line.trim() !== '');
+    await engine.generate(prompts.length > 0 ? prompts : ['Hello from the browser'], {
+      maxTokens: Number($('maxTokens').value) || 8,
+      temperature: Number($('temperature').value) || 0,
+    });
   } finally {
     $('engine-generate').disabled = $('engine-stop').disabled;
   }
@@ -132,7 +153,13 @@ async function ortRun() {
     const [{ profileOrt }, ort] = await Promise.all([import('/dist/browser/wgprof-ort.js'), import(ORT_MODULES[build])]);
     ort.env.wasm.wasmPaths = '/ort/';
     const prof = await profileOrt(ort, {
-      config: { profiler: 'torch', torch_profiler_dir: 'browser-example-ort', ignore_frontend: true, torch_profiler_with_flops: true, torch_profiler_record_shapes: true },
+      config: {
+        profiler: 'torch',
+        torch_profiler_dir: 'browser-example-ort',
+        ignore_frontend: true,
+        torch_profiler_with_flops: true,
+        torch_profiler_record_shapes: true,
+      },
       profiler: { sink: new CallbackSink((name, bytes) => void files.set(name, bytes)), workerName: `ort-${build}` },
     });
     const model = new Uint8Array(await (await fetch(CLASSIFIER)).arrayBuffer());

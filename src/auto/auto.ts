@@ -61,7 +61,6 @@ export interface WgprofAuto {
 }
 
 declare global {
-   
   var wgprofAuto: WgprofAuto | undefined;
 }
 
@@ -110,7 +109,10 @@ function defaultSink(): TraceSink {
 
 function checkOptions(options: AutoOptions): void {
   if (options.iterations !== undefined && !ITERATION_POLICIES.includes(options.iterations)) {
-    throw new WgprofError('INVALID_OPTION', `wgprof/auto option "iterations" must be one of ${ITERATION_POLICIES.map((p) => `'${p}'`).join(', ')}; got ${JSON.stringify(options.iterations)}.`);
+    throw new WgprofError(
+      'INVALID_OPTION',
+      `wgprof/auto option "iterations" must be one of ${ITERATION_POLICIES.map((p) => `'${p}'`).join(', ')}; got ${JSON.stringify(options.iterations)}.`,
+    );
   }
   const gap = options.idleGapMs;
   if (gap !== undefined && !(Number.isFinite(gap) && gap > 0)) {
@@ -300,23 +302,32 @@ function watchIdleGaps(entry: Instrumented, gapNs: number, step: () => void): vo
       else delete (target as Record<string, unknown>)[name];
     });
   };
-  define(device, 'createCommandEncoder', (original) =>
-    function (this: GPUDevice, ...args: unknown[]) {
-      activity();
-      return original.apply(this, args);
-    },
+  define(
+    device,
+    'createCommandEncoder',
+    (original) =>
+      function (this: GPUDevice, ...args: unknown[]) {
+        activity();
+        return original.apply(this, args);
+      },
   );
-  define(queue, 'writeBuffer', (original) =>
-    function (this: GPUQueue, ...args: unknown[]) {
-      activity();
-      return original.apply(this, args);
-    },
+  define(
+    queue,
+    'writeBuffer',
+    (original) =>
+      function (this: GPUQueue, ...args: unknown[]) {
+        activity();
+        return original.apply(this, args);
+      },
   );
-  define(queue, 'submit', (original) =>
-    function (this: GPUQueue, ...args: unknown[]) {
-      const result = original.apply(this, args);
-      lastActivityNs = performance.now() * 1e6;
-      return result;
-    },
+  define(
+    queue,
+    'submit',
+    (original) =>
+      function (this: GPUQueue, ...args: unknown[]) {
+        const result = original.apply(this, args);
+        lastActivityNs = performance.now() * 1e6;
+        return result;
+      },
   );
 }

@@ -92,7 +92,9 @@ export function parseCommandArgs<O extends Record<string, OptionSpec>>(argv: rea
   const { name = 'ARGUMENT', min = 0, max = 0 } = spec.positionals ?? {};
   if (parsed.positionals.length > max) {
     const extra = parsed.positionals[max]!;
-    throw new UsageError(`unexpected argument ${JSON.stringify(clipArg(extra))}${max > 0 ? ` (at most ${max} ${name})` : ''} (see wgprof ${spec.command} --help).`);
+    throw new UsageError(
+      `unexpected argument ${JSON.stringify(clipArg(extra))}${max > 0 ? ` (at most ${max} ${name})` : ''} (see wgprof ${spec.command} --help).`,
+    );
   }
   if (parsed.positionals.length < min) throw new UsageError(`missing ${name} (see wgprof ${spec.command} --help).`);
   return { values: { ...parsed.values } as CommandArgs<O>['values'], positionals: parsed.positionals, profilerConfig, coerced };
@@ -138,7 +140,11 @@ export function choiceOption<T extends string>(flag: string, text: string, choic
  * Profiler then takes $WGPROF_LAUNCH_NAMES, checked here so that a bad value is a usage error before
  * the engine starts).
  */
-export function launchNamesOption(text: string | undefined, profiler: string | null | undefined, env: Readonly<Record<string, string | undefined>>): LaunchNames | undefined {
+export function launchNamesOption(
+  text: string | undefined,
+  profiler: string | null | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): LaunchNames | undefined {
   if (text === undefined) {
     if (profiler === 'torch') {
       try {

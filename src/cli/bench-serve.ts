@@ -92,29 +92,29 @@ export function parseBenchServeArgs(argv: readonly string[], env: NodeJS.Process
   const { values: v } = parseCommandArgs(argv, {
     command: 'bench serve',
     options: {
-    'base-url': { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    endpoint: { type: 'string' },
-    model: { type: 'string' },
-    'num-prompts': { type: 'string' },
-    'request-rate': { type: 'string' },
-    burstiness: { type: 'string' },
-    'max-concurrency': { type: 'string' },
-    'num-warmups': { type: 'string' },
-    seed: { type: 'string' },
-    prompt: { type: 'string', multiple: true },
-    'prompts-file': { type: 'string' },
-    'random-input-len': { type: 'string' },
-    'random-output-len': { type: 'string' },
-    temperature: { type: 'string' },
-    'top-k': { type: 'string' },
-    'api-key': { type: 'string' },
-    profile: { type: 'boolean' },
-    'metric-percentiles': { type: 'string' },
-    'request-timeout-s': { type: 'string' },
-    json: { type: 'boolean' },
-    'result-file': { type: 'string' },
+      'base-url': { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      endpoint: { type: 'string' },
+      model: { type: 'string' },
+      'num-prompts': { type: 'string' },
+      'request-rate': { type: 'string' },
+      burstiness: { type: 'string' },
+      'max-concurrency': { type: 'string' },
+      'num-warmups': { type: 'string' },
+      seed: { type: 'string' },
+      prompt: { type: 'string', multiple: true },
+      'prompts-file': { type: 'string' },
+      'random-input-len': { type: 'string' },
+      'random-output-len': { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'api-key': { type: 'string' },
+      profile: { type: 'boolean' },
+      'metric-percentiles': { type: 'string' },
+      'request-timeout-s': { type: 'string' },
+      json: { type: 'boolean' },
+      'result-file': { type: 'string' },
     },
   });
   let baseUrl = v['base-url'];
@@ -126,7 +126,8 @@ export function parseBenchServeArgs(argv: readonly string[], env: NodeJS.Process
     } catch {
       throw new UsageError(`--base-url must be a URL such as http://127.0.0.1:8000; got ${JSON.stringify(baseUrl)}.`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--base-url must be http:// or https://; got ${JSON.stringify(baseUrl)}.`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new UsageError(`--base-url must be http:// or https://; got ${JSON.stringify(baseUrl)}.`);
   } else {
     const host = v.host ?? '127.0.0.1';
     const port = optionalInt('--port', v.port, 1, 'the server port') ?? 8000;
@@ -135,13 +136,19 @@ export function parseBenchServeArgs(argv: readonly string[], env: NodeJS.Process
   const endpoint = v.endpoint ?? '/v1/completions';
   if (!endpoint.startsWith('/')) throw new UsageError(`--endpoint must start with "/"; got ${JSON.stringify(endpoint)}.`);
   const rateText = v['request-rate'];
-  const requestRate = rateText === undefined || rateText === 'inf' ? Number.POSITIVE_INFINITY : optionalNumber('--request-rate', rateText, 0, true, 'requests per second, or inf')!;
+  const requestRate =
+    rateText === undefined || rateText === 'inf'
+      ? Number.POSITIVE_INFINITY
+      : optionalNumber('--request-rate', rateText, 0, true, 'requests per second, or inf')!;
   const seedText = v.seed;
-  if (seedText !== undefined && (!/^-?\d+$/.test(seedText.trim()) || !Number.isSafeInteger(Number(seedText)))) throw new UsageError(`--seed must be an integer; got ${JSON.stringify(seedText)}.`);
+  if (seedText !== undefined && (!/^-?\d+$/.test(seedText.trim()) || !Number.isSafeInteger(Number(seedText))))
+    throw new UsageError(`--seed must be an integer; got ${JSON.stringify(seedText)}.`);
   const percentiles = (v['metric-percentiles'] ?? '50,90,99').split(',').map((p) => {
     const value = Number(p);
     if (p.trim() === '' || !Number.isFinite(value) || value <= 0 || value > 100) {
-      throw new UsageError(`--metric-percentiles must be numbers in (0, 100] separated by commas (e.g. 50,90,99); got ${JSON.stringify(v['metric-percentiles'])}.`);
+      throw new UsageError(
+        `--metric-percentiles must be numbers in (0, 100] separated by commas (e.g. 50,90,99); got ${JSON.stringify(v['metric-percentiles'])}.`,
+      );
     }
     return value;
   });
@@ -267,13 +274,21 @@ export async function sendCompletion(options: BenchServeOptions, prompt: string,
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const event = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+        const data = event
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trim())
+          .join('\n');
         if (data === '') continue;
         if (data === '[DONE]') {
           done = true;
           continue;
         }
-        const chunk = JSON.parse(data) as { error?: { message?: string }; choices?: { text?: string }[]; usage?: { prompt_tokens: number; completion_tokens: number } };
+        const chunk = JSON.parse(data) as {
+          error?: { message?: string };
+          choices?: { text?: string }[];
+          usage?: { prompt_tokens: number; completion_tokens: number };
+        };
         if (chunk.error) throw new Error(chunk.error.message ?? 'the server sent an error');
         const text = chunk.choices?.[0]?.text ?? '';
         if (text !== '') {
@@ -335,7 +350,10 @@ function distribution(values: number[], percentiles: number[]): Distribution {
 async function postProfile(options: BenchServeOptions, which: 'start' | 'stop'): Promise<Record<string, unknown>> {
   let response: Response;
   try {
-    response = await fetch(`${options.baseUrl}/${which}_profile`, { method: 'POST', headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {} });
+    response = await fetch(`${options.baseUrl}/${which}_profile`, {
+      method: 'POST',
+      headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
+    });
   } catch (error) {
     throw new WgprofError('BENCH_SERVER_UNREACHABLE', `POST ${options.baseUrl}/${which}_profile failed: ${errorMessage(error)}. Is the server running there?`);
   }
@@ -363,7 +381,10 @@ async function postProfile(options: BenchServeOptions, which: 'start' | 'stop'):
 
 /** Runs the benchmark (warm-up, optional profile, timed requests); throws on setup failures only. */
 export async function runBenchServe(options: BenchServeOptions): Promise<BenchServeResult> {
-  const prompts = options.prompts.length > 0 || options.promptsFile !== undefined ? await loadPrompts(options) : randomPrompts(options.numPrompts, options.randomInputLen, options.seed);
+  const prompts =
+    options.prompts.length > 0 || options.promptsFile !== undefined
+      ? await loadPrompts(options)
+      : randomPrompts(options.numPrompts, options.randomInputLen, options.seed);
   const promptOf = (i: number): string => prompts[i % prompts.length]!;
   const seedOf = (i: number): number => options.seed + i;
 
@@ -429,17 +450,27 @@ export async function runBenchServe(options: BenchServeOptions): Promise<BenchSe
     requestThroughput: ok.length / durationS,
     outputThroughput: outputTokens / durationS,
     totalTokenThroughput: (inputTokens + outputTokens) / durationS,
-    ttftMs: distribution(ok.map((o) => o.ttftMs), options.percentiles),
+    ttftMs: distribution(
+      ok.map((o) => o.ttftMs),
+      options.percentiles,
+    ),
     tpotMs: distribution(tpot, options.percentiles),
-    itlMs: distribution(ok.flatMap((o) => o.itlMs), options.percentiles),
-    e2elMs: distribution(ok.map((o) => o.latencyMs), options.percentiles),
+    itlMs: distribution(
+      ok.flatMap((o) => o.itlMs),
+      options.percentiles,
+    ),
+    e2elMs: distribution(
+      ok.map((o) => o.latencyMs),
+      options.percentiles,
+    ),
     profile,
   };
 }
 
 /** The result as vLLM's bench prints it. */
 export function formatBenchServe(r: BenchServeResult): string {
-  const row = (label: string, value: string | number): string => `${label.padEnd(40)} ${typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : value}`;
+  const row = (label: string, value: string | number): string =>
+    `${label.padEnd(40)} ${typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : value}`;
   const section = (title: string): string => ` ${title} `.padStart(25 + Math.ceil(title.length / 2), '-').padEnd(50, '-');
   const dist = (name: string, label: string, d: Distribution): string[] => [
     section(name),
@@ -495,8 +526,10 @@ export const command: Command = {
     process.stdout.write(`${options.json ? jsonResult(result) : formatBenchServe(result)}\n`);
     if (options.resultFile !== undefined) await writeFile(options.resultFile, `${jsonResult(result)}\n`);
     const profileFailed = result.profile !== null && result.profile.failures.length > 0;
-    if (profileFailed) process.stderr.write(`wgprof bench serve: ${result.profile!.failures.length} profiler file(s) could not be written (see "failures" in --json).\n`);
-    if (result.failed > 0) process.stderr.write(`wgprof bench serve: ${result.failed} of ${result.numPrompts} requests failed; first error: ${result.errors[0]}\n`);
+    if (profileFailed)
+      process.stderr.write(`wgprof bench serve: ${result.profile!.failures.length} profiler file(s) could not be written (see "failures" in --json).\n`);
+    if (result.failed > 0)
+      process.stderr.write(`wgprof bench serve: ${result.failed} of ${result.numPrompts} requests failed; first error: ${result.errors[0]}\n`);
     return result.failed > 0 || profileFailed ? 1 : 0;
   },
 };

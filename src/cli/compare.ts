@@ -93,7 +93,9 @@ export async function runCompare(argv: string[], io: CommandIo): Promise<number>
   if (args.json) io.out(JSON.stringify({ ...result, rows: result.rows.slice(0, args.limit) }, null, 2) + '\n');
   else io.out(formatCompare(result, args.limit));
   if (result.regressions.length > 0) {
-    io.err(`wgprof compare: ${result.regressions.length} row(s) regressed past ${args.thresholdPct}% beyond noise: ${result.regressions.map((r) => `${r.name} (${r.kind}, +${r.deltaPct!.toFixed(1)}%)`).join(', ')}\n`);
+    io.err(
+      `wgprof compare: ${result.regressions.length} row(s) regressed past ${args.thresholdPct}% beyond noise: ${result.regressions.map((r) => `${r.name} (${r.kind}, +${r.deltaPct!.toFixed(1)}%)`).join(', ')}\n`,
+    );
     return 1;
   }
   return 0;

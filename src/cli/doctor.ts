@@ -97,7 +97,9 @@ function formatText(r: DoctorReport): string {
     lines.push('  probe kernel     not checked (the null backend runs no GPU work)');
   } else if (r.probe) {
     const d = r.probe.gpuDurationsNs;
-    lines.push(`  probe kernel     max |GPU-CPU| = ${r.probe.maxAbsError.toExponential(2)}${d.length ? `; GPU time per pass ${(Math.min(...d) / 1e3).toFixed(1)}..${(Math.max(...d) / 1e3).toFixed(1)} µs` : ''}`);
+    lines.push(
+      `  probe kernel     max |GPU-CPU| = ${r.probe.maxAbsError.toExponential(2)}${d.length ? `; GPU time per pass ${(Math.min(...d) / 1e3).toFixed(1)}..${(Math.max(...d) / 1e3).toFixed(1)} µs` : ''}`,
+    );
   }
   if (a.backend === 'null') lines.push('  note             the null backend runs no GPU work; use it only for CPU-overhead measurements');
   if (r.error) lines.push(`  error            ${r.error.code}: ${r.error.message}`);

@@ -15,11 +15,20 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   config: { summary: 'validate a --profiler-config and print it normalized with its hash', load: async () => (await import('./config.js')).command },
   run: { summary: 'run the inference engine (optionally profiled)', load: async () => (await import('./run.js')).command },
   summarize: { summary: 'print the key-averages table of a trace wgprof wrote', load: async () => (await import('./summarize.js')).command },
-  serve: { summary: 'serve the engine over HTTP: OpenAI completions, /start_profile, /stop_profile, /metrics', load: async () => (await import('./serve.js')).command },
-  'bench serve': { summary: 'load-test a running server (rate or concurrency), optionally profiled', load: async () => (await import('./bench-serve.js')).command },
+  serve: {
+    summary: 'serve the engine over HTTP: OpenAI completions, /start_profile, /stop_profile, /metrics',
+    load: async () => (await import('./serve.js')).command,
+  },
+  'bench serve': {
+    summary: 'load-test a running server (rate or concurrency), optionally profiled',
+    load: async () => (await import('./bench-serve.js')).command,
+  },
   report: { summary: 'write one self-contained HTML report (charts, tables) of one or more traces', load: async () => (await import('./report.js')).command },
   compare: { summary: 'compare two traces per kernel / op / step; exit 1 on a regression', load: async () => (await import('./compare.js')).command },
-  merge: { summary: 'merge traces (workers, shards) into one, ids and pids remapped, aligned on wall clock', load: async () => (await import('./merge.js')).command },
+  merge: {
+    summary: 'merge traces (workers, shards) into one, ids and pids remapped, aligned on wall clock',
+    load: async () => (await import('./merge.js')).command,
+  },
 };
 
 /** The command `argv` names (two words first) and the arguments after its name. */
@@ -41,7 +50,7 @@ export function usage(): string {
     'commands:',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `wgprof <command> --help` for a command\'s options.',
+    "Run `wgprof <command> --help` for a command's options.",
   ].join('\n');
 }
 
@@ -59,7 +68,8 @@ export async function main(argv: string[]): Promise<number> {
   const found = findCommand(argv);
   if (!found) {
     const group = Object.keys(commands).filter((c) => c.startsWith(`${name} `));
-    const hint = group.length > 0 ? `"${name}" needs a subcommand: ${group.map((c) => `wgprof ${c}`).join(', ')}` : `unknown command ${JSON.stringify(name.slice(0, 80))}`;
+    const hint =
+      group.length > 0 ? `"${name}" needs a subcommand: ${group.map((c) => `wgprof ${c}`).join(', ')}` : `unknown command ${JSON.stringify(name.slice(0, 80))}`;
     process.stderr.write(`wgprof: ${hint}\n\n${usage()}\n`);
     return EXIT.usage;
   }

@@ -65,7 +65,10 @@ export async function runMerge(argv: string[], io: CommandIo): Promise<number> {
   if (args.json) io.out(JSON.stringify(result, null, 2) + '\n');
   else {
     io.out(`wrote ${result.path}: ${result.events} events from ${result.inputs.length} traces\n`);
-    for (const i of result.inputs) io.out(`  ${i.path}: ${i.events} events, ids +${i.idOffset}, times +${(i.shiftNs / 1e9).toFixed(3)} s, pids ${JSON.stringify(i.pids)}, devices ${JSON.stringify(i.devices)}\n`);
+    for (const i of result.inputs)
+      io.out(
+        `  ${i.path}: ${i.events} events, ids +${i.idOffset}, times +${(i.shiftNs / 1e9).toFixed(3)} s, pids ${JSON.stringify(i.pids)}, devices ${JSON.stringify(i.devices)}\n`,
+      );
   }
   return 0;
 }

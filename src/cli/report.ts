@@ -84,7 +84,14 @@ export function parseReportArgs(argv: string[]): Args | string {
   if (output === undefined) return 'missing -o OUT.html (the report to write)';
   if (traces.length === 0) return 'missing TRACE (one or more *.pt.trace.json[.gz] files)';
   if ((gflops === undefined) !== (gbps === undefined)) return '--peak-gflops and --peak-gbps go together: give both (a roof needs both)';
-  return { traces, output, calibrate, backend, ...(title !== undefined ? { title } : {}), ...(gflops !== undefined && gbps !== undefined ? { peak: { gflops, gbps } } : {}) };
+  return {
+    traces,
+    output,
+    calibrate,
+    backend,
+    ...(title !== undefined ? { title } : {}),
+    ...(gflops !== undefined && gbps !== undefined ? { peak: { gflops, gbps } } : {}),
+  };
 }
 
 /** Measures the local device's peak once (lazily) for every trace that needs it. */
@@ -98,7 +105,12 @@ function lazyMeasuredPeak(backend: GpuBackend): () => Promise<DevicePeak> {
       try {
         runtime = await requestGpuDevice({ backend });
       } catch (error) {
-        return { gflops: null, gbps: null, source: 'none', detail: `none: the trace has none and no WebGPU device was found to measure one (${errorMessage(error)}); give --peak-gflops and --peak-gbps` };
+        return {
+          gflops: null,
+          gbps: null,
+          source: 'none',
+          detail: `none: the trace has none and no WebGPU device was found to measure one (${errorMessage(error)}); give --peak-gflops and --peak-gbps`,
+        };
       }
       try {
         const m = await measureDevicePeak(runtime.device);
@@ -149,9 +161,17 @@ export async function runReport(argv: string[], io: CommandIo): Promise<number> 
       const digest = await digestTrace(path);
       warnSkipped(digest.read);
       let peak: DevicePeak | null = traceDevicePeak(digest.read.header);
-      if (!peak && args.peak) peak = { ...args.peak, source: 'given', detail: `${args.peak.gflops} GFLOP/s and ${args.peak.gbps} GB/s given on the command line` };
+      if (!peak && args.peak)
+        peak = { ...args.peak, source: 'given', detail: `${args.peak.gflops} GFLOP/s and ${args.peak.gbps} GB/s given on the command line` };
       if (!peak && args.calibrate && digest.keyAverages.hasFlops) peak = await measured();
-      peak ??= { gflops: null, gbps: null, source: 'none', detail: args.calibrate ? 'none needed: no kernel in this trace has a known cost' : 'none: not measured (--no-calibrate); give --peak-gflops and --peak-gbps' };
+      peak ??= {
+        gflops: null,
+        gbps: null,
+        source: 'none',
+        detail: args.calibrate
+          ? 'none needed: no kernel in this trace has a known cost'
+          : 'none: not measured (--no-calibrate); give --peak-gflops and --peak-gbps',
+      };
       if (peak.source === 'none' && digest.keyAverages.hasFlops) log.warn(`wgprof report: no device peak for ${path}: ${peak.detail}.`);
       traces.push({ digest, peak });
     }

@@ -10,7 +10,16 @@ import { errorMessage } from '../util/errors.js';
 import { EXIT, UsageError, type Command } from './command.js';
 import { runEngine } from './run/engine.js';
 import { formatRun } from './run/format.js';
-import { DEFAULT_REQUESTS, DEFAULT_RUN_MAX_TOKENS, MAX_BATCH_TOKENS, MAX_REQUESTS, checkDeviceLimits, loadPrompts, parseRunArgs, type RunOptions } from './run/options.js';
+import {
+  DEFAULT_REQUESTS,
+  DEFAULT_RUN_MAX_TOKENS,
+  MAX_BATCH_TOKENS,
+  MAX_REQUESTS,
+  checkDeviceLimits,
+  loadPrompts,
+  parseRunArgs,
+  type RunOptions,
+} from './run/options.js';
 import { Progress } from './run/progress.js';
 
 const help = `usage: wgprof run [options]

@@ -90,10 +90,12 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   }
   if (v.seed !== undefined) options.seed = intOption('--seed', v.seed, { min: Number.MIN_SAFE_INTEGER, what: 'seed' });
   if (v['max-slots'] !== undefined) options.maxSlots = intOption('--max-slots', v['max-slots'], { min: 1, what: 'requests decoding at once' });
-  if (v['max-batch-tokens'] !== undefined) options.maxBatchTokens = intOption('--max-batch-tokens', v['max-batch-tokens'], { min: 1, what: 'tokens per engine iteration' });
+  if (v['max-batch-tokens'] !== undefined)
+    options.maxBatchTokens = intOption('--max-batch-tokens', v['max-batch-tokens'], { min: 1, what: 'tokens per engine iteration' });
   if (v.backend !== undefined) options.backend = backendOption(v.backend);
   if (v['max-body-bytes'] !== undefined) options.maxBodyBytes = intOption('--max-body-bytes', v['max-body-bytes'], { min: 1, what: 'bytes' });
-  const attempts = v['upload-attempts'] === undefined ? undefined : intOption('--upload-attempts', v['upload-attempts'], { min: 1, what: 'tries per uploaded trace file' });
+  const attempts =
+    v['upload-attempts'] === undefined ? undefined : intOption('--upload-attempts', v['upload-attempts'], { min: 1, what: 'tries per uploaded trace file' });
   const fallbackDir = v['trace-fallback-dir'];
   if (fallbackDir === '') throw new UsageError('--trace-fallback-dir must not be empty.');
   if (attempts !== undefined || fallbackDir !== undefined) {

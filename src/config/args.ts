@@ -115,10 +115,16 @@ function dottedKeyProblem(option: string, key: string, list: boolean): ProfilerC
   if (key === '') return { path: '', message: `${option}: missing key after the '.'; e.g. --profiler-config.delay_iterations=2.` };
   if (key.includes('.')) {
     const top = clip(key.slice(0, key.indexOf('.')), 80);
-    return { path: top, message: `${option}: the profiler config is flat; ${JSON.stringify(top)} has no nested keys. Use --profiler-config.KEY=VALUE with one of: ${PROFILER_CONFIG_KEYS.join(', ')}.` };
+    return {
+      path: top,
+      message: `${option}: the profiler config is flat; ${JSON.stringify(top)} has no nested keys. Use --profiler-config.KEY=VALUE with one of: ${PROFILER_CONFIG_KEYS.join(', ')}.`,
+    };
   }
   if (list && (PROFILER_CONFIG_KEYS as string[]).includes(key) && fieldKind(key as ProfilerConfigKey) !== 'activities') {
-    return { path: key, message: `${option}: the list form (KEY+) does not apply to ${key}, which takes one value (only torch_profiler_activities is a list). Use --profiler-config.${key}=VALUE.` };
+    return {
+      path: key,
+      message: `${option}: the list form (KEY+) does not apply to ${key}, which takes one value (only torch_profiler_activities is a list). Use --profiler-config.${key}=VALUE.`,
+    };
   }
   return undefined;
 }

@@ -18,7 +18,11 @@ export class ProfilerConfigError extends WgprofError {
   readonly issues: readonly ProfilerConfigIssue[];
   constructor(issues: ProfilerConfigIssue[], options?: { cause?: unknown }) {
     const lines = issues.map((issue) => `  - ${issue.path ? `${issue.path}: ` : ''}${issue.message.replace(/\n/g, '\n    ')}`);
-    super('PROFILER_CONFIG_INVALID', `invalid profiler config (${issues.length === 1 ? '1 problem' : `${issues.length} problems`}):\n${lines.join('\n')}`, options);
+    super(
+      'PROFILER_CONFIG_INVALID',
+      `invalid profiler config (${issues.length === 1 ? '1 problem' : `${issues.length} problems`}):\n${lines.join('\n')}`,
+      options,
+    );
     this.name = 'ProfilerConfigError';
     this.issues = issues;
   }
@@ -76,7 +80,8 @@ export function fieldValueIssue(key: ProfilerConfigKey, value: unknown, coerced:
       const min = minimumOf(key);
       const meaning = ZERO_MEANS[key] ?? '';
       let fix = `Use a whole number of engine iterations such as 2 (${meaning}).`;
-      if (typeof coerced === 'number' && coerced < min) fix = `${min === 0 ? 'Iterations cannot be negative' : 'It cannot be 0'}: use ${min} or more (${meaning}).`;
+      if (typeof coerced === 'number' && coerced < min)
+        fix = `${min === 0 ? 'Iterations cannot be negative' : 'It cannot be 0'}: use ${min} or more (${meaning}).`;
       else if (typeof coerced === 'number' && Number.isFinite(coerced) && !Number.isInteger(coerced)) {
         fix = `Round it to a whole number such as ${Math.max(min, Math.round(coerced))} (${meaning}).`;
       } else if (typeof coerced === 'number' && Number.isInteger(coerced)) fix = `Use a number no larger than ${Number.MAX_SAFE_INTEGER}.`;
@@ -86,7 +91,8 @@ export function fieldValueIssue(key: ProfilerConfigKey, value: unknown, coerced:
     case 'profiler': {
       let fix = `Use "torch" (in-process traces), "cuda" (external capture range) or null (profiling off).`;
       if (value === 'proton') fix = `vLLM's 'proton' profiler (Triton Proton) runs on NVIDIA CUDA only; on WebGPU use "torch" or "cuda".`;
-      else if (typeof value === 'string' && /^\s*(null|none)\s*$/i.test(value)) fix = `Write null without quotes to turn profiling off (${cli}=null on the command line).`;
+      else if (typeof value === 'string' && /^\s*(null|none)\s*$/i.test(value))
+        fix = `Write null without quotes to turn profiling off (${cli}=null on the command line).`;
       else if (typeof value === 'string') fix = `Did you mean "${nearest(value.slice(0, 80), PROFILER_KINDS)}"? ${fix}`;
       message = `given ${given}; expected "torch", "cuda" or null. ${fix}`;
       break;

@@ -58,7 +58,7 @@ function wordAt(text: string, at: number): string | undefined {
   return WORD.exec(text)?.[0].slice(0, 60);
 }
 
-const QUOTES_HINT = ". JSON strings and keys need double quotes; in a shell, wrap the whole JSON in single quotes: --profiler-config '{\"profiler\": \"torch\"}'";
+const QUOTES_HINT = '. JSON strings and keys need double quotes; in a shell, wrap the whole JSON in single quotes: --profiler-config \'{"profiler": "torch"}\'';
 const NULL_HINT = '. JSON spells "no value" as null';
 const WORD_HINTS = new Map([
   ['True', '. JSON booleans are lowercase: true'],
@@ -80,13 +80,15 @@ function describe(text: string, { error, offset, length }: ParseError): string {
     case 'ValueExpected':
     case 'InvalidSymbol':
       if (text[offset] === '}' || text[offset] === ']') return `trailing comma before '${text[offset]}'; remove the last ','`;
-      if (text[offset] === "'" || printParseErrorCode(error) === 'PropertyNameExpected') return `expected a property name in double quotes, found ${here}${hint}`;
+      if (text[offset] === "'" || printParseErrorCode(error) === 'PropertyNameExpected')
+        return `expected a property name in double quotes, found ${here}${hint}`;
       return `expected a value (object, array, string, number, true, false or null), found ${here}${hint}`;
     case 'CommaExpected':
     case 'CloseBraceExpected':
     case 'CloseBracketExpected': {
       const number = /(-?\d[\w.+-]*)$/.exec(text.slice(0, offset + length).trimEnd())?.[1];
-      if (number && /\d/.test(text[offset] ?? '')) return `invalid number ${JSON.stringify(number.slice(0, 60))}: JSON numbers are decimal (no leading zeros, hex or suffixes)`;
+      if (number && /\d/.test(text[offset] ?? ''))
+        return `invalid number ${JSON.stringify(number.slice(0, 60))}: JSON numbers are decimal (no leading zeros, hex or suffixes)`;
       if (text.lastIndexOf('[', offset) > text.lastIndexOf('{', offset)) return `expected ',' or ']' in an array, found ${here}`;
       const name = [...text.slice(0, offset).matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)].at(-1)?.[1]?.slice(0, 60);
       return `expected ',' or '}' after the value of ${name === undefined ? 'a property' : `"${name}"`}, found ${here}${hint}`;
@@ -94,7 +96,7 @@ function describe(text: string, { error, offset, length }: ParseError): string {
     case 'ColonExpected':
       return `expected ':' after the property name "${/"((?:[^"\\]|\\.)*)"\s*$/.exec(text.slice(0, offset))?.[1]?.slice(0, 60) ?? ''}", found ${here}`;
     case 'UnexpectedEndOfString':
-      return 'unterminated string (missing closing \'"\')';
+      return "unterminated string (missing closing '\"')";
     case 'InvalidEscapeCharacter':
       return `invalid escape \\${/\\([^"\\/bfnrtu])/.exec(text.slice(offset, offset + length))?.[1] ?? ''} in a string; write a backslash as \\\\ (Windows paths: "C:\\\\traces" or "C:/traces")`;
     case 'EndOfFileExpected':

@@ -42,7 +42,10 @@ export function parseProfilerConfig(input: unknown, options: ParseProfilerConfig
 }
 
 /** parseProfilerConfig that also says which values were converted as pydantic's lax mode converts them. */
-export function validateProfilerConfig(input: unknown, options: ParseProfilerConfigOptions = {}): { config: ProfilerConfig; coerced: ProfilerConfigCoercion[] } {
+export function validateProfilerConfig(
+  input: unknown,
+  options: ParseProfilerConfigOptions = {},
+): { config: ProfilerConfig; coerced: ProfilerConfigCoercion[] } {
   let raw: unknown = input === undefined ? {} : input;
   if (typeof raw === 'string') {
     try {
@@ -84,7 +87,8 @@ export function validateProfilerConfig(input: unknown, options: ParseProfilerCon
   if (typeof resolved === 'object') issues.push(resolved);
   if (issues.length > 0 || !result.success) throw new ProfilerConfigError(issues);
   const config = { ...result.data, torch_profiler_dir: resolved as string };
-  if (config.capture_torch_profiler) log.warnOnce('profiler-config:capture', 'capture_torch_profiler has no effect on WebGPU: there is no CUDA graph capture to profile.');
+  if (config.capture_torch_profiler)
+    log.warnOnce('profiler-config:capture', 'capture_torch_profiler has no effect on WebGPU: there is no CUDA graph capture to profile.');
   return { config, coerced };
 }
 

@@ -107,7 +107,9 @@ export function nodeDirIssue(dir: string, options: DirCheckOptions = {}): Profil
   const scheme = uriScheme(dir);
   if (scheme === null) {
     const long = dir.split('/').find((part) => new TextEncoder().encode(part).length > NAME_MAX);
-    return long === undefined ? undefined : issue(`the path component ${JSON.stringify(clip(long, 40))} is longer than ${NAME_MAX} bytes (NAME_MAX); shorten it.`);
+    return long === undefined
+      ? undefined
+      : issue(`the path component ${JSON.stringify(clip(long, 40))} is longer than ${NAME_MAX} bytes (NAME_MAX); shorten it.`);
   }
   if (BUILT_IN_DIR_SCHEMES.includes(scheme)) return undefined;
   const pkg = PACKAGE_DIR_SCHEMES[scheme];

@@ -38,7 +38,11 @@ const fields = {
     "Required when profiler is 'torch'. Node: abspath(expanduser()); URIs (scheme://) kept verbatim if writable: file://, " +
       'http(s)://, s3:// and gs:// with their SDK package installed. Browser: a logical name for the trace sink; "~" is rejected.',
   ),
-  torch_profiler_with_stack: bool(true, 'If `True`, enables stack tracing in the torch profiler. Enabled by default.', 'JavaScript stack frames recorded at dispatch time.'),
+  torch_profiler_with_stack: bool(
+    true,
+    'If `True`, enables stack tracing in the torch profiler. Enabled by default.',
+    'JavaScript stack frames recorded at dispatch time.',
+  ),
   torch_profiler_with_flops: bool(
     false,
     'If `True`, enables FLOPS counting in the torch profiler. Disabled by default.',
@@ -50,7 +54,11 @@ const fields = {
     'If `True`, dumps total CUDA time in torch profiler traces. Enabled by default.',
     'Writes {worker}.{time_ns}.profiler_out.txt beside the trace: a key-averages table sorted by self GPU time.',
   ),
-  torch_profiler_record_shapes: bool(false, 'If `True`, records tensor shapes in the torch profiler. Disabled by default.', 'Input Dims / Input type on each op.'),
+  torch_profiler_record_shapes: bool(
+    false,
+    'If `True`, records tensor shapes in the torch profiler. Disabled by default.',
+    'Input Dims / Input type on each op.',
+  ),
   torch_profiler_with_memory: bool(
     false,
     'If `True`, enables memory profiling in the torch profiler. Disabled by default.',
@@ -64,8 +72,7 @@ const fields = {
   delay_iterations: count(
     0,
     0,
-    'Number of engine iterations to skip before starting profiling. Defaults to 0, meaning profiling starts immediately after ' +
-      'receiving /start_profile.',
+    'Number of engine iterations to skip before starting profiling. Defaults to 0, meaning profiling starts immediately after ' + 'receiving /start_profile.',
   ),
   max_iterations: count(0, 0, 'Maximum number of engine iterations to profile after starting profiling. Defaults to 0, meaning no limit.'),
   // ---- vLLM main ----
@@ -179,8 +186,7 @@ export function crossFieldIssues(config: Record<string, unknown>): { path: Profi
 }
 
 /** vLLM's warning_once text (vllm/config/profiler.py). */
-export const OVERHEAD_WARNING =
-  "Using 'torch' profiler with delay_iterations or max_iterations while ignore_frontend is False may result in high overhead.";
+export const OVERHEAD_WARNING = "Using 'torch' profiler with delay_iterations or max_iterations while ignore_frontend is False may result in high overhead.";
 
 /** Whether vLLM would log OVERHEAD_WARNING for this config. */
 export function wantsOverheadWarning(config: Pick<ProfilerConfig, 'profiler' | 'delay_iterations' | 'max_iterations' | 'ignore_frontend'>): boolean {

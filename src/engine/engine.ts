@@ -13,14 +13,7 @@ import { requestGpuDevice, type AdapterFacts, type GpuBackend, type GpuDeviceOpt
 import { noProfiler, type EngineProfilerHooks, type ProfileStartOptions, type ProfileStopOptions } from '../profiler/hooks.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
-import {
-  EngineRequest,
-  resolveSamplingParams,
-  tokenizePrompt,
-  type GenerateResult,
-  type Prompt,
-  type SamplingParams,
-} from './requests.js';
+import { EngineRequest, resolveSamplingParams, tokenizePrompt, type GenerateResult, type Prompt, type SamplingParams } from './requests.js';
 import { getPreset, presetNames, validateModelConfig, type PresetName } from './presets.js';
 import { deriveSeed } from './rng.js';
 import type { ModelRunnerOptions } from './runner.js';
@@ -143,7 +136,10 @@ function raisedLimits(needed: Record<string, number>): Record<string, number> | 
 export function resolveModelConfig(model: PresetName | ModelConfig): ModelConfig {
   if (typeof model === 'string') return getPreset(model);
   if (model === null || typeof model !== 'object') {
-    throw new WgprofError('UNKNOWN_MODEL', `model must be a preset name (${presetNames.join(', ')}) or a ModelConfig object (got ${model === null ? 'null' : typeof model}).`);
+    throw new WgprofError(
+      'UNKNOWN_MODEL',
+      `model must be a preset name (${presetNames.join(', ')}) or a ModelConfig object (got ${model === null ? 'null' : typeof model}).`,
+    );
   }
   return validateModelConfig(model);
 }
@@ -258,17 +254,24 @@ export class InferenceEngine implements Engine {
     this.maxSlots = parts.maxSlots;
     this.maxBatchTokens = parts.maxBatchTokens;
     this.tokenizer = parts.tokenizer;
-    this.scheduler = new Scheduler<EngineRequest>({ maxSlots: parts.maxSlots, maxBatchTokens: parts.maxBatchTokens, contextLength: parts.config.contextLength });
-    parts.device?.lost.then((info) => {
-      if (this.fatal) return; // our own destroy()
-      this.failEverything(
-        new WgprofError(
-          'DEVICE_LOST',
-          `the GPU device was lost (reason ${JSON.stringify(info.reason)}${info.message ? `: ${info.message}` : ''}); ` +
-            'unfinished requests were rejected. Create a new engine to continue.',
-        ),
-      );
-    }, () => undefined);
+    this.scheduler = new Scheduler<EngineRequest>({
+      maxSlots: parts.maxSlots,
+      maxBatchTokens: parts.maxBatchTokens,
+      contextLength: parts.config.contextLength,
+    });
+    parts.device?.lost.then(
+      (info) => {
+        if (this.fatal) return; // our own destroy()
+        this.failEverything(
+          new WgprofError(
+            'DEVICE_LOST',
+            `the GPU device was lost (reason ${JSON.stringify(info.reason)}${info.message ? `: ${info.message}` : ''}); ` +
+              'unfinished requests were rejected. Create a new engine to continue.',
+          ),
+        );
+      },
+      () => undefined,
+    );
   }
 
   generate(prompt: Prompt, params?: SamplingParams): Promise<GenerateResult>;
@@ -284,7 +287,8 @@ export class InferenceEngine implements Engine {
         return this.prepare(prompt, params);
       } catch (error) {
         this.nextRequestId = firstId;
-        if (many && error instanceof WgprofError) throw new WgprofError(error.code, `prompts[${i}]: ${error.message.slice(error.code.length + 2)}`, { cause: error });
+        if (many && error instanceof WgprofError)
+          throw new WgprofError(error.code, `prompts[${i}]: ${error.message.slice(error.code.length + 2)}`, { cause: error });
         throw error;
       }
     });
@@ -328,7 +332,11 @@ export class InferenceEngine implements Engine {
   startProfile(options?: ProfileStartOptions): void {
     this.throwIfFatal();
     // vLLM's Worker.profile(): no profiler configured is an error, not a silent no-op.
-    if (this.profiler === noProfiler) throw new WgprofError('PROFILER_NOT_ENABLED', "Profiling is not enabled. Create the engine with profiler hooks, or with a profilerConfig such as { profiler: 'torch', torch_profiler_dir: './traces' } (createEngine of src/engine/profiled.ts, the package's createEngine).");
+    if (this.profiler === noProfiler)
+      throw new WgprofError(
+        'PROFILER_NOT_ENABLED',
+        "Profiling is not enabled. Create the engine with profiler hooks, or with a profilerConfig such as { profiler: 'torch', torch_profiler_dir: './traces' } (createEngine of src/engine/profiled.ts, the package's createEngine).",
+      );
     this.profiler.start(options);
     this.profiling = true;
   }
@@ -408,12 +416,18 @@ export class InferenceEngine implements Engine {
    */
   private async drive(handles: readonly RequestHandle[]): Promise<void> {
     let open = handles.length;
-    for (const h of handles) void h.result.then(() => open--, () => open--);
+    for (const h of handles)
+      void h.result.then(
+        () => open--,
+        () => open--,
+      );
     try {
       while (open > 0 && !this.fatal && this.scheduler.hasWork()) await this.step();
     } catch (error) {
       // step() failed outside the forward (a fatal error or a bug): no request may hang on it.
-      this.failPending(error instanceof WgprofError ? error : new WgprofError('ENGINE_FAILED', `the engine loop failed: ${errorMessage(error)}`, { cause: error }));
+      this.failPending(
+        error instanceof WgprofError ? error : new WgprofError('ENGINE_FAILED', `the engine loop failed: ${errorMessage(error)}`, { cause: error }),
+      );
     }
     if (!this.fatal && this.scheduler.hasWork()) this.kick();
   }
@@ -426,7 +440,9 @@ export class InferenceEngine implements Engine {
         while (!this.fatal && this.scheduler.hasWork()) await this.step();
       } catch (error) {
         // step() failed outside the forward (a fatal error or a bug): no request may hang on it.
-        this.failPending(error instanceof WgprofError ? error : new WgprofError('ENGINE_FAILED', `the engine loop failed: ${errorMessage(error)}`, { cause: error }));
+        this.failPending(
+          error instanceof WgprofError ? error : new WgprofError('ENGINE_FAILED', `the engine loop failed: ${errorMessage(error)}`, { cause: error }),
+        );
       } finally {
         this.loop = undefined;
       }
@@ -496,7 +512,10 @@ export class InferenceEngine implements Engine {
   private checkSampled(plan: SchedulerOutput<EngineRequest>, sampled: number[]): void {
     const expected = plan.chunks.reduce((n, c) => n + (c.sample ? 1 : 0), 0);
     if (!Array.isArray(sampled) || sampled.length !== expected) {
-      throw new WgprofError('MODEL_OUTPUT_INVALID', `the runner returned ${Array.isArray(sampled) ? sampled.length : typeof sampled} sampled tokens for ${expected} sampling sequences.`);
+      throw new WgprofError(
+        'MODEL_OUTPUT_INVALID',
+        `the runner returned ${Array.isArray(sampled) ? sampled.length : typeof sampled} sampled tokens for ${expected} sampling sequences.`,
+      );
     }
     for (const id of sampled) {
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {

@@ -84,12 +84,7 @@ export function createKernelBindGroup(
  * Encodes one dispatch of `compiled` for `shape` in its own compute pass. Tells an attached profiler
  * the kernel and shape (noteDispatch) right before `dispatchWorkgroups`.
  */
-export function encodeKernel<Shape>(
-  encoder: GPUCommandEncoder,
-  compiled: CompiledKernel<Shape>,
-  shape: Shape,
-  bindGroup: GPUBindGroup,
-): void {
+export function encodeKernel<Shape>(encoder: GPUCommandEncoder, compiled: CompiledKernel<Shape>, shape: Shape, bindGroup: GPUBindGroup): void {
   const { device, kernel } = compiled;
   const workgroups = kernel.dispatch(shape);
   const limit = device.limits.maxComputeWorkgroupsPerDimension;

@@ -14,7 +14,13 @@ export interface ProfiledEngineOptions extends EngineOptions {
 }
 
 export async function createEngine(options: ProfiledEngineOptions): Promise<Engine> {
-  if (options === null || typeof options !== 'object' || options.profiler !== undefined || options.profilerConfig === undefined || options.profilerConfig === null) {
+  if (
+    options === null ||
+    typeof options !== 'object' ||
+    options.profiler !== undefined ||
+    options.profilerConfig === undefined ||
+    options.profilerConfig === null
+  ) {
     return createEngineWithHooks(options);
   }
   const { profilerConfig, ...rest } = options;

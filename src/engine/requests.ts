@@ -97,7 +97,11 @@ export function resolveSamplingParams(params: SamplingParams | undefined, defaul
 }
 
 /** Turns a prompt into token ids, checking them against the model; errors name the prompt and the fix. */
-export function tokenizePrompt(prompt: Prompt, tokenizer: Tokenizer, model: { vocabSize: number; contextLength: number }): { text: string; tokenIds: number[] } {
+export function tokenizePrompt(
+  prompt: Prompt,
+  tokenizer: Tokenizer,
+  model: { vocabSize: number; contextLength: number },
+): { text: string; tokenIds: number[] } {
   let text: string;
   let tokenIds: number[];
   if (typeof prompt === 'string') {
@@ -107,7 +111,10 @@ export function tokenizePrompt(prompt: Prompt, tokenizer: Tokenizer, model: { vo
     tokenIds = [...prompt.promptTokenIds];
     for (const [i, id] of tokenIds.entries()) {
       if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
-        throw new WgprofError('INVALID_TOKEN_ID', `promptTokenIds[${i}] is ${String(id)}; token ids must be integers in 0..${model.vocabSize - 1} for this model.`);
+        throw new WgprofError(
+          'INVALID_TOKEN_ID',
+          `promptTokenIds[${i}] is ${String(id)}; token ids must be integers in 0..${model.vocabSize - 1} for this model.`,
+        );
       }
     }
     text = tokenizer.decode(tokenIds);

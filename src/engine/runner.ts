@@ -64,20 +64,25 @@ const SITES = ['embedding', 'layerNorm', 'qkv', 'attnProj', 'fc', 'fcProj', 'kvA
 type Site = (typeof SITES)[number];
 
 /** Device limits a runner for `config` needs (pass them as requestGpuDevice's requiredLimits). */
-export function modelDeviceLimits(config: ModelConfig, options: Pick<ModelRunnerOptions, 'maxSlots' | 'maxBatchTokens'>): {
+export function modelDeviceLimits(
+  config: ModelConfig,
+  options: Pick<ModelRunnerOptions, 'maxSlots' | 'maxBatchTokens'>,
+): {
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
 } {
   const { vocabSize, dModel: d, contextLength, dFF } = config;
-  const largest = 4 * Math.max(
-    vocabSize * d,
-    contextLength * d,
-    d * 3 * d,
-    d * dFF,
-    options.maxSlots * contextLength * d,
-    options.maxBatchTokens * Math.max(3 * d, dFF),
-    options.maxSlots * vocabSize,
-  );
+  const largest =
+    4 *
+    Math.max(
+      vocabSize * d,
+      contextLength * d,
+      d * 3 * d,
+      d * dFF,
+      options.maxSlots * contextLength * d,
+      options.maxBatchTokens * Math.max(3 * d, dFF),
+      options.maxSlots * vocabSize,
+    );
   return { maxStorageBufferBindingSize: largest, maxBufferSize: largest };
 }
 
@@ -293,9 +298,16 @@ class GpuModelRunner implements ModelRunner {
       if (!prepared) return [];
       const readback = this.#idsReadback;
       const bytes = 4 * prepared.sampleCount;
-      const ids = await this.#run(prepared, batch, (encoder) => {
-        if (bytes > 0) encoder.copyBufferToBuffer(this.#ids, 0, readback, 0, bytes);
-      }, bytes > 0 ? readback : undefined, bytes, true);
+      const ids = await this.#run(
+        prepared,
+        batch,
+        (encoder) => {
+          if (bytes > 0) encoder.copyBufferToBuffer(this.#ids, 0, readback, 0, bytes);
+        },
+        bytes > 0 ? readback : undefined,
+        bytes,
+        true,
+      );
       const out = [...new Uint32Array(ids)];
       if (this.deviceDoesNoWork) return out.map((id) => id % this.config.vocabSize);
       const bad = out.findIndex((id) => id >= this.config.vocabSize);
@@ -319,9 +331,16 @@ class GpuModelRunner implements ModelRunner {
       this.#logitsReadback ??= this.#buffer('model.logits.readback', 4 * this.maxSlots * V, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
       const readback = this.#logitsReadback;
       const bytes = 4 * prepared.sampleCount * V;
-      const data = await this.#run(prepared, batch, (encoder) => {
-        if (bytes > 0) encoder.copyBufferToBuffer(this.#logits, 0, readback, 0, bytes);
-      }, bytes > 0 ? readback : undefined, bytes, false);
+      const data = await this.#run(
+        prepared,
+        batch,
+        (encoder) => {
+          if (bytes > 0) encoder.copyBufferToBuffer(this.#logits, 0, readback, 0, bytes);
+        },
+        bytes > 0 ? readback : undefined,
+        bytes,
+        false,
+      );
       const all = new Float32Array(data);
       return Array.from({ length: prepared.sampleCount }, (_, s) => all.slice(s * V, (s + 1) * V));
     });

@@ -71,7 +71,7 @@ function checkPositiveInteger(field: string, value: number, hint: string): void 
 export function validateSchedulerConfig(config: SchedulerConfig): void {
   checkPositiveInteger('maxSlots', config.maxSlots, 'it is how many requests hold a KV-cache slot at once (e.g. 4).');
   checkPositiveInteger('maxBatchTokens', config.maxBatchTokens, 'it is the token budget of one iteration (e.g. 128).');
-  checkPositiveInteger('contextLength', config.contextLength, 'it is the model\'s maximum tokens per request.');
+  checkPositiveInteger('contextLength', config.contextLength, "it is the model's maximum tokens per request.");
   if (config.maxBatchTokens < config.maxSlots) {
     // vLLM has the same rule (max_num_batched_tokens >= max_num_seqs): otherwise decoding requests
     // can be starved of their one token per iteration.

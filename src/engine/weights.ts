@@ -155,10 +155,7 @@ export function validateWeights(weights: ModelWeights, config: ModelConfig): voi
     const want = t.shape.reduce((a, b) => a * b, 1);
     if (!(data instanceof Float32Array) || data.length !== want) {
       const got = data instanceof Float32Array ? `${data.length} floats` : typeof data;
-      throw new WgprofError(
-        'INVALID_WEIGHTS',
-        `tensor ${t.name} has ${got}; model "${config.name}" needs [${t.shape.join(', ')}] = ${want} floats.`,
-      );
+      throw new WgprofError('INVALID_WEIGHTS', `tensor ${t.name} has ${got}; model "${config.name}" needs [${t.shape.join(', ')}] = ${want} floats.`);
     }
   }
 }
@@ -209,7 +206,10 @@ export function readSafetensorsHeader(bytes: Uint8Array): { entries: Map<string,
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (8 + headerLength > bytes.byteLength) {
-    throw new WgprofError('INVALID_WEIGHTS', `safetensors header length ${headerLength} exceeds the file (${bytes.byteLength} bytes); is this a .safetensors file?`);
+    throw new WgprofError(
+      'INVALID_WEIGHTS',
+      `safetensors header length ${headerLength} exceeds the file (${bytes.byteLength} bytes); is this a .safetensors file?`,
+    );
   }
   let header: Record<string, unknown>;
   try {

@@ -14,7 +14,6 @@ import { isNode } from '../util/runtime.js';
 
 export type GpuBackend = 'auto' | 'vulkan' | 'null';
 
-
 export interface GpuDeviceOptions {
   /** Node only. 'auto' = a hardware Vulkan GPU if present, else SwiftShader; 'null' = Dawn's null backend. */
   backend?: GpuBackend;
@@ -32,7 +31,6 @@ export interface GpuDeviceOptions {
   dawnOptions?: string[];
   label?: string;
 }
-
 
 export interface GpuRuntime {
   device: GPUDevice;
@@ -139,7 +137,7 @@ async function requestNodeDevice(options: GpuDeviceOptions): Promise<GpuRuntime>
     throw new WgprofError(
       'NO_ADAPTER',
       `dawn.node found no WebGPU adapter (backend ${backend}; tried ${tried.join('; ')}). ` +
-        'Without a GPU, install Debian\'s chromium package, which ships the SwiftShader Vulkan driver, and the Vulkan ' +
+        "Without a GPU, install Debian's chromium package, which ships the SwiftShader Vulkan driver, and the Vulkan " +
         'loader: `apt-get update && apt-get install -y chromium libvulkan1` (or set VK_ICD_FILENAMES to a Vulkan ICD json). ' +
         'With a GPU, install its Vulkan driver (e.g. mesa-vulkan-drivers or the NVIDIA driver).',
     );
@@ -168,7 +166,14 @@ async function requestNodeDevice(options: GpuDeviceOptions): Promise<GpuRuntime>
 function quantizationDisabled(dawnOptions: readonly string[]): boolean {
   const key = 'disable-dawn-features=';
   const last = dawnOptions.filter((o) => o.startsWith(key)).at(-1);
-  return last !== undefined && last.slice(key.length).split(',').map((f) => f.trim()).includes('timestamp_quantization');
+  return (
+    last !== undefined &&
+    last
+      .slice(key.length)
+      .split(',')
+      .map((f) => f.trim())
+      .includes('timestamp_quantization')
+  );
 }
 
 /** dawn.node GPU instances with live devices (see requestNodeDevice). */

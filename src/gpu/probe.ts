@@ -35,18 +35,32 @@ export async function runProbe(device: GPUDevice, passes = 8, elements = 4096): 
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label: 'wgprof_probe', code: PROBE_WGSL });
   const pipeline = device.createComputePipeline({ label: 'wgprof_probe', layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const data = device.createBuffer({ label: 'wgprof_probe.data', size: input.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const data = device.createBuffer({
+    label: 'wgprof_probe.data',
+    size: input.byteLength,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
   const readback = device.createBuffer({ label: 'wgprof_probe.readback', size: input.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(data, 0, input);
-  const bindGroup = device.createBindGroup({ label: 'wgprof_probe', layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: data } }] });
+  const bindGroup = device.createBindGroup({
+    label: 'wgprof_probe',
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: data } }],
+  });
   const timed = device.features.has('timestamp-query');
   const querySet = timed ? device.createQuerySet({ label: 'wgprof_probe.queries', type: 'timestamp', count: passes * 2 }) : undefined;
-  const resolve = timed ? device.createBuffer({ label: 'wgprof_probe.resolve', size: passes * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) : undefined;
-  const ticksBuffer = timed ? device.createBuffer({ label: 'wgprof_probe.ticks', size: passes * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }) : undefined;
+  const resolve = timed
+    ? device.createBuffer({ label: 'wgprof_probe.resolve', size: passes * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
+    : undefined;
+  const ticksBuffer = timed
+    ? device.createBuffer({ label: 'wgprof_probe.ticks', size: passes * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+    : undefined;
   const encoder = device.createCommandEncoder({ label: 'wgprof_probe' });
   for (let p = 0; p < passes; p++) {
     const pass = encoder.beginComputePass(
-      querySet ? { label: 'wgprof_probe', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 } } : { label: 'wgprof_probe' },
+      querySet
+        ? { label: 'wgprof_probe', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * p, endOfPassWriteIndex: 2 * p + 1 } }
+        : { label: 'wgprof_probe' },
     );
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);

@@ -50,7 +50,9 @@ export class ClockPings {
     })().catch((error: unknown) => {
       // Pings only tighten the fit: losing them loses no data (the workload's own submits still bracket
       // it), so a failure — typically the device destroyed before the window was collected — is logged, not reported.
-      log.debug(`a clock calibration ping failed (${errorMessage(error) || (error instanceof Error ? error.name : 'no message')}); the clock fit uses the workload's submits alone.`);
+      log.debug(
+        `a clock calibration ping failed (${errorMessage(error) || (error instanceof Error ? error.name : 'no message')}); the clock fit uses the workload's submits alone.`,
+      );
     });
     window.pending.add(run);
     void run.finally(() => window.pending.delete(run));

@@ -89,8 +89,12 @@ export function alignClock(samples: readonly SubmitSample[], options: AlignClock
   const maxDev = options.maxScaleDeviation ?? 1e-3;
   const usable = samples.map(
     (s) =>
-      Number.isFinite(s.firstTick) && Number.isFinite(s.lastTick) && Number.isFinite(s.cpuSubmitNs) && Number.isFinite(s.cpuDoneNs) &&
-      s.lastTick >= s.firstTick && s.cpuDoneNs >= s.cpuSubmitNs,
+      Number.isFinite(s.firstTick) &&
+      Number.isFinite(s.lastTick) &&
+      Number.isFinite(s.cpuSubmitNs) &&
+      Number.isFinite(s.cpuDoneNs) &&
+      s.lastTick >= s.firstTick &&
+      s.cpuDoneNs >= s.cpuSubmitNs,
   );
   const good = samples.filter((_, i) => usable[i]);
   if (good.length === 0) return undefined;
@@ -110,7 +114,14 @@ export function alignClock(samples: readonly SubmitSample[], options: AlignClock
   const one = intersect(good, 1, slack);
   if (one.lo <= one.hi) {
     const offset = (one.lo + one.hi) / 2;
-    return finish(CLOCK_METHODS.bracket, 1, samples.map((_, i) => (usable[i] ? offset : undefined)), (one.hi - one.lo) / 2, good.length, offset);
+    return finish(
+      CLOCK_METHODS.bracket,
+      1,
+      samples.map((_, i) => (usable[i] ? offset : undefined)),
+      (one.hi - one.lo) / 2,
+      good.length,
+      offset,
+    );
   }
 
   // 2. One offset, fitted scale: width(scale) = hi(scale) - lo(scale) is concave (min of linear minus max of linear).
@@ -131,7 +142,14 @@ export function alignClock(samples: readonly SubmitSample[], options: AlignClock
     const best = intersect(good, scale, slack);
     if (best.lo <= best.hi) {
       const offset = (best.lo + best.hi) / 2;
-      return finish(CLOCK_METHODS.scaled, scale, samples.map((_, i) => (usable[i] ? offset : undefined)), (best.hi - best.lo) / 2, good.length, offset);
+      return finish(
+        CLOCK_METHODS.scaled,
+        scale,
+        samples.map((_, i) => (usable[i] ? offset : undefined)),
+        (best.hi - best.lo) / 2,
+        good.length,
+        offset,
+      );
     }
   }
 

@@ -175,7 +175,10 @@ export class CaptureCore {
     if (mode === 'inside' && typeof native['writeTimestamp'] !== 'function') {
       // The feature is on the device but this runtime's pass has no writeTimestamp: fall back for good.
       this.mode = 'pass-boundaries';
-      log.warnOnce('instrument.no-writeTimestamp', 'the device reports inside-pass timestamps but compute passes lack writeTimestamp(); using pass-boundary timestamps.');
+      log.warnOnce(
+        'instrument.no-writeTimestamp',
+        'the device reports inside-pass timestamps but compute passes lack writeTimestamp(); using pass-boundary timestamps.',
+      );
       native['end']!.call(pass);
       enc.boundary = boundaryBefore;
       return this.beginPass(enc, desc);

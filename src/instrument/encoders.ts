@@ -28,7 +28,15 @@ const MAP_READ = 0x0001;
 const COPY_TICK_LABEL = 'wgprof.copy-tick';
 
 /** Encoder commands we do not time: each ends the neighbourhood of the copies around it. */
-const UNTIMED_COMMANDS = ['beginRenderPass', 'clearBuffer', 'copyBufferToTexture', 'copyTextureToBuffer', 'copyTextureToTexture', 'resolveQuerySet', 'writeTimestamp'] as const;
+const UNTIMED_COMMANDS = [
+  'beginRenderPass',
+  'clearBuffer',
+  'copyBufferToTexture',
+  'copyTextureToBuffer',
+  'copyTextureToTexture',
+  'resolveQuerySet',
+  'writeTimestamp',
+] as const;
 
 /** An instrumented, unfinished (or finished, unsubmitted) encoder and what it recorded. */
 export class EncoderState implements EncodedWork {
@@ -135,7 +143,10 @@ export function closeCopies(enc: EncoderState, tick: TickSlot): TickSlot {
 export function tickPass(enc: EncoderState): TickSlot {
   const index = enc.queries.allocOne();
   const slice = enc.queries.current!;
-  const pass = enc.native['beginComputePass']!.call(enc.encoder, { label: COPY_TICK_LABEL, timestampWrites: { querySet: slice.set, endOfPassWriteIndex: index } }) as GPUComputePassEncoder;
+  const pass = enc.native['beginComputePass']!.call(enc.encoder, {
+    label: COPY_TICK_LABEL,
+    timestampWrites: { querySet: slice.set, endOfPassWriteIndex: index },
+  }) as GPUComputePassEncoder;
   (Object.getPrototypeOf(pass) as Proto)['end']!.call(pass);
   enc.tickPasses++;
   return { slice, index };

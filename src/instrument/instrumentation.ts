@@ -240,7 +240,8 @@ export class Instrumentation {
     const window = this.core.capturing ? this.core.window : undefined;
     if (!window) return 0;
     const o = this.options;
-    const perDispatch = HEAP_BYTES.dispatch + (o.withStack ? HEAP_BYTES.stack : 0) + (o.recordShapes ? HEAP_BYTES.shapes : 0) + (o.withFlops ? HEAP_BYTES.cost : 0);
+    const perDispatch =
+      HEAP_BYTES.dispatch + (o.withStack ? HEAP_BYTES.stack : 0) + (o.recordShapes ? HEAP_BYTES.shapes : 0) + (o.withFlops ? HEAP_BYTES.cost : 0);
     return window.log.length * perDispatch + window.copies.length * HEAP_BYTES.copy + this.ledger.pendingRecords * HEAP_BYTES.memory;
   }
 
@@ -288,7 +289,10 @@ export class Instrumentation {
       throw new WgprofError('INVALID_DEVICE', `attach() expects a GPUDevice; got ${device === null ? 'null' : typeof device}.`);
     }
     if (attachedDevices.get(device)) {
-      throw new WgprofError('ALREADY_ATTACHED', `device "${device.label}" already has an attached Instrumentation; detach() it first (one instrumentation per device).`);
+      throw new WgprofError(
+        'ALREADY_ATTACHED',
+        `device "${device.label}" already has an attached Instrumentation; detach() it first (one instrumentation per device).`,
+      );
     }
     attachedDevices.set(device, this);
     this.device = device;
@@ -417,7 +421,11 @@ export class Instrumentation {
   private async collect(window: CaptureWindow, strict: boolean): Promise<Captured | undefined> {
     while (window.pending.size > 0) await Promise.all([...window.pending]);
     if (window.collected) {
-      if (strict) throw new WgprofError('WINDOW_COLLECTED', 'this capture window was already collected (by flush() or an earlier collect()); each window is collected once.');
+      if (strict)
+        throw new WgprofError(
+          'WINDOW_COLLECTED',
+          'this capture window was already collected (by flush() or an earlier collect()); each window is collected once.',
+        );
       return undefined;
     }
     window.collected = true;
@@ -459,7 +467,15 @@ export class Instrumentation {
   private merge(parts: Captured[]): Captured {
     if (parts.length === 1) return parts[0]!;
     const stats = emptyCaptureStats();
-    const merged: Captured = { dispatches: [], copies: [], memory: [] as MemoryRecord[], timestamps: { mode: 'none', quantized: null }, stats, submits: [], errors: [] };
+    const merged: Captured = {
+      dispatches: [],
+      copies: [],
+      memory: [] as MemoryRecord[],
+      timestamps: { mode: 'none', quantized: null },
+      stats,
+      submits: [],
+      errors: [],
+    };
     for (const part of parts) {
       merged.dispatches.push(...part.dispatches);
       merged.copies.push(...part.copies);
@@ -512,8 +528,7 @@ export class Instrumentation {
           'a probe found its timestamp query sets valid, so each dispatch is timed with writeTimestamp inside its pass.';
         this.modeNote = undefined;
       } else {
-        this.modeReason = this.modeNote =
-          noTimestampsNote(device) + ` It has "${INSIDE_PASSES}", but a probe found timestamp query sets invalid on it.`;
+        this.modeReason = this.modeNote = noTimestampsNote(device) + ` It has "${INSIDE_PASSES}", but a probe found timestamp query sets invalid on it.`;
       }
       log.warnOnce(`instrument.mode.${device.label}`, `device "${device.label}": GPU timing mode ${core.mode}: ${this.modeReason}`);
     });
@@ -539,27 +554,31 @@ export class Instrumentation {
     const patch = (this.queuePatch = new OwnPatch(queue));
     const core = this.core;
     const readback = this.readback!;
-    patch.define('submit', (original) =>
-      function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
-        const submit = original();
-        if (!core.hasFinishedWork) return submit.apply(this, arguments) as undefined;
-        const list = Array.isArray(buffers) ? (buffers as GPUCommandBuffer[]) : [...buffers];
-        const states = core.takeSubmitted(list);
-        if (states.length === 0) return submit.call(this, list) as undefined;
-        readback.submit(this, list, states, submit);
-        return undefined;
-      },
+    patch.define(
+      'submit',
+      (original) =>
+        function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
+          const submit = original();
+          if (!core.hasFinishedWork) return submit.apply(this, arguments) as undefined;
+          const list = Array.isArray(buffers) ? (buffers as GPUCommandBuffer[]) : [...buffers];
+          const states = core.takeSubmitted(list);
+          if (states.length === 0) return submit.call(this, list) as undefined;
+          readback.submit(this, list, states, submit);
+          return undefined;
+        },
     );
-    patch.define('writeBuffer', (original) =>
-      function (this: GPUQueue, _buffer: GPUBuffer, _offset: number, data: BufferSource, dataOffset?: number, size?: number) {
-        const writeBuffer = original();
-        if (!core.capturing) return writeBuffer.apply(this, arguments);
-        const launchStartNs = core.clock();
-        const result = writeBuffer.apply(this, arguments);
-        const launchEndNs = core.clock();
-        core.recordCopy(core.window!, 'HtoD', sourceBytes(data, dataOffset, size), 'writeBuffer', launchStartNs, launchEndNs);
-        return result;
-      },
+    patch.define(
+      'writeBuffer',
+      (original) =>
+        function (this: GPUQueue, _buffer: GPUBuffer, _offset: number, data: BufferSource, dataOffset?: number, size?: number) {
+          const writeBuffer = original();
+          if (!core.capturing) return writeBuffer.apply(this, arguments);
+          const launchStartNs = core.clock();
+          const result = writeBuffer.apply(this, arguments);
+          const launchEndNs = core.clock();
+          core.recordCopy(core.window!, 'HtoD', sourceBytes(data, dataOffset, size), 'writeBuffer', launchStartNs, launchEndNs);
+          return result;
+        },
     );
   }
 }

@@ -53,37 +53,49 @@ export class MemoryLedger {
 
   install(patch: OwnPatch<GPUDevice>): void {
     const ledger = this;
-    patch.define('createBuffer', (original) =>
-      function (this: GPUDevice, desc: GPUBufferDescriptor) {
-        const buffer = original().apply(this, arguments) as GPUBuffer;
-        ledger.track(buffer, 'buffer', buffer.size, desc.label);
-        return buffer;
-      },
+    patch.define(
+      'createBuffer',
+      (original) =>
+        function (this: GPUDevice, desc: GPUBufferDescriptor) {
+          const buffer = original().apply(this, arguments) as GPUBuffer;
+          ledger.track(buffer, 'buffer', buffer.size, desc.label);
+          return buffer;
+        },
     );
-    patch.define('createQuerySet', (original) =>
-      function (this: GPUDevice, desc: GPUQuerySetDescriptor) {
-        const set = original().apply(this, arguments) as GPUQuerySet;
-        // Every query type stores 8 bytes per query (timestamps: u64 ticks; occlusion: u64 counts).
-        ledger.track(set, 'querySet', desc.count * 8, desc.label);
-        return set;
-      },
+    patch.define(
+      'createQuerySet',
+      (original) =>
+        function (this: GPUDevice, desc: GPUQuerySetDescriptor) {
+          const set = original().apply(this, arguments) as GPUQuerySet;
+          // Every query type stores 8 bytes per query (timestamps: u64 ticks; occlusion: u64 counts).
+          ledger.track(set, 'querySet', desc.count * 8, desc.label);
+          return set;
+        },
     );
-    patch.define('createTexture', (original) =>
-      function (this: GPUDevice, desc: GPUTextureDescriptor) {
-        const texture = original().apply(this, arguments) as GPUTexture;
-        const bytes = textureBytes(desc);
-        if (bytes !== undefined) ledger.track(texture, 'texture', bytes, desc.label);
-        else log.warnOnce(`instrument.texture-format.${desc.format}`, `memory: texture format "${desc.format}" has no known size; its textures are not counted.`);
-        return texture;
-      },
+    patch.define(
+      'createTexture',
+      (original) =>
+        function (this: GPUDevice, desc: GPUTextureDescriptor) {
+          const texture = original().apply(this, arguments) as GPUTexture;
+          const bytes = textureBytes(desc);
+          if (bytes !== undefined) ledger.track(texture, 'texture', bytes, desc.label);
+          else
+            log.warnOnce(
+              `instrument.texture-format.${desc.format}`,
+              `memory: texture format "${desc.format}" has no known size; its textures are not counted.`,
+            );
+          return texture;
+        },
     );
-    patch.define('destroy', (original) =>
-      function (this: GPUDevice) {
-        // Destroying the device frees everything it owns.
-        ledger.tracker.freeAll(ledger.clock(), ledger.recording());
-        ledger.live.clear();
-        return original().apply(this, arguments);
-      },
+    patch.define(
+      'destroy',
+      (original) =>
+        function (this: GPUDevice) {
+          // Destroying the device frees everything it owns.
+          ledger.tracker.freeAll(ledger.clock(), ledger.recording());
+          ledger.live.clear();
+          return original().apply(this, arguments);
+        },
     );
   }
 

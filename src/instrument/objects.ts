@@ -58,14 +58,16 @@ export class DeviceObjects {
   install(patch: OwnPatch<GPUDevice>): void {
     const modules = this.modules;
     const bindGroupBytes = this.bindGroupBytes;
-    patch.define('createShaderModule', (original) =>
-      function (this: GPUDevice, desc: GPUShaderModuleDescriptor) {
-        const module = original().apply(this, arguments) as GPUShaderModule;
-        const info: ModuleInfo = { code: desc.code };
-        if (desc.label) info.label = desc.label;
-        modules.set(module, info);
-        return module;
-      },
+    patch.define(
+      'createShaderModule',
+      (original) =>
+        function (this: GPUDevice, desc: GPUShaderModuleDescriptor) {
+          const module = original().apply(this, arguments) as GPUShaderModule;
+          const info: ModuleInfo = { code: desc.code };
+          if (desc.label) info.label = desc.label;
+          modules.set(module, info);
+          return module;
+        },
     );
     const note = (pipeline: GPUComputePipeline, desc: GPUComputePipelineDescriptor): void => {
       const info: PipelineInfo = { module: desc.compute.module };
@@ -73,30 +75,36 @@ export class DeviceObjects {
       if (desc.compute.constants) info.constants = desc.compute.constants as Record<string, number>;
       this.pipelines.set(pipeline, info);
     };
-    patch.define('createComputePipeline', (original) =>
-      function (this: GPUDevice, desc: GPUComputePipelineDescriptor) {
-        const pipeline = original().apply(this, arguments) as GPUComputePipeline;
-        note(pipeline, desc);
-        return pipeline;
-      },
-    );
-    patch.define('createComputePipelineAsync', (original) =>
-      function (this: GPUDevice, desc: GPUComputePipelineDescriptor) {
-        const promise = original().apply(this, arguments) as Promise<GPUComputePipeline>;
-        // Rejections pass through to the caller untouched; noting cannot throw.
-        return promise.then((pipeline) => {
+    patch.define(
+      'createComputePipeline',
+      (original) =>
+        function (this: GPUDevice, desc: GPUComputePipelineDescriptor) {
+          const pipeline = original().apply(this, arguments) as GPUComputePipeline;
           note(pipeline, desc);
           return pipeline;
-        });
-      },
+        },
     );
-    patch.define('createBindGroup', (original) =>
-      function (this: GPUDevice, desc: GPUBindGroupDescriptor) {
-        const group = original().apply(this, arguments) as GPUBindGroup;
-        // Sizes now, not at dispatch: callers reuse and mutate descriptor objects between creations.
-        bindGroupBytes.set(group, bindGroupBufferBytes(desc.entries));
-        return group;
-      },
+    patch.define(
+      'createComputePipelineAsync',
+      (original) =>
+        function (this: GPUDevice, desc: GPUComputePipelineDescriptor) {
+          const promise = original().apply(this, arguments) as Promise<GPUComputePipeline>;
+          // Rejections pass through to the caller untouched; noting cannot throw.
+          return promise.then((pipeline) => {
+            note(pipeline, desc);
+            return pipeline;
+          });
+        },
+    );
+    patch.define(
+      'createBindGroup',
+      (original) =>
+        function (this: GPUDevice, desc: GPUBindGroupDescriptor) {
+          const group = original().apply(this, arguments) as GPUBindGroup;
+          // Sizes now, not at dispatch: callers reuse and mutate descriptor objects between creations.
+          bindGroupBytes.set(group, bindGroupBufferBytes(desc.entries));
+          return group;
+        },
     );
   }
 
@@ -124,7 +132,10 @@ export class DeviceObjects {
       info.parsed =
         code === undefined
           ? { workgroupSize: undefined, workgroupMemoryBytes: undefined }
-          : { workgroupSize: parseWorkgroupSize(code, info.entryPoint, info.constants), workgroupMemoryBytes: parseWorkgroupMemoryBytes(code, info.entryPoint, info.constants) };
+          : {
+              workgroupSize: parseWorkgroupSize(code, info.entryPoint, info.constants),
+              workgroupMemoryBytes: parseWorkgroupMemoryBytes(code, info.entryPoint, info.constants),
+            };
     }
     return info.parsed;
   }

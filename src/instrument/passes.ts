@@ -361,4 +361,3 @@ function buildPassClass(native: Proto): PassClass {
   }
   return InstrumentedPass;
 }
-

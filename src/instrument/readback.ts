@@ -87,7 +87,11 @@ export class Readback {
       },
       (error: unknown) => {
         for (const w of windows) w.pending.delete(done);
-        const failure = new WgprofError('READBACK_FAILED', `timestamp readback of submit ${seq} failed: ${errorMessage(error) || `${error instanceof Error ? error.name : 'the map'} with no message: the device was destroyed or lost before the timestamps were read (await profiler.stop() before device.destroy())`}; its dispatches have no GPU interval.`, { cause: error });
+        const failure = new WgprofError(
+          'READBACK_FAILED',
+          `timestamp readback of submit ${seq} failed: ${errorMessage(error) || `${error instanceof Error ? error.name : 'the map'} with no message: the device was destroyed or lost before the timestamps were read (await profiler.stop() before device.destroy())`}; its dispatches have no GPU interval.`,
+          { cause: error },
+        );
         for (const w of windows) w.errors.push(failure);
         this.releasePair(pair, true);
       },
@@ -138,7 +142,11 @@ export class Readback {
       this.releasePair(pair, false);
     } catch (error) {
       submit.ran = false;
-      const failure = new WgprofError('READBACK_FAILED', `reading the timestamps of submit ${submit.seq} failed: ${errorMessage(error) || `${error instanceof Error ? error.name : 'the read'} with no message: the device was destroyed or lost before the timestamps were read (await profiler.stop() before device.destroy())`}.`, { cause: error });
+      const failure = new WgprofError(
+        'READBACK_FAILED',
+        `reading the timestamps of submit ${submit.seq} failed: ${errorMessage(error) || `${error instanceof Error ? error.name : 'the read'} with no message: the device was destroyed or lost before the timestamps were read (await profiler.stop() before device.destroy())`}.`,
+        { cause: error },
+      );
       for (const w of windows) w.errors.push(failure);
       this.releasePair(pair, true);
     }

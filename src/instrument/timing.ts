@@ -87,7 +87,12 @@ export function timeWindow(window: CaptureWindow, records: readonly { gpuStartNs
   if (samples.length > 0) {
     for (const ping of window.pings) {
       ticks.see(ping.beginTick, ping.endTick);
-      samples.push({ cpuSubmitNs: ping.cpuSubmitNs, cpuDoneNs: ping.cpuDoneNs, firstTick: Number(ping.beginTick - ticks.base!), lastTick: Number(ping.endTick - ticks.base!) });
+      samples.push({
+        cpuSubmitNs: ping.cpuSubmitNs,
+        cpuDoneNs: ping.cpuDoneNs,
+        firstTick: Number(ping.beginTick - ticks.base!),
+        lastTick: Number(ping.endTick - ticks.base!),
+      });
       sampleTimings.push([]);
     }
   }
@@ -120,7 +125,13 @@ export function timeWindow(window: CaptureWindow, records: readonly { gpuStartNs
 }
 
 /** The trace's TimestampInfo for a window: the mode, quantization, and every reason GPU times are missing. */
-export function timestampInfo(mode: TimestampMode, modeNote: string | undefined, reason: string | undefined, stats: CaptureStats, ticks: TickHistory): TimestampInfo {
+export function timestampInfo(
+  mode: TimestampMode,
+  modeNote: string | undefined,
+  reason: string | undefined,
+  stats: CaptureStats,
+  ticks: TickHistory,
+): TimestampInfo {
   const info: TimestampInfo = { mode, quantized: null };
   if (reason !== undefined) info.reason = reason;
   const notes: string[] = [];

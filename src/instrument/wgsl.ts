@@ -56,17 +56,16 @@ function computeEntryPoint(src: string, entryPoint: string | undefined): { attrs
  * The workgroup size of `entryPoint` (or of the only `@compute` function when none is named), with
  * pipeline-overridable constants taken from `constants` first, then from their initializers.
  */
-export function parseWorkgroupSize(
-  code: string,
-  entryPoint?: string,
-  constants?: Readonly<Record<string, number>>,
-): WorkgroupSize | undefined {
+export function parseWorkgroupSize(code: string, entryPoint?: string, constants?: Readonly<Record<string, number>>): WorkgroupSize | undefined {
   const src = stripComments(code);
   const chosen = computeEntryPoint(src, entryPoint);
   if (!chosen) return undefined;
   const sizeMatch = /@\s*workgroup_size\s*\(([^()]*)\)/.exec(chosen.attrs);
   if (!sizeMatch) return undefined;
-  const parts = (sizeMatch[1] ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const parts = (sizeMatch[1] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   if (parts.length < 1 || parts.length > 3) return undefined;
   const size: number[] = [];
   for (const part of parts) {

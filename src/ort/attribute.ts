@@ -208,7 +208,10 @@ export function attributeCapture(record: CaptureRecord, input: AttributionInput)
   }
   for (const profile of input.profiles ?? []) {
     const mine = runs.map((run, r) => (run.sessionId === profile.sessionId ? r : -1)).filter((r) => r >= 0);
-    const split = profileRuns(profile.events, mine.map((r) => perRun[r]!.length));
+    const split = profileRuns(
+      profile.events,
+      mine.map((r) => perRun[r]!.length),
+    );
     if (!split) continue;
     mine.forEach((r, j) => {
       const run = split[j]!;
@@ -240,7 +243,10 @@ export function attributeCapture(record: CaptureRecord, input: AttributionInput)
       list = undefined;
     }
     if (list) {
-      known.set(key, list.map(({ ortStartTick: _s, ortEndTick: _e, ...rest }) => rest));
+      known.set(
+        key,
+        list.map(({ ortStartTick: _s, ortEndTick: _e, ...rest }) => rest),
+      );
     } else {
       list = known.get(key);
     }
@@ -280,7 +286,12 @@ function applyAttribution(d: DispatchRecord, a: KernelAttribution, singleDispatc
 }
 
 /** Places ORT-timed dispatches on the CPU clock: one offset bracketing every run (alignClock). */
-function placeOrtTimes(untimed: { d: DispatchRecord; a: KernelAttribution; run: number }[], runs: readonly RunSpan[], build: OrtBuild, stats: AttributionStats): number {
+function placeOrtTimes(
+  untimed: { d: DispatchRecord; a: KernelAttribution; run: number }[],
+  runs: readonly RunSpan[],
+  build: OrtBuild,
+  stats: AttributionStats,
+): number {
   if (untimed.length === 0) return 0;
   const byRun = new Map<number, { first: number; last: number }>();
   for (const { a, run } of untimed) {
@@ -290,7 +301,12 @@ function placeOrtTimes(untimed: { d: DispatchRecord; a: KernelAttribution; run: 
     byRun.set(run, span);
   }
   const order = [...byRun.keys()];
-  const samples: SubmitSample[] = order.map((r) => ({ cpuSubmitNs: runs[r]!.startNs, cpuDoneNs: runs[r]!.endNs, firstTick: byRun.get(r)!.first, lastTick: byRun.get(r)!.last }));
+  const samples: SubmitSample[] = order.map((r) => ({
+    cpuSubmitNs: runs[r]!.startNs,
+    cpuDoneNs: runs[r]!.endNs,
+    firstTick: byRun.get(r)!.first,
+    lastTick: byRun.get(r)!.last,
+  }));
   // Native EP times are whole µs (each end rounded apart from its start).
   const alignment = alignClock(samples, { tickUncertaintyNs: build === 'native' ? 1000 : 0 });
   if (!alignment) return 0;

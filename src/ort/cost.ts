@@ -15,32 +15,112 @@ export interface TensorShape {
 }
 
 const ELEMENT_BYTES: Readonly<Record<string, number>> = {
-  float32: 4, float: 4, float16: 2, bfloat16: 2, float64: 8, double: 8,
-  int8: 1, uint8: 1, bool: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8,
-  int4: 0.5, uint4: 0.5,
+  float32: 4,
+  float: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  double: 8,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  int64: 8,
+  uint64: 8,
+  int4: 0.5,
+  uint4: 0.5,
 };
 
 /** FLOPs per output element of elementwise ops (exp/log/erf-based activations count their main steps). */
 const ELEMENTWISE_FLOPS: Readonly<Record<string, number>> = {
-  Add: 1, Sub: 1, Mul: 1, Div: 1, Pow: 1, Max: 1, Min: 1, Mod: 1, PRelu: 2, Where: 1,
-  Abs: 1, Neg: 1, Relu: 1, LeakyRelu: 2, Clip: 2, Sqrt: 1, Reciprocal: 1, Exp: 1, Log: 1, Floor: 1, Ceil: 1,
-  Round: 1, Sign: 1, Sin: 1, Cos: 1, Tanh: 1, Erf: 1, Not: 1, Equal: 1, Less: 1, Greater: 1,
-  LessOrEqual: 1, GreaterOrEqual: 1, And: 1, Or: 1, Xor: 1,
-  Sigmoid: 4, HardSigmoid: 3, HardSwish: 4, Elu: 3, Selu: 4, Softplus: 3, Softsign: 3, ThresholdedRelu: 1,
-  Gelu: 8, FastGelu: 8, BiasGelu: 9, QuickGelu: 5,
+  Add: 1,
+  Sub: 1,
+  Mul: 1,
+  Div: 1,
+  Pow: 1,
+  Max: 1,
+  Min: 1,
+  Mod: 1,
+  PRelu: 2,
+  Where: 1,
+  Abs: 1,
+  Neg: 1,
+  Relu: 1,
+  LeakyRelu: 2,
+  Clip: 2,
+  Sqrt: 1,
+  Reciprocal: 1,
+  Exp: 1,
+  Log: 1,
+  Floor: 1,
+  Ceil: 1,
+  Round: 1,
+  Sign: 1,
+  Sin: 1,
+  Cos: 1,
+  Tanh: 1,
+  Erf: 1,
+  Not: 1,
+  Equal: 1,
+  Less: 1,
+  Greater: 1,
+  LessOrEqual: 1,
+  GreaterOrEqual: 1,
+  And: 1,
+  Or: 1,
+  Xor: 1,
+  Sigmoid: 4,
+  HardSigmoid: 3,
+  HardSwish: 4,
+  Elu: 3,
+  Selu: 4,
+  Softplus: 3,
+  Softsign: 3,
+  ThresholdedRelu: 1,
+  Gelu: 8,
+  FastGelu: 8,
+  BiasGelu: 9,
+  QuickGelu: 5,
 };
 
 /** FLOPs per element of normalizations and softmax-like ops (mean, variance, scale, shift / max, exp, sum, divide). */
 const NORMALIZATION_FLOPS: Readonly<Record<string, number>> = {
-  Softmax: 5, LogSoftmax: 5,
-  BatchNormalization: 2, InstanceNormalization: 7, LayerNormalization: 7, SimplifiedLayerNormalization: 5,
-  SkipLayerNormalization: 8, SkipSimplifiedLayerNormalization: 6, GroupNormalization: 7, RMSNormalization: 5,
+  Softmax: 5,
+  LogSoftmax: 5,
+  BatchNormalization: 2,
+  InstanceNormalization: 7,
+  LayerNormalization: 7,
+  SimplifiedLayerNormalization: 5,
+  SkipLayerNormalization: 8,
+  SkipSimplifiedLayerNormalization: 6,
+  GroupNormalization: 7,
+  RMSNormalization: 5,
 };
 
 /** Ops that move or reshape data: no arithmetic, but memory traffic (FLOPs 0 is then the known answer). */
 const DATA_MOVEMENT = new Set([
-  'Transpose', 'Concat', 'Split', 'Slice', 'Gather', 'GatherElements', 'Expand', 'Tile', 'Pad', 'Reshape',
-  'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Resize', 'Upsample', 'DepthToSpace', 'SpaceToDepth', 'Cast',
+  'Transpose',
+  'Concat',
+  'Split',
+  'Slice',
+  'Gather',
+  'GatherElements',
+  'Expand',
+  'Tile',
+  'Pad',
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Identity',
+  'Resize',
+  'Upsample',
+  'DepthToSpace',
+  'SpaceToDepth',
+  'Cast',
 ]);
 
 function count(dims: readonly number[]): number {
@@ -64,7 +144,12 @@ function validDims(dims: readonly number[] | undefined): dims is readonly number
 }
 
 /** FLOPs of one op, or undefined when the op or its shapes are not understood. */
-export function opFlops(opType: string, inputs: readonly TensorShape[], outputs: readonly TensorShape[], attributes: { transA?: boolean } = {}): number | undefined {
+export function opFlops(
+  opType: string,
+  inputs: readonly TensorShape[],
+  outputs: readonly TensorShape[],
+  attributes: { transA?: boolean } = {},
+): number | undefined {
   const in0 = inputs[0]?.dims;
   const in1 = inputs[1]?.dims;
   const out0 = outputs[0]?.dims;
@@ -112,7 +197,12 @@ export function opFlops(opType: string, inputs: readonly TensorShape[], outputs:
 }
 
 /** The op's cost (FLOPs and bytes), or undefined when either is unknown. */
-export function opCost(opType: string, inputs: readonly TensorShape[], outputs: readonly TensorShape[], attributes: { transA?: boolean } = {}): KernelCost | undefined {
+export function opCost(
+  opType: string,
+  inputs: readonly TensorShape[],
+  outputs: readonly TensorShape[],
+  attributes: { transA?: boolean } = {},
+): KernelCost | undefined {
   const flops = opFlops(opType, inputs, outputs, attributes);
   const bytesRead = bytesOf(inputs);
   const bytesWritten = bytesOf(outputs);

@@ -69,7 +69,14 @@ export function adapterFor(adapter: GPUAdapter, device: GPUDevice): GPUAdapter {
     }
     return device;
   };
-  return { features: adapter.features, limits: adapter.limits, info: adapter.info, isFallbackAdapter: false, requestDevice, requestAdapterInfo: async () => adapter.info } as unknown as GPUAdapter;
+  return {
+    features: adapter.features,
+    limits: adapter.limits,
+    info: adapter.info,
+    isFallbackAdapter: false,
+    requestDevice,
+    requestAdapterInfo: async () => adapter.info,
+  } as unknown as GPUAdapter;
 }
 
 export interface NodeShims {
@@ -105,7 +112,14 @@ export async function installNodeShims(adapter: GPUAdapter, device: GPUDevice): 
   const hadOwn = Object.getOwnPropertyDescriptor(queue, 'writeBuffer');
   const original = queue.writeBuffer;
   Object.defineProperty(queue, 'writeBuffer', {
-    value: function writeBuffer(this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset?: number, size?: number): undefined {
+    value: function writeBuffer(
+      this: GPUQueue,
+      buffer: GPUBuffer,
+      offset: number,
+      data: BufferSource | SharedArrayBuffer,
+      dataOffset?: number,
+      size?: number,
+    ): undefined {
       const backing = ArrayBuffer.isView(data) ? data.buffer : data;
       if (typeof SharedArrayBuffer !== 'undefined' && backing instanceof SharedArrayBuffer) {
         // WebGPU counts dataOffset/size in elements for typed arrays and in bytes otherwise.

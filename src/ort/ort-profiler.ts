@@ -142,7 +142,9 @@ export class OrtProfiler {
     try {
       env.adapter = adapterFor(device.adapter, device.device);
     } catch (error) {
-      log.warn(`profileOrt: could not set env.webgpu.adapter (${errorMessage(error)}): JSEP was already initialized and runs on its own device, which wgprof does not see. Call profileOrt() before the first InferenceSession.create.`);
+      log.warn(
+        `profileOrt: could not set env.webgpu.adapter (${errorMessage(error)}): JSEP was already initialized and runs on its own device, which wgprof does not see. Call profileOrt() before the first InferenceSession.create.`,
+      );
     }
     env.profiling = profiler.profiling;
     return profiler;

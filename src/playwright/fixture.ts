@@ -70,10 +70,15 @@ export interface ProfiledPages {
 
 /** Where the classic-script build of wgprof/auto is (dist/browser/wgprof-auto.js), from src/ or dist/. */
 export function autoScriptPath(): string {
-  const candidates = [new URL('./browser/wgprof-auto.js', import.meta.url), new URL('../../dist/browser/wgprof-auto.js', import.meta.url)].map((u) => fileURLToPath(u));
+  const candidates = [new URL('./browser/wgprof-auto.js', import.meta.url), new URL('../../dist/browser/wgprof-auto.js', import.meta.url)].map((u) =>
+    fileURLToPath(u),
+  );
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
-    throw new WgprofError('AUTO_SCRIPT_MISSING', `wgprof/playwright: the init script is missing (looked at ${candidates.join(', ')}); build it with \`npm run build\`.`);
+    throw new WgprofError(
+      'AUTO_SCRIPT_MISSING',
+      `wgprof/playwright: the init script is missing (looked at ${candidates.join(', ')}); build it with \`npm run build\`.`,
+    );
   }
   return found;
 }
@@ -88,12 +93,7 @@ export function workerNamePrefix(testInfo: Pick<TestInfo, 'workerIndex'> & { con
  * Profiles every page of `context` (call before the pages navigate). The fixture calls this; tests
  * that need the teardown's outcome call it themselves and then finish().
  */
-export async function profilePages(
-  context: BrowserContext,
-  browser: Browser,
-  testInfo: TestInfo,
-  options: WgprofFixtureOptions = {},
-): Promise<ProfiledPages> {
+export async function profilePages(context: BrowserContext, browser: Browser, testInfo: TestInfo, options: WgprofFixtureOptions = {}): Promise<ProfiledPages> {
   const configInput = options.config ?? { profiler: 'torch', torch_profiler_dir: defaultTraceDir() };
   const config = parseProfilerConfig(configInput, { runtime: 'node' });
   const dir = resolve(config.torch_profiler_dir || defaultTraceDir());
@@ -105,7 +105,8 @@ export async function profilePages(
   let pageCount = 0;
 
   await context.exposeBinding(SAVE_TRACE_BINDING, async (_source, name: unknown, data: unknown) => {
-    if (typeof name !== 'string' || typeof data !== 'string') throw new WgprofError('BAD_TRACE_FILE', `${SAVE_TRACE_BINDING}(name, base64): got ${typeof name}, ${typeof data}.`);
+    if (typeof name !== 'string' || typeof data !== 'string')
+      throw new WgprofError('BAD_TRACE_FILE', `${SAVE_TRACE_BINDING}(name, base64): got ${typeof name}, ${typeof data}.`);
     // Every file a page writes is named after its worker (tables too: `{worker}.{time_ns}.profiler_out.txt`), so pages never collide.
     const writer = await sink.open(name);
     try {
@@ -144,7 +145,9 @@ export async function profilePages(
     // Per page, before its scripts: the options, then the init script itself.
     await page.addInitScript(`globalThis.${AUTO_OPTIONS_GLOBAL} = ${JSON.stringify(autoOptions(index))};\n${script}`);
     if (config.profiler === 'cuda') {
-      entry.tracing = await connectChromiumTracing(page, browser as unknown as Parameters<typeof connectChromiumTracing>[1], { path: join(dir, `${prefix}-p${index}.chrome-trace.json`) });
+      entry.tracing = await connectChromiumTracing(page, browser as unknown as Parameters<typeof connectChromiumTracing>[1], {
+        path: join(dir, `${prefix}-p${index}.chrome-trace.json`),
+      });
     }
   };
   for (const page of context.pages()) await setUp(page);

@@ -121,20 +121,22 @@ export class CudaRangeMarker {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const marker = this;
     const patch = new OwnPatch(device);
-    patch.define('createCommandEncoder', (original) =>
-      function (this: GPUDevice, descriptor?: GPUCommandEncoderDescriptor): GPUCommandEncoder {
-        const encoder = original().call(this, descriptor) as GPUCommandEncoder;
-        const label = marker.groupLabel;
-        if (label === undefined) return encoder;
-        encoder.pushDebugGroup(label);
-        const finish = encoder.finish;
-        // Own property on this encoder only: popped exactly once, just before the encoder closes.
-        encoder.finish = function (this: GPUCommandEncoder, finishDescriptor?: GPUCommandBufferDescriptor) {
-          this.popDebugGroup();
-          return finish.call(this, finishDescriptor);
-        };
-        return encoder;
-      },
+    patch.define(
+      'createCommandEncoder',
+      (original) =>
+        function (this: GPUDevice, descriptor?: GPUCommandEncoderDescriptor): GPUCommandEncoder {
+          const encoder = original().call(this, descriptor) as GPUCommandEncoder;
+          const label = marker.groupLabel;
+          if (label === undefined) return encoder;
+          encoder.pushDebugGroup(label);
+          const finish = encoder.finish;
+          // Own property on this encoder only: popped exactly once, just before the encoder closes.
+          encoder.finish = function (this: GPUCommandEncoder, finishDescriptor?: GPUCommandBufferDescriptor) {
+            this.popDebugGroup();
+            return finish.call(this, finishDescriptor);
+          };
+          return encoder;
+        },
     );
     this.patch = patch;
   }

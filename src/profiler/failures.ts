@@ -64,7 +64,11 @@ export class ProfilerExportError extends WgprofError {
       failures.length > 0
         ? `${failures.length} profile file(s) could not be written${files.length > 0 ? ` (${files.length} were)` : ''}:`
         : `${errors.length} failure(s) while profiling (strict):`;
-    super(failures.length > 0 ? 'PROFILER_EXPORT_FAILED' : 'PROFILER_FAILED', `${head}\n${lines.join('\n')}`, errors.length > 0 ? { cause: errors[0] } : undefined);
+    super(
+      failures.length > 0 ? 'PROFILER_EXPORT_FAILED' : 'PROFILER_FAILED',
+      `${head}\n${lines.join('\n')}`,
+      errors.length > 0 ? { cause: errors[0] } : undefined,
+    );
     this.name = 'ProfilerExportError';
     this.files = files;
     this.failures = failures;

@@ -46,7 +46,13 @@ export function defaultTraceOutput(config: ProfilerConfig, sink: TraceSink | und
     async exportTrace(record, { workerName, useGzip, table, launchNames }) {
       // The table's accumulator sees the events as they are written (parents first per thread, as it needs).
       const events = table ? new KeyAveragesAccumulator() : undefined;
-      const exported = await exportCapture(record, { ...(sink ? { sink } : { dir }), useGzip, workerName, ...(events ? { events } : {}), ...(launchNames ? { launchNames } : {}) });
+      const exported = await exportCapture(record, {
+        ...(sink ? { sink } : { dir }),
+        useGzip,
+        workerName,
+        ...(events ? { events } : {}),
+        ...(launchNames ? { launchNames } : {}),
+      });
       const out: ExportedTrace = { file: exported.trace.path, name: exported.trace.name, steps: exported.steps };
       if (events) out.table = formatProfilerTable(events.result());
       return out;

@@ -184,7 +184,10 @@ function asError(error: unknown): Error {
 function randomHex(chars: number): string {
   const bytes = new Uint8Array(Math.ceil(chars / 2));
   globalThis.crypto.getRandomValues(bytes);
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, chars);
+  return [...bytes]
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('')
+    .slice(0, chars);
 }
 
 /** A pseudo pid for pages: stable for the page's life, in the range of real pids. */
@@ -303,7 +306,10 @@ export class Profiler implements EngineProfilerHooks {
     checkInteger('Profiler option "worldSize"', options.worldSize, 1);
     const budget = options.memoryBudgetBytes;
     if (budget !== undefined && !(budget === Infinity || (Number.isSafeInteger(budget) && budget > 0))) {
-      throw new WgprofError('INVALID_OPTION', `Profiler option "memoryBudgetBytes" must be a positive integer number of bytes or Infinity; got ${String(budget)}.`);
+      throw new WgprofError(
+        'INVALID_OPTION',
+        `Profiler option "memoryBudgetBytes" must be a positive integer number of bytes or Infinity; got ${String(budget)}.`,
+      );
     }
     this.memoryBudgetBytes = budget ?? DEFAULT_MEMORY_BUDGET_BYTES;
     this.config = Object.freeze({ ...config });
@@ -753,10 +759,18 @@ export class Profiler implements EngineProfilerHooks {
         try {
           await this.options.beforeExport(record);
         } catch (error) {
-          this.warned(batch, new WgprofError('BEFORE_EXPORT_FAILED', `beforeExport threw: ${errorMessage(error)}; the capture is written as it stands.`, { cause: error }));
+          this.warned(
+            batch,
+            new WgprofError('BEFORE_EXPORT_FAILED', `beforeExport threw: ${errorMessage(error)}; the capture is written as it stands.`, { cause: error }),
+          );
         }
       }
-      exported = await output.exportTrace(record, { workerName: this.workerName, useGzip: this.config.torch_profiler_use_gzip, table: dump, launchNames: this.launchNames });
+      exported = await output.exportTrace(record, {
+        workerName: this.workerName,
+        useGzip: this.config.torch_profiler_use_gzip,
+        table: dump,
+        launchNames: this.launchNames,
+      });
     } catch (error) {
       this.failed(batch, 'worker', this.tracePattern(), error);
       return;
@@ -789,7 +803,12 @@ export class Profiler implements EngineProfilerHooks {
     const meta = this.meta(name, false);
     const record: CaptureRecord = { meta, steps: [], cpuSpans: spans, dispatches: [], copies: [], memory: [] };
     try {
-      const exported = await output.exportTrace(record, { workerName: name, useGzip: this.config.torch_profiler_use_gzip, table: false, launchNames: this.launchNames });
+      const exported = await output.exportTrace(record, {
+        workerName: name,
+        useGzip: this.config.torch_profiler_use_gzip,
+        table: false,
+        launchNames: this.launchNames,
+      });
       this.wrote(batch, exported.file, 'frontend');
     } catch (error) {
       this.failed(batch, 'frontend', this.tracePattern(name), error);

@@ -81,7 +81,11 @@ function makeTimer(device: GPUDevice): Timer {
 async function pipelineFor(device: GPUDevice, kernel: KernelDescriptor<never>): Promise<GPUComputePipeline> {
   const module = device.createShaderModule({ label: kernel.label, code: kernel.source });
   const [x, y, z] = kernel.workgroupSize;
-  return device.createComputePipelineAsync({ label: kernel.label, layout: 'auto', compute: { module, entryPoint: kernel.entryPoint, constants: { WG_X: x, WG_Y: y, WG_Z: z } } });
+  return device.createComputePipelineAsync({
+    label: kernel.label,
+    layout: 'auto',
+    compute: { module, entryPoint: kernel.entryPoint, constants: { WG_X: x, WG_Y: y, WG_Z: z } },
+  });
 }
 
 function uniform(device: GPUDevice, data: Uint32Array<ArrayBuffer>): GPUBuffer {
@@ -120,7 +124,11 @@ export async function measureDevicePeak(device: GPUDevice, options: MeasurePeakO
     await timer.run(pipeline, bindGroup, groups);
     let ns = Infinity;
     for (let r = 0; r < runs; r++) ns = Math.min(ns, await timer.run(pipeline, bindGroup, groups));
-    if (!(ns > 0)) throw new WgprofError('PEAK_MEASURE_FAILED', `the calibration kernel's GPU time was ${ns} ns; the device's timestamps are unusable for a peak. Give --peak-gflops and --peak-gbps instead.`);
+    if (!(ns > 0))
+      throw new WgprofError(
+        'PEAK_MEASURE_FAILED',
+        `the calibration kernel's GPU time was ${ns} ns; the device's timestamps are unusable for a peak. Give --peak-gflops and --peak-gbps instead.`,
+      );
     return ns;
   };
   try {
@@ -134,7 +142,13 @@ export async function measureDevicePeak(device: GPUDevice, options: MeasurePeakO
       out = device.createBuffer({ label: 'wgprof.peak.flops', size: 16 * 64 * shape.workgroups, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
       const params = uniform(device, peakFlopsParams(shape));
       owned.push(params);
-      const bind = device.createBindGroup({ layout: fp.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: params } }, { binding: 1, resource: { buffer: out } }] });
+      const bind = device.createBindGroup({
+        layout: fp.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: params } },
+          { binding: 1, resource: { buffer: out } },
+        ],
+      });
       ns = await best(fp, bind, peakFlops.dispatch(shape));
       if (ns >= minNs || shape.iterations >= 1 << 16) break;
       shape = shape.workgroups < 1024 ? { ...shape, workgroups: shape.workgroups * 4 } : { ...shape, iterations: shape.iterations * 4 };
@@ -159,7 +173,11 @@ export async function measureDevicePeak(device: GPUDevice, options: MeasurePeakO
       owned.push(params, src, dst);
       const bind = device.createBindGroup({
         layout: bp.getBindGroupLayout(0),
-        entries: [{ binding: 0, resource: { buffer: params } }, { binding: 1, resource: { buffer: src } }, { binding: 2, resource: { buffer: dst } }],
+        entries: [
+          { binding: 0, resource: { buffer: params } },
+          { binding: 1, resource: { buffer: src } },
+          { binding: 2, resource: { buffer: dst } },
+        ],
       });
       copyNs = await best(bp, bind, peakBandwidth.dispatch(copy));
       const head = new Uint32Array(await readBack(device, dst, pattern.byteLength));

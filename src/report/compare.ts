@@ -69,7 +69,15 @@ function rowsOf(d: TraceDigest): Map<string, { kind: CompareKind; name: string; 
   }
   if (d.steps.length > 0 && d.steps.some((s) => s.gpuNs > 0)) {
     const per = d.steps.map((s) => s.gpuNs);
-    out.set('step\u0000GPU time per step', { kind: 'step', name: 'GPU time per step', side: side(per, per.reduce((a, b) => a + b, 0), d.steps.length) });
+    out.set('step\u0000GPU time per step', {
+      kind: 'step',
+      name: 'GPU time per step',
+      side: side(
+        per,
+        per.reduce((a, b) => a + b, 0),
+        d.steps.length,
+      ),
+    });
   }
   return out;
 }
@@ -107,7 +115,12 @@ export function compareDigests(base: TraceDigest, next: TraceDigest, options: Co
     rows.push({ kind, name: (ra ?? rb)!.name, base: sa, new: sb, deltaPct, noisePct, regressed, verdict });
   }
   const order: Record<CompareKind, number> = { step: 0, kernel: 1, op: 2 };
-  rows.sort((x, y) => order[x.kind] - order[y.kind] || Number(y.regressed) - Number(x.regressed) || (y.base?.meanUs ?? y.new?.meanUs ?? 0) - (x.base?.meanUs ?? x.new?.meanUs ?? 0));
+  rows.sort(
+    (x, y) =>
+      order[x.kind] - order[y.kind] ||
+      Number(y.regressed) - Number(x.regressed) ||
+      (y.base?.meanUs ?? y.new?.meanUs ?? 0) - (x.base?.meanUs ?? x.new?.meanUs ?? 0),
+  );
   return { base: base.source, new: next.source, thresholdPct, rows, regressions: rows.filter((r) => r.regressed) };
 }
 
@@ -120,22 +133,40 @@ function us(v: number): string {
 /** The comparison as a text table (one row per kernel / op / step). */
 export function formatCompare(result: CompareResult, limit = 100): string {
   const header = ['kind', 'name', 'base/step', 'new/step', 'delta', 'noise', 'calls base', 'calls new', 'verdict'];
-  const cells = result.rows.slice(0, limit).map((r) => [
-    r.kind,
-    r.name.length > 48 ? r.name.slice(0, 45) + '...' : r.name,
-    r.base ? us(r.base.meanUs) : '--',
-    r.new ? us(r.new.meanUs) : '--',
-    r.deltaPct === null ? '--' : `${r.deltaPct >= 0 ? '+' : ''}${r.deltaPct.toFixed(1)}%`,
-    r.noisePct === null ? '--' : `±${r.noisePct.toFixed(1)}%`,
-    r.base ? String(r.base.calls) : '--',
-    r.new ? String(r.new.calls) : '--',
-    r.verdict === 'regressed' ? 'REGRESSED' : r.verdict,
-  ]);
+  const cells = result.rows
+    .slice(0, limit)
+    .map((r) => [
+      r.kind,
+      r.name.length > 48 ? r.name.slice(0, 45) + '...' : r.name,
+      r.base ? us(r.base.meanUs) : '--',
+      r.new ? us(r.new.meanUs) : '--',
+      r.deltaPct === null ? '--' : `${r.deltaPct >= 0 ? '+' : ''}${r.deltaPct.toFixed(1)}%`,
+      r.noisePct === null ? '--' : `±${r.noisePct.toFixed(1)}%`,
+      r.base ? String(r.base.calls) : '--',
+      r.new ? String(r.new.calls) : '--',
+      r.verdict === 'regressed' ? 'REGRESSED' : r.verdict,
+    ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]): string => c.map((x, i) => (i === 1 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ').trimEnd();
-  const out = [`base: ${result.base}`, `new:  ${result.new}`, `threshold: ${result.thresholdPct}% beyond noise (2 standard errors of the per-step means)`, '', line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
+  const line = (c: string[]): string =>
+    c
+      .map((x, i) => (i === 1 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const out = [
+    `base: ${result.base}`,
+    `new:  ${result.new}`,
+    `threshold: ${result.thresholdPct}% beyond noise (2 standard errors of the per-step means)`,
+    '',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...cells.map(line),
+  ];
   if (result.rows.length > limit) out.push(`... ${result.rows.length - limit} more rows (--limit)`);
   out.push('');
-  out.push(result.regressions.length === 0 ? 'no regression' : `${result.regressions.length} regression(s): ${result.regressions.map((r) => `${r.name} (${r.kind}, +${r.deltaPct!.toFixed(1)}%)`).join(', ')}`);
+  out.push(
+    result.regressions.length === 0
+      ? 'no regression'
+      : `${result.regressions.length} regression(s): ${result.regressions.map((r) => `${r.name} (${r.kind}, +${r.deltaPct!.toFixed(1)}%)`).join(', ')}`,
+  );
   return out.join('\n') + '\n';
 }

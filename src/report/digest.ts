@@ -12,7 +12,18 @@ import type { ReadTraceOptions, TraceReadResult } from './read.js';
 
 const STEP_NAME = /^ProfilerStep\s*#\s*(\d+)$/;
 const HOST_CATS = new Set(['cpu_op', 'user_annotation', 'python_function', 'Operator']);
-const TIMELINE_CATS = new Set(['cpu_op', 'user_annotation', 'python_function', 'gpu_user_annotation', 'kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset']);
+const TIMELINE_CATS = new Set([
+  'cpu_op',
+  'user_annotation',
+  'python_function',
+  'gpu_user_annotation',
+  'kernel',
+  'gpu_memcpy',
+  'gpu_memset',
+  'Kernel',
+  'Memcpy',
+  'Memset',
+]);
 /** Events kept for the timeline chart (the rest are counted, not drawn). */
 export const TIMELINE_MAX_EVENTS = 40_000;
 /** Memory points kept; past this, pairs are merged keeping the higher (peaks survive). */
@@ -317,15 +328,17 @@ export class TraceDigestAccumulator {
       const [pid] = lane.key.split('/');
       const thread = this.laneNames.get(lane.key);
       const proc = this.laneNames.get(pid!);
-      lane.label = lane.gpu ? `GPU ${lane.key}${thread ? ` · ${thread.trim()}` : ''}` : thread ?? proc ?? lane.key;
+      lane.label = lane.gpu ? `GPU ${lane.key}${thread ? ` · ${thread.trim()}` : ''}` : (thread ?? proc ?? lane.key);
       if (lane.depth > 0) lane.label += ` ·${lane.depth}`;
     }
     // Host lanes first, then GPU lanes; each thread's rows together, by depth.
-    const order = this.lanes.map((_, i) => i).sort((a, b) => {
-      const x = this.lanes[a]!;
-      const y = this.lanes[b]!;
-      return Number(x.gpu) - Number(y.gpu) || this.firstLane(x.key) - this.firstLane(y.key) || x.depth - y.depth;
-    });
+    const order = this.lanes
+      .map((_, i) => i)
+      .sort((a, b) => {
+        const x = this.lanes[a]!;
+        const y = this.lanes[b]!;
+        return Number(x.gpu) - Number(y.gpu) || this.firstLane(x.key) - this.firstLane(y.key) || x.depth - y.depth;
+      });
     const newIndex = new Array<number>(order.length);
     order.forEach((old, i) => (newIndex[old] = i));
     const lanes = order.map((i) => this.lanes[i]!);
@@ -379,9 +392,13 @@ export async function digestTrace(input: string | Uint8Array, options: ReadTrace
   const source = options.source ?? (typeof input === 'string' ? input : 'trace');
   if (acc.ka.stats.outOfOrder === 0) return acc.result(source, read);
   const slim: TraceEvent[] = [];
-  await readTrace(input, (e) => {
-    const s = slimEvent(e);
-    if (s) slim.push(s);
-  }, options);
+  await readTrace(
+    input,
+    (e) => {
+      const s = slimEvent(e);
+      if (s) slim.push(s);
+    },
+    options,
+  );
   return acc.result(source, read, keyAverages({ traceEvents: slim } as unknown as KinetoTrace));
 }

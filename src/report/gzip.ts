@@ -68,7 +68,8 @@ export function gunzipChecked(bytes: Uint8Array, onData: (chunk: Uint8Array) => 
   };
   let failure: unknown;
   try {
-    for (let at = 0; at < bytes.length; at += chunkBytes) gunzip.push(bytes.subarray(at, Math.min(bytes.length, at + chunkBytes)), at + chunkBytes >= bytes.length);
+    for (let at = 0; at < bytes.length; at += chunkBytes)
+      gunzip.push(bytes.subarray(at, Math.min(bytes.length, at + chunkBytes)), at + chunkBytes >= bytes.length);
   } catch (error) {
     if (error instanceof WgprofError) throw error;
     failure = error;
@@ -89,7 +90,9 @@ export function gunzipChecked(bytes: Uint8Array, onData: (chunk: Uint8Array) => 
     );
   }
   if (failure !== undefined && size === 0 && total === 0) {
-    throw new WgprofError('TRACE_GZIP_CORRUPT', `${source} starts like gzip (1f 8b) but its header is not valid gzip (${message}); the file is damaged.`, { cause: failure });
+    throw new WgprofError('TRACE_GZIP_CORRUPT', `${source} starts like gzip (1f 8b) but its header is not valid gzip (${message}); the file is damaged.`, {
+      cause: failure,
+    });
   }
   const at = findTrailer(bytes, lastStart + 10, bytes.length, crc, size);
   if (at < 0) {
@@ -109,7 +112,8 @@ export function gunzipChecked(bytes: Uint8Array, onData: (chunk: Uint8Array) => 
 }
 
 function verifyTrailer(bytes: Uint8Array, at: number, got: { crc: number; size: number }, member: number, source: string): void {
-  if (at < 0 || at + 8 > bytes.length) throw new WgprofError('TRACE_TRUNCATED', `${source} ends before the trailer of gzip member ${member + 1}: the file is incomplete.`);
+  if (at < 0 || at + 8 > bytes.length)
+    throw new WgprofError('TRACE_TRUNCATED', `${source} ends before the trailer of gzip member ${member + 1}: the file is incomplete.`);
   const wantCrc = u32le(bytes, at);
   const wantSize = u32le(bytes, at + 4);
   if (wantCrc !== got.crc) {
@@ -119,7 +123,10 @@ function verifyTrailer(bytes: Uint8Array, at: number, got: { crc: number; size: 
     );
   }
   if (wantSize !== got.size >>> 0) {
-    throw new WgprofError('TRACE_GZIP_SIZE', `${source}: gzip member ${member + 1} decompresses to ${got.size} bytes but its trailer says ${wantSize} (mod 2^32): the data is corrupt.`);
+    throw new WgprofError(
+      'TRACE_GZIP_SIZE',
+      `${source}: gzip member ${member + 1} decompresses to ${got.size} bytes but its trailer says ${wantSize} (mod 2^32): the data is corrupt.`,
+    );
   }
 }
 

@@ -41,7 +41,13 @@ export const HTA_KERNEL_LAUNCH_NAMES: ReadonlySet<string> = new Set([
 export const HTA_MEMCPY_LAUNCH_NAMES: ReadonlySet<string> = new Set(['cudaMemcpyAsync', 'hipMemcpyAsync', 'hipMemcpyWithStream']);
 export const HTA_MEMSET_LAUNCH_NAMES: ReadonlySet<string> = new Set(['cudaMemsetAsync', 'hipMemsetAsync']);
 /** The subset `cuda_kernel_launch_stats` counts. */
-export const HTA_LAUNCH_STATS_NAMES: ReadonlySet<string> = new Set(['cudaLaunchKernel', 'cudaLaunchKernelExC', 'runFunction - job_prep_and_submit_for_execution', 'cudaMemcpyAsync', 'cudaMemsetAsync']);
+export const HTA_LAUNCH_STATS_NAMES: ReadonlySet<string> = new Set([
+  'cudaLaunchKernel',
+  'cudaLaunchKernelExC',
+  'runFunction - job_prep_and_submit_for_execution',
+  'cudaMemcpyAsync',
+  'cudaMemsetAsync',
+]);
 
 export function isHtaLaunchName(name: string): boolean {
   return HTA_KERNEL_LAUNCH_NAMES.has(name) || HTA_MEMCPY_LAUNCH_NAMES.has(name) || HTA_MEMSET_LAUNCH_NAMES.has(name);
@@ -117,7 +123,16 @@ export function htaModel(trace: unknown, options: { includeLastProfilerStep?: bo
     const ts = Math.ceil(e['ts']);
     const end = Math.floor(e['ts'] + e['dur']);
     const correlation = intArg(args, 'correlation');
-    all.push({ index, name: String(e['name']), cat: e['cat'], ts, dur: end - ts, stream: intArg(args, 'stream'), correlation, indexCorrelation: Math.min(correlation, 0) });
+    all.push({
+      index,
+      name: String(e['name']),
+      cat: e['cat'],
+      ts,
+      dur: end - ts,
+      stream: intArg(args, 'stream'),
+      correlation,
+      indexCorrelation: Math.min(correlation, 0),
+    });
   }
   // transform_correlation_to_index: CPU and GPU rows with the same correlation point at each other.
   const gpuByCorr = new Map<number, HtaRow>();
@@ -162,7 +177,11 @@ export function htaCriticalPath(model: HtaModel, instance: number): HtaCriticalP
   if (at === undefined) return { ...out, why: `there are ${model.stepInstances.length} ProfilerStep instances` };
   const ann = model.rows[at]!;
   out.annotation = { index: ann.index, name: ann.name, cat: ann.cat, stream: ann.stream };
-  if (model.queueLengthLaunches === 0) return { ...out, why: 'no launch is named from HTA’s list, so there is no queue length series ("Queue length time series is required for kernel graph construction")' };
+  if (model.queueLengthLaunches === 0)
+    return {
+      ...out,
+      why: 'no launch is named from HTA’s list, so there is no queue length series ("Queue length time series is required for kernel graph construction")',
+    };
   const start = ann.ts;
   const end = ann.ts + ann.dur;
   const byIndex = model.byIndex;
@@ -176,7 +195,11 @@ export function htaCriticalPath(model: HtaModel, instance: number): HtaCriticalP
     } else {
       const launch = byIndex.get(r.indexCorrelation);
       if (!launch || launch.stream !== -1 || !inWindow(launch) || r.indexCorrelation < 0) continue;
-      if (!NODE_CATS.has(launch.cat)) return { ...out, why: `the launch of GPU row traceEvents[${r.index}] has cat ${JSON.stringify(launch.cat)}, not cuda_runtime/cuda_driver ("Could not find runtime index")` };
+      if (!NODE_CATS.has(launch.cat))
+        return {
+          ...out,
+          why: `the launch of GPU row traceEvents[${r.index}] has cat ${JSON.stringify(launch.cat)}, not cuda_runtime/cuda_driver ("Could not find runtime index")`,
+        };
       out.gpuEvents++;
     }
     if (r.dur > 0) positive = true;
@@ -216,14 +239,17 @@ export function htaProblems(trace: unknown, report: (message: string) => void): 
     if (STEP_NAME.test(String(e['name'])) && typeof args['stream'] !== 'number') (e['cat'] === 'user_annotation' ? hostSteps : otherSteps).push(i);
   });
   for (const [corr, gpus] of gpuOf) {
-    if (gpus.length > 1) report(`${at(gpus[1]!)}: correlation ${corr} is shared by ${gpus.length} GPU activities; HTA's queue length asserts one GPU activity per launch`);
+    if (gpus.length > 1)
+      report(`${at(gpus[1]!)}: correlation ${corr} is shared by ${gpus.length} GPU activities; HTA's queue length asserts one GPU activity per launch`);
     const launch = launchOf.get(corr);
     if (launch === undefined) continue;
     const le = events[launch] as Obj;
     const name = String(le['name']);
     const cat = String((events[gpus[0]!] as Obj)['cat']);
     if (le['cat'] !== 'cuda_runtime' && le['cat'] !== 'cuda_driver') {
-      report(`${at(launch)}: HTA's critical path makes graph nodes only of cuda_runtime and cuda_driver launches ("Could not find runtime index"); write the launch with cat cuda_runtime`);
+      report(
+        `${at(launch)}: HTA's critical path makes graph nodes only of cuda_runtime and cuda_driver launches ("Could not find runtime index"); write the launch with cat cuda_runtime`,
+      );
     }
     if (!isHtaLaunchName(name)) {
       report(
@@ -231,8 +257,14 @@ export function htaProblems(trace: unknown, report: (message: string) => void): 
       );
       continue;
     }
-    const expected = cat === 'kernel' || cat === 'Kernel' ? HTA_KERNEL_LAUNCH_NAMES : cat === 'gpu_memcpy' || cat === 'Memcpy' ? HTA_MEMCPY_LAUNCH_NAMES : HTA_MEMSET_LAUNCH_NAMES;
-    if (!expected.has(name)) report(`${at(launch)}: a ${cat} launched by ${JSON.stringify(name)}: HTA counts it as another kind of launch; name it ${[...expected][0]}`);
+    const expected =
+      cat === 'kernel' || cat === 'Kernel'
+        ? HTA_KERNEL_LAUNCH_NAMES
+        : cat === 'gpu_memcpy' || cat === 'Memcpy'
+          ? HTA_MEMCPY_LAUNCH_NAMES
+          : HTA_MEMSET_LAUNCH_NAMES;
+    if (!expected.has(name))
+      report(`${at(launch)}: a ${cat} launched by ${JSON.stringify(name)}: HTA counts it as another kind of launch; name it ${[...expected][0]}`);
     // A GPU activity before its launch makes a negative launch-delay edge (HTA's _validate_graph tolerates -1 µs).
     const g = events[gpus[0]!] as Obj;
     if (typeof g['ts'] === 'number' && typeof le['ts'] === 'number' && Math.ceil(g['ts']) - Math.ceil(le['ts']) < -1) {

@@ -47,8 +47,13 @@ function facts(d: TraceDigest): [string, string][] {
   put('vendor / architecture', [adapter['vendor'], adapter['architecture']].filter((x) => typeof x === 'string' && x !== '').join(' / ') || undefined);
   put('runtime / backend', [adapter['runtime'], adapter['backend']].filter((x) => typeof x === 'string').join(' / ') || undefined);
   put('timestamp mode', timestamps['mode'] ?? adapter['timestampMode']);
-  if (timestamps['quantized'] !== undefined) put('timestamps quantized', timestamps['quantized'] === true ? `yes${timestamps['quantumNs'] !== undefined ? ` (${String(timestamps['quantumNs'])} ns)` : ''}` : 'no');
-  if (typeof clock['uncertaintyNs'] === 'number') put('clock-fit error', `±${formatTimeUs(clock['uncertaintyNs'] / 1000)} (${String(clock['method'] ?? 'fit')}, ${String(clock['samples'] ?? '?')} samples)`);
+  if (timestamps['quantized'] !== undefined)
+    put(
+      'timestamps quantized',
+      timestamps['quantized'] === true ? `yes${timestamps['quantumNs'] !== undefined ? ` (${String(timestamps['quantumNs'])} ns)` : ''}` : 'no',
+    );
+  if (typeof clock['uncertaintyNs'] === 'number')
+    put('clock-fit error', `±${formatTimeUs(clock['uncertaintyNs'] / 1000)} (${String(clock['method'] ?? 'fit')}, ${String(clock['samples'] ?? '?')} samples)`);
   put('steps', String(d.steps.length));
   put('events', `${d.read.events}${d.read.skipped > 0 ? ` (${d.read.skipped} junk elements skipped)` : ''}`);
   put('kernels', String(d.kernelEvents));
@@ -81,7 +86,10 @@ export function reportData(t: ReportTrace): Obj {
       peakText: d.peakGpuMemoryBytes !== null ? formatBytes(d.peakGpuMemoryBytes) : 'no memory events (torch_profiler_with_memory off)',
     },
     rows: ka.rows,
-    kernels: bySelfGpu.filter((r) => r.selfGpuUs > 0).slice(0, 30).map((r) => ({ name: r.name, selfGpuUs: r.selfGpuUs, calls: r.calls })),
+    kernels: bySelfGpu
+      .filter((r) => r.selfGpuUs > 0)
+      .slice(0, 30)
+      .map((r) => ({ name: r.name, selfGpuUs: r.selfGpuUs, calls: r.calls })),
     steps: d.steps.map((s) => ({
       n: s.n,
       startUs: (s.startNs - originNs) / 1000,
@@ -106,7 +114,10 @@ export function reportData(t: ReportTrace): Obj {
 
 /** JSON safe inside a <script> element (no "</script", no U+2028/2029 surprises). */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function escapeHtml(text: string): string {

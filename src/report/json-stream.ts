@@ -76,13 +76,15 @@ export class TraceJsonParser {
   end(): void {
     this.run(true);
     if (this.state !== 'done') {
-      if (this.state === 'start') throw new WgprofError('TRACE_PARSE_ERROR', `${this.source} is empty; expected a Kineto trace (a JSON object with "traceEvents").`);
+      if (this.state === 'start')
+        throw new WgprofError('TRACE_PARSE_ERROR', `${this.source} is empty; expected a Kineto trace (a JSON object with "traceEvents").`);
       throw new WgprofError(
         'TRACE_PARSE_ERROR',
         `${this.source} ends before its JSON does (${this.where()}, ${this.dropped + this.buf.length} characters read): the file is incomplete. Was it still being written, or cut short by a copy?`,
       );
     }
-    if (!this.sawEvents) throw new WgprofError('TRACE_NOT_KINETO', `${this.source} has no "traceEvents" array; expected a Kineto trace as torch.profiler or wgprof writes it.`);
+    if (!this.sawEvents)
+      throw new WgprofError('TRACE_NOT_KINETO', `${this.source} has no "traceEvents" array; expected a Kineto trace as torch.profiler or wgprof writes it.`);
   }
 
   private where(): string {
@@ -93,7 +95,10 @@ export class TraceJsonParser {
   }
 
   private fail(message: string): never {
-    throw new WgprofError('TRACE_PARSE_ERROR', `${this.source} is not valid JSON at character ${this.dropped + this.pos} (${this.where()}): ${message}; expected a Kineto trace (*.pt.trace.json or *.pt.trace.json.gz).`);
+    throw new WgprofError(
+      'TRACE_PARSE_ERROR',
+      `${this.source} is not valid JSON at character ${this.dropped + this.pos} (${this.where()}): ${message}; expected a Kineto trace (*.pt.trace.json or *.pt.trace.json.gz).`,
+    );
   }
 
   /** Skips whitespace; the next character code, or -1 when the buffer ran out. */
@@ -115,7 +120,10 @@ export class TraceJsonParser {
             this.pos++;
             this.state = 'key';
           } else if (c === 0x5b) {
-            throw new WgprofError('TRACE_NOT_KINETO', `${this.source} is a JSON array: the legacy autograd-profiler format (torch built without Kineto); expected an object with "traceEvents".`);
+            throw new WgprofError(
+              'TRACE_NOT_KINETO',
+              `${this.source} is a JSON array: the legacy autograd-profiler format (torch built without Kineto); expected an object with "traceEvents".`,
+            );
           } else this.fail(`found ${describeChar(c)} where a "{" should open the trace`);
           break;
         case 'key': {
@@ -149,7 +157,11 @@ export class TraceJsonParser {
             if (end < 0) return;
             const raw = this.buf.slice(this.vStart, end);
             const value = this.parseValue(end);
-            if (this.key === 'traceEvents') throw new WgprofError('TRACE_NOT_KINETO', `${this.source}: "traceEvents" is ${Array.isArray(value) ? 'given twice' : `a ${value === null ? 'null' : typeof value}`}; expected one array of events.`);
+            if (this.key === 'traceEvents')
+              throw new WgprofError(
+                'TRACE_NOT_KINETO',
+                `${this.source}: "traceEvents" is ${Array.isArray(value) ? 'given twice' : `a ${value === null ? 'null' : typeof value}`}; expected one array of events.`,
+              );
             this.sink.header(this.key, value, raw);
             this.state = 'after-value';
           }

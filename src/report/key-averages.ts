@@ -183,7 +183,8 @@ export class KeyAveragesAccumulator {
 
   /** Takes one trace event (anything else than host spans and GPU activities is ignored). `index`: its position in the file, for row order (default: arrival order). */
   add(e: TraceEvent, index?: number): void {
-    if (this.finished) throw new WgprofError('KEY_AVERAGES_FINISHED', 'add() after result(): a KeyAveragesAccumulator gives its result once; create a new one for more events.');
+    if (this.finished)
+      throw new WgprofError('KEY_AVERAGES_FINISHED', 'add() after result(): a KeyAveragesAccumulator gives its result once; create a new one for more events.');
     const ord = index ?? this.seq;
     this.seq++;
     if (e === null || typeof e !== 'object' || e.ph !== 'X' || typeof e.cat !== 'string') return;
@@ -260,7 +261,18 @@ export class KeyAveragesAccumulator {
     }
     const isCpuOp = e.cat === 'cpu_op';
     const flops = isCpuOp ? num(args?.['flops']) : undefined;
-    const span: Span = { row, startNs: s, endNs: en, childNs: 0, selfLeftNs: 0, closed: false, parent, ext: runtime ? undefined : ext, isCpuOp, hasCost: flops !== undefined };
+    const span: Span = {
+      row,
+      startNs: s,
+      endNs: en,
+      childNs: 0,
+      selfLeftNs: 0,
+      closed: false,
+      parent,
+      ext: runtime ? undefined : ext,
+      isCpuOp,
+      hasCost: flops !== undefined,
+    };
     if (parent) this.addChildTime(parent, Math.max(0, Math.min(en, parent.endNs) - s));
     row.calls++;
     row.cpuTotalNs += en - s;
@@ -453,7 +465,8 @@ const SORT_VALUE: Record<KeyAveragesSortKey, (r: KeyAverageRow) => number> = {
 /** Sorts rows in place, descending by `sortBy`; ties keep their order (stable, as Python's sorted). */
 export function sortKeyAverages(ka: KeyAverages, sortBy: KeyAveragesSortKey): KeyAverages {
   const value = SORT_VALUE[sortBy];
-  if (!value) throw new WgprofError('KEY_AVERAGES_BAD_SORT', `sort key ${JSON.stringify(sortBy)} is unknown; expected one of ${KEY_AVERAGES_SORT_KEYS.join(', ')}.`);
+  if (!value)
+    throw new WgprofError('KEY_AVERAGES_BAD_SORT', `sort key ${JSON.stringify(sortBy)} is unknown; expected one of ${KEY_AVERAGES_SORT_KEYS.join(', ')}.`);
   ka.rows.sort((a, b) => value(b) - value(a));
   return ka;
 }
@@ -521,7 +534,14 @@ export function formatKeyAveragesTable(ka: KeyAverages, options: KeyAveragesTabl
   const out: string[] = [sep, line(headers), sep];
   for (const r of rows) {
     const name = r.name.length >= maxName - 3 ? r.name.slice(0, maxName - 3) + '...' : r.name;
-    const cells = [name, share(r.selfCpuUs, ka.selfCpuTotalUs), formatTimeUs(r.selfCpuUs), share(r.cpuTotalUs, ka.selfCpuTotalUs), formatTimeUs(r.cpuTotalUs), formatTimeUs(r.cpuAvgUs)];
+    const cells = [
+      name,
+      share(r.selfCpuUs, ka.selfCpuTotalUs),
+      formatTimeUs(r.selfCpuUs),
+      share(r.cpuTotalUs, ka.selfCpuTotalUs),
+      formatTimeUs(r.cpuTotalUs),
+      formatTimeUs(r.cpuAvgUs),
+    ];
     if (ka.hasGpuTime) cells.push(formatTimeUs(r.selfGpuUs), share(r.selfGpuUs, ka.selfGpuTotalUs), formatTimeUs(r.gpuTotalUs), formatTimeUs(r.gpuAvgUs));
     cells.push(String(r.calls));
     if (ka.hasFlops) {

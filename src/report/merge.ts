@@ -74,7 +74,10 @@ async function scan(path: string): Promise<InputPlan> {
   for (const d of devicePids) hostPids.delete(d);
   const raw = read.headerRaw['baseTimeNanoseconds'];
   if (raw === undefined || !/^\d+$/.test(raw.trim())) {
-    throw new WgprofError('MERGE_NO_BASE_TIME', `${path} has no integer baseTimeNanoseconds (found ${raw ?? 'none'}); merge aligns traces on it. Traces written before ~2024 use absolute µs and cannot be aligned this way.`);
+    throw new WgprofError(
+      'MERGE_NO_BASE_TIME',
+      `${path} has no integer baseTimeNanoseconds (found ${raw ?? 'none'}); merge aligns traces on it. Traces written before ~2024 use absolute µs and cannot be aligned this way.`,
+    );
   }
   const props = Array.isArray(read.header['deviceProperties']) ? (read.header['deviceProperties'] as unknown[]) : [];
   const deviceCount = Math.max(props.length, devicePids.size > 0 ? Math.max(...devicePids) + 1 : 0);
@@ -149,7 +152,8 @@ function remap(e: TraceEvent, p: InputPlan): TraceEvent {
     if (e.ph === 'M' && e.name === 'process_sort_index' && typeof out.pid === 'number') {
       args['sort_index'] = typeof e.pid === 'number' && p.devicePids.has(e.pid) ? out.pid + KINETO_GPU_SORT_BASE : out.pid;
     }
-    if (e.ph === 'M' && e.name === 'process_labels' && typeof out.pid === 'number' && typeof e.pid === 'number' && p.devicePids.has(e.pid)) args['labels'] = `GPU ${out.pid}`;
+    if (e.ph === 'M' && e.name === 'process_labels' && typeof out.pid === 'number' && typeof e.pid === 'number' && p.devicePids.has(e.pid))
+      args['labels'] = `GPU ${out.pid}`;
     out.args = args;
   }
   return out;
@@ -194,7 +198,11 @@ export async function mergeTraces(paths: string[], output: string): Promise<Merg
     for (const p of inputs) {
       if (p.segmentOf) continue;
       const list = Array.isArray(p.read.header['deviceProperties']) ? (p.read.header['deviceProperties'] as Record<string, unknown>[]) : [];
-      for (let d = 0; d < p.deviceCount; d++) props.push({ ...(list[d] ?? { name: 'unknown', computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 }), id: props.length });
+      for (let d = 0; d < p.deviceCount; d++)
+        props.push({
+          ...(list[d] ?? { name: 'unknown', computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 }),
+          id: props.length,
+        });
     }
     const head: string[] = ['"schemaVersion": 1', `"deviceProperties": ${JSON.stringify(props)}`];
     for (const flag of FLAGS) if (inputs.some((p) => p.read.header[flag] === 1)) head.push(`"${flag}": 1`);
@@ -231,7 +239,8 @@ export async function mergeTraces(paths: string[], output: string): Promise<Merg
             return;
           }
           const out = remap(e, p);
-          if (typeof out.ts === 'number') lastTsNs = Math.max(lastTsNs, Math.round(out.ts * 1000) + (typeof out.dur === 'number' ? Math.round(out.dur * 1000) : 0));
+          if (typeof out.ts === 'number')
+            lastTsNs = Math.max(lastTsNs, Math.round(out.ts * 1000) + (typeof out.dur === 'number' ? Math.round(out.dur * 1000) : 0));
           pending.push((events === 0 ? '\n    ' : ',\n    ') + JSON.stringify(out));
           events++;
         },
@@ -254,7 +263,14 @@ export async function mergeTraces(paths: string[], output: string): Promise<Merg
   }
   return {
     path: output,
-    inputs: inputs.map((p) => ({ path: p.path, events: p.read.events, shiftNs: p.shiftNs, idOffset: p.idOffset, pids: Object.fromEntries(p.pidMap), devices: Object.fromEntries(p.deviceMap) })),
+    inputs: inputs.map((p) => ({
+      path: p.path,
+      events: p.read.events,
+      shiftNs: p.shiftNs,
+      idOffset: p.idOffset,
+      pids: Object.fromEntries(p.pidMap),
+      devices: Object.fromEntries(p.deviceMap),
+    })),
     events,
   };
 }

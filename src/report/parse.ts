@@ -18,7 +18,9 @@ function assemble(read: TraceReadResult, events: TraceEvent[]): KinetoTrace {
 /** Says once per read how many junk elements were skipped. */
 export function warnSkipped(read: TraceReadResult): void {
   if (read.skipped > 0) {
-    log.warn(`${read.source}: skipped ${read.skipped} traceEvents element(s) that are not JSON objects (${read.skippedExamples.join(', ')}${read.skipped > read.skippedExamples.length ? ', ...' : ''}).`);
+    log.warn(
+      `${read.source}: skipped ${read.skipped} traceEvents element(s) that are not JSON objects (${read.skippedExamples.join(', ')}${read.skipped > read.skippedExamples.length ? ', ...' : ''}).`,
+    );
   }
 }
 

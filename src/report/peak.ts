@@ -4,7 +4,6 @@
 //
 // The measuring itself is in calibrate.ts (it needs the WGSL kernels); this file only reads.
 
-
 export interface DevicePeak {
   /** Peak compute, GFLOP/s; null when unknown. */
   gflops: number | null;

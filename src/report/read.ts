@@ -140,7 +140,8 @@ export async function openRegularFile(path: string): Promise<import('node:fs/pro
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT') throw new WgprofError('TRACE_NOT_FOUND', `no file at ${path}; give the path of a *.pt.trace.json[.gz] file.`, { cause: error });
-    if (code === 'ELOOP') throw new WgprofError('TRACE_NOT_A_FILE', `${path} is a loop of symbolic links; give the path of a regular *.pt.trace.json[.gz] file.`, { cause: error });
+    if (code === 'ELOOP')
+      throw new WgprofError('TRACE_NOT_A_FILE', `${path} is a loop of symbolic links; give the path of a regular *.pt.trace.json[.gz] file.`, { cause: error });
     throw new WgprofError('TRACE_READ_FAILED', `could not read ${path}: ${errorMessage(error)}`, { cause: error });
   }
   if (st.isDirectory()) throw new WgprofError('TRACE_NOT_FOUND', `${path} is a directory; give one *.pt.trace.json[.gz] file inside it.`);
@@ -177,13 +178,21 @@ function gzipError(error: unknown, source: string, compressedBytes: number, deco
   const message = errorMessage(error);
   const where = `(${compressedBytes} compressed bytes read, ${decompressed} decompressed)`;
   if (/incorrect data check/.test(message)) {
-    return new WgprofError('TRACE_GZIP_CRC', `${source}: a gzip member fails its CRC-32 check ${where}: the data is corrupt. Write or copy the file again.`, { cause: error });
+    return new WgprofError('TRACE_GZIP_CRC', `${source}: a gzip member fails its CRC-32 check ${where}: the data is corrupt. Write or copy the file again.`, {
+      cause: error,
+    });
   }
   if (/incorrect length check/.test(message)) {
-    return new WgprofError('TRACE_GZIP_SIZE', `${source}: a gzip member's ISIZE does not match its decompressed length ${where}: the data is corrupt.`, { cause: error });
+    return new WgprofError('TRACE_GZIP_SIZE', `${source}: a gzip member's ISIZE does not match its decompressed length ${where}: the data is corrupt.`, {
+      cause: error,
+    });
   }
   if (/unexpected end of file/.test(message)) {
-    return new WgprofError('TRACE_TRUNCATED', `${source} ends inside a gzip member ${where}: the file is incomplete. Was it still being written, or cut short by a copy?`, { cause: error });
+    return new WgprofError(
+      'TRACE_TRUNCATED',
+      `${source} ends inside a gzip member ${where}: the file is incomplete. Was it still being written, or cut short by a copy?`,
+      { cause: error },
+    );
   }
   // The first member's header was checked before streaming: a header error now is in data after a member.
   if (/incorrect header check|unknown compression method|unknown header flags/.test(message)) {
@@ -193,14 +202,20 @@ function gzipError(error: unknown, source: string, compressedBytes: number, deco
       { cause: error },
     );
   }
-  return new WgprofError('TRACE_GZIP_CORRUPT', `${source} starts like gzip (1f 8b) but does not decompress (${message}) ${where}; the file is damaged.`, { cause: error });
+  return new WgprofError('TRACE_GZIP_CORRUPT', `${source} starts like gzip (1f 8b) but does not decompress (${message}) ${where}; the file is damaged.`, {
+    cause: error,
+  });
 }
 
 /**
  * Reads a trace event by event: bytes as they are, or (Node) a file path, streamed from disk through
  * node:zlib (CRC-32, ISIZE, multi-member and trailing data checked natively). Throws WgprofError.
  */
-export async function readTrace(input: string | Uint8Array | ArrayBuffer, onEvent: TraceEventHandler, options: ReadTraceOptions = {}): Promise<TraceReadResult> {
+export async function readTrace(
+  input: string | Uint8Array | ArrayBuffer,
+  onEvent: TraceEventHandler,
+  options: ReadTraceOptions = {},
+): Promise<TraceReadResult> {
   if (typeof input !== 'string') return readTraceBytes(input, onEvent, 'trace', options);
   const path = input;
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK;
@@ -213,7 +228,10 @@ export async function readTrace(input: string | Uint8Array | ArrayBuffer, onEven
     feed.result.gzip = gz;
     // CM must be 8 (deflate) and the reserved FLG bits clear (RFC 1952 §2.3.1).
     if (gz && (bytesRead < 4 || magic[2] !== 8 || (magic[3]! & 0xe0) !== 0)) {
-      throw new WgprofError('TRACE_GZIP_CORRUPT', `${path} starts like gzip (1f 8b) but its header is not valid gzip (compression method ${String(magic[2])}, flags ${String(magic[3])}); the file is damaged.`);
+      throw new WgprofError(
+        'TRACE_GZIP_CORRUPT',
+        `${path} starts like gzip (1f 8b) but its header is not valid gzip (compression method ${String(magic[2])}, flags ${String(magic[3])}); the file is damaged.`,
+      );
     }
     const stream = handle.createReadStream({ start: 0, highWaterMark: chunkBytes, autoClose: false });
     if (!gz) {

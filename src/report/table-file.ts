@@ -11,7 +11,10 @@ import { formatKeyAveragesTable, keyAverages, type KeyAverages, type KeyAverages
 
 /** torch's `key_averages().table(sort_by="self_cuda_time_total")` (100 rows), or by self CPU time (50 rows) when there is no GPU time, as vLLM does. */
 export function formatProfilerTable(ka: KeyAverages, options: { sortBy?: KeyAveragesSortKey; rowLimit?: number } = {}): string {
-  return formatKeyAveragesTable(ka, { sortBy: options.sortBy ?? (ka.hasGpuTime ? 'self_gpu' : 'self_cpu'), rowLimit: options.rowLimit ?? (ka.hasGpuTime ? 100 : 50) });
+  return formatKeyAveragesTable(ka, {
+    sortBy: options.sortBy ?? (ka.hasGpuTime ? 'self_gpu' : 'self_cpu'),
+    rowLimit: options.rowLimit ?? (ka.hasGpuTime ? 100 : 50),
+  });
 }
 
 /** Writes `text` as the file `name` through `sink`; resolves to where it is. */
@@ -36,7 +39,12 @@ export interface DumpKeyAveragesOptions {
  * Writes the key-averages table of a capture or a parsed trace to `{dir}/profiler_out_{rank}.txt`
  * (atomically). Skipped for URI dirs, as vLLM does: resolves to null then. Resolves to the path written.
  */
-export async function dumpKeyAverages(input: CaptureRecord | KinetoTrace, dir: string, rank: number, options: DumpKeyAveragesOptions = {}): Promise<string | null> {
+export async function dumpKeyAverages(
+  input: CaptureRecord | KinetoTrace,
+  dir: string,
+  rank: number,
+  options: DumpKeyAveragesOptions = {},
+): Promise<string | null> {
   if (!options.sink && uriScheme(dir) !== null) return null;
   const sink = resolveSink({ dir, ...(options.sink ? { sink: options.sink } : {}) });
   const trace = 'traceEvents' in input ? input : buildTrace(input);

@@ -67,7 +67,8 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
     if (problems.length < MAX_PROBLEMS) problems.push(message);
     else dropped++;
   };
-  if (!isObj(trace)) return [`the trace is ${Array.isArray(trace) ? 'a JSON array (the legacy autograd format)' : typeof trace}; expected a JSON object with traceEvents`];
+  if (!isObj(trace))
+    return [`the trace is ${Array.isArray(trace) ? 'a JSON array (the legacy autograd format)' : typeof trace}; expected a JSON object with traceEvents`];
 
   // ---- top level
   if (trace['schemaVersion'] !== 1) report(`schemaVersion is ${JSON.stringify(trace['schemaVersion'])}; expected 1`);
@@ -94,12 +95,15 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
     if (!isObj(dist)) report('distributedInfo is not an object');
     else {
       if (!isInt(dist['rank']) || dist['rank'] < 0) report(`distributedInfo.rank is ${JSON.stringify(dist['rank'])}; expected an integer >= 0`);
-      if (!isInt(dist['world_size']) || dist['world_size'] < 1) report(`distributedInfo.world_size is ${JSON.stringify(dist['world_size'])}; expected an integer >= 1`);
+      if (!isInt(dist['world_size']) || dist['world_size'] < 1)
+        report(`distributedInfo.world_size is ${JSON.stringify(dist['world_size'])}; expected an integer >= 1`);
     }
   }
-  if (trace['displayTimeUnit'] !== 'ms' && trace['displayTimeUnit'] !== 'ns') report(`displayTimeUnit is ${JSON.stringify(trace['displayTimeUnit'])}; expected "ms"`);
+  if (trace['displayTimeUnit'] !== 'ms' && trace['displayTimeUnit'] !== 'ns')
+    report(`displayTimeUnit is ${JSON.stringify(trace['displayTimeUnit'])}; expected "ms"`);
   const base = trace['baseTimeNanoseconds'];
-  if (!isInt(base) && !(typeof base === 'number' && Number.isInteger(base) && base > 0)) report(`baseTimeNanoseconds is ${JSON.stringify(base)}; expected an integer (epoch ns)`);
+  if (!isInt(base) && !(typeof base === 'number' && Number.isInteger(base) && base > 0))
+    report(`baseTimeNanoseconds is ${JSON.stringify(base)}; expected an integer (epoch ns)`);
   if (typeof trace['traceName'] !== 'string') report('traceName is missing or not a string');
   const keys = Object.keys(trace);
   const positions = TOP_LEVEL_ORDER.filter((k) => k in trace).map((k) => keys.indexOf(k));
@@ -254,8 +258,10 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
   }
   for (const [id, flow] of flows) {
     if (flow.s !== 1 || flow.f !== 1) report(`flow ${id} has ${flow.s} start(s) and ${flow.f} end(s); expected one of each`);
-    if (flow.sAt !== undefined && launchTs.has(id) && launchTs.get(id) !== flow.sAt) report(`flow ${id} starts at ${flow.sAt}, not at its launch (${launchTs.get(id)})`);
-    if (flow.fAt !== undefined && gpuTs.has(id) && gpuTs.get(id) !== flow.fAt) report(`flow ${id} ends at ${flow.fAt}, not at its GPU activity (${gpuTs.get(id)})`);
+    if (flow.sAt !== undefined && launchTs.has(id) && launchTs.get(id) !== flow.sAt)
+      report(`flow ${id} starts at ${flow.sAt}, not at its launch (${launchTs.get(id)})`);
+    if (flow.fAt !== undefined && gpuTs.has(id) && gpuTs.get(id) !== flow.fAt)
+      report(`flow ${id} ends at ${flow.fAt}, not at its GPU activity (${gpuTs.get(id)})`);
   }
 
   // ---- every GPU activity and launch reaches a host op
@@ -272,7 +278,10 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
     }
     for (const [index, e] of runtimeEvents) {
       const ext = (e['args'] as Obj | undefined)?.['External id'];
-      if (!isInt(ext)) report(`${show(e, index)}: launch without an integer External id: it correlates to no op (tb_plugin: "Runtime with external id None don't correlate to any operator")`);
+      if (!isInt(ext))
+        report(
+          `${show(e, index)}: launch without an integer External id: it correlates to no op (tb_plugin: "Runtime with external id None don't correlate to any operator")`,
+        );
       else if (!cpuOpExt.has(ext)) report(`${show(e, index)}: External id ${ext} links to no cpu_op`);
     }
   }
@@ -302,7 +311,9 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
       while (stack.length > 0 && stack[stack.length - 1]!.endNs <= span.startNs) stack.pop();
       const top = stack[stack.length - 1];
       if (top && span.endNs > top.endNs) {
-        report(`pid/tid ${key}: traceEvents[${span.index}] [${span.startNs}, ${span.endNs}] ns overlaps traceEvents[${top.index}] [${top.startNs}, ${top.endNs}] ns without nesting`);
+        report(
+          `pid/tid ${key}: traceEvents[${span.index}] [${span.startNs}, ${span.endNs}] ns overlaps traceEvents[${top.index}] [${top.startNs}, ${top.endNs}] ns without nesting`,
+        );
       }
       stack.push(span);
     }

@@ -64,11 +64,20 @@ function parsePrompts(value: unknown): Prompt[] {
  */
 export function parseCompletionRequest(body: unknown, servedModel: string): CompletionRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'INVALID_REQUEST', `the request body must be a JSON object such as {"prompt": "Hello", "max_tokens": 16} (got ${Array.isArray(body) ? 'an array' : shown(body)}).`);
+    throw new HttpError(
+      400,
+      'INVALID_REQUEST',
+      `the request body must be a JSON object such as {"prompt": "Hello", "max_tokens": 16} (got ${Array.isArray(body) ? 'an array' : shown(body)}).`,
+    );
   }
   const b = body as Record<string, unknown>;
   if (b['model'] !== undefined && b['model'] !== null && b['model'] !== servedModel) {
-    throw new HttpError(404, 'MODEL_NOT_FOUND', `The model ${shown(b['model'])} does not exist; this server serves "${servedModel}" (omit "model" or use that name).`, 'model');
+    throw new HttpError(
+      404,
+      'MODEL_NOT_FOUND',
+      `The model ${shown(b['model'])} does not exist; this server serves "${servedModel}" (omit "model" or use that name).`,
+      'model',
+    );
   }
   if (b['prompt'] === undefined) throw invalid('prompt', undefined, 'given: the text to complete');
   const prompts = parsePrompts(b['prompt']);
@@ -81,7 +90,8 @@ export function parseCompletionRequest(body: unknown, servedModel: string): Comp
   if (maxTokens !== undefined) params.maxTokens = maxTokens;
   const temperature = b['temperature'];
   if (temperature !== undefined && temperature !== null) {
-    if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0) throw invalid('temperature', temperature, 'a number ≥ 0 (0 = greedy)');
+    if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0)
+      throw invalid('temperature', temperature, 'a number ≥ 0 (0 = greedy)');
     params.temperature = temperature;
   }
   const topK = optionalInt(b, 'top_k', -1, 'an integer ≥ 1, or 0 / -1 for no limit');
@@ -94,7 +104,8 @@ export function parseCompletionRequest(body: unknown, servedModel: string): Comp
   const stop = b['stop'];
   if (stop !== undefined && stop !== null) {
     const list = typeof stop === 'string' ? [stop] : stop;
-    if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s === '')) throw invalid('stop', stop, 'a non-empty string or an array of non-empty strings');
+    if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s === ''))
+      throw invalid('stop', stop, 'a non-empty string or an array of non-empty strings');
     if (list.length > 0) params.stop = list as string[];
   }
   const ignoreEos = b['ignore_eos'];

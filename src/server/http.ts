@@ -82,11 +82,16 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number, opt
   if (over) throw tooLarge(Number.isFinite(declared) ? String(declared) : `more than ${limitBytes}`);
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '' && options.optional) return undefined;
-  if (text.trim() === '') throw new HttpError(400, 'INVALID_JSON', 'the request body is empty; send a JSON object, e.g. {"prompt": "Hello", "max_tokens": 16}.');
+  if (text.trim() === '')
+    throw new HttpError(400, 'INVALID_JSON', 'the request body is empty; send a JSON object, e.g. {"prompt": "Hello", "max_tokens": 16}.');
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'INVALID_JSON', `the request body is not valid JSON (${(error as Error).message}); send a JSON object, e.g. {"prompt": "Hello", "max_tokens": 16}.`);
+    throw new HttpError(
+      400,
+      'INVALID_JSON',
+      `the request body is not valid JSON (${(error as Error).message}); send a JSON object, e.g. {"prompt": "Hello", "max_tokens": 16}.`,
+    );
   }
 }
 

@@ -73,7 +73,8 @@ export class EngineLoop {
         const report = await this.engine.step();
         if (report) this.hooks.onStep(report);
       } catch (error) {
-        const wrapped = error instanceof WgprofError ? error : new WgprofError('ENGINE_FAILED', `an engine iteration failed: ${errorMessage(error)}`, { cause: error });
+        const wrapped =
+          error instanceof WgprofError ? error : new WgprofError('ENGINE_FAILED', `an engine iteration failed: ${errorMessage(error)}`, { cause: error });
         const fatal = FATAL_CODES.has(wrapped.code);
         if (fatal) this.fatal = wrapped;
         log.error(`engine loop: ${wrapped.message}`);

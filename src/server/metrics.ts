@@ -31,13 +31,33 @@ export class ServerMetrics {
   constructor(model: string, sources: MetricsSources) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ model_name: model });
-    this.requests = new Counter({ name: 'wgprof_requests_total', help: 'Completion requests, by outcome: stop, length, abort (finish reasons), error (failed or rejected).', labelNames: ['outcome'], registers });
+    this.requests = new Counter({
+      name: 'wgprof_requests_total',
+      help: 'Completion requests, by outcome: stop, length, abort (finish reasons), error (failed or rejected).',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.promptTokens = new Counter({ name: 'wgprof_prompt_tokens_total', help: 'Prompt tokens fed to the model.', registers });
     this.generationTokens = new Counter({ name: 'wgprof_generation_tokens_total', help: 'Tokens generated.', registers });
-    this.steps = new Histogram({ name: 'wgprof_step_duration_seconds', help: 'Wall time of one engine iteration (schedule + forward + sampling + bookkeeping).', buckets: LATENCY_BUCKETS_S, registers });
-    this.ttft = new Histogram({ name: 'wgprof_time_to_first_token_seconds', help: 'Arrival to first generated token, per request.', buckets: LATENCY_BUCKETS_S, registers });
+    this.steps = new Histogram({
+      name: 'wgprof_step_duration_seconds',
+      help: 'Wall time of one engine iteration (schedule + forward + sampling + bookkeeping).',
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.ttft = new Histogram({
+      name: 'wgprof_time_to_first_token_seconds',
+      help: 'Arrival to first generated token, per request.',
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
     this.e2e = new Histogram({ name: 'wgprof_e2e_request_latency_seconds', help: 'Arrival to finish, per request.', buckets: LATENCY_BUCKETS_S, registers });
-    this.profileFiles = new Counter({ name: 'wgprof_profiler_files_total', help: 'Profiler files, by result: written, or failed (the error names where a failed upload was kept).', labelNames: ['result'], registers });
+    this.profileFiles = new Counter({
+      name: 'wgprof_profiler_files_total',
+      help: 'Profiler files, by result: written, or failed (the error names where a failed upload was kept).',
+      labelNames: ['result'],
+      registers,
+    });
     const self = this;
     new Gauge({
       name: 'wgprof_num_requests_running',

@@ -59,15 +59,29 @@ const START_FIELDS = { delay_iterations: 'delayIterations', max_iterations: 'max
 export function parseStartProfileBody(body: unknown): ProfileStartOptions {
   if (body === undefined) return {};
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'INVALID_PARAMETER', `the /start_profile body must be a JSON object such as {"delay_iterations": 2, "max_iterations": 3}, or empty; got ${Array.isArray(body) ? 'an array' : JSON.stringify(body)}.`);
+    throw new HttpError(
+      400,
+      'INVALID_PARAMETER',
+      `the /start_profile body must be a JSON object such as {"delay_iterations": 2, "max_iterations": 3}, or empty; got ${Array.isArray(body) ? 'an array' : JSON.stringify(body)}.`,
+    );
   }
   const options: ProfileStartOptions = {};
   for (const [key, value] of Object.entries(body)) {
     if (!Object.hasOwn(START_FIELDS, key)) {
-      throw new HttpError(400, 'INVALID_PARAMETER', `/start_profile takes only "delay_iterations" and "max_iterations"; got "${key.slice(0, 60)}".`, key.slice(0, 60));
+      throw new HttpError(
+        400,
+        'INVALID_PARAMETER',
+        `/start_profile takes only "delay_iterations" and "max_iterations"; got "${key.slice(0, 60)}".`,
+        key.slice(0, 60),
+      );
     }
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new HttpError(400, 'INVALID_PARAMETER', `"${key}" must be an integer >= 0 (0 = ${key === 'delay_iterations' ? 'start at once' : 'no limit'}); got ${JSON.stringify(value)?.slice(0, 60)}.`, key);
+      throw new HttpError(
+        400,
+        'INVALID_PARAMETER',
+        `"${key}" must be an integer >= 0 (0 = ${key === 'delay_iterations' ? 'start at once' : 'no limit'}); got ${JSON.stringify(value)?.slice(0, 60)}.`,
+        key,
+      );
     }
     options[START_FIELDS[key as keyof typeof START_FIELDS]] = value;
   }
@@ -96,7 +110,11 @@ export class ProfileControl {
     const onTraceWritten = (file: string, kind: TraceKind): void => log.debug(`profiler: ${kind} file ${file}`);
     this.profiler =
       config.profiler === 'torch'
-        ? new Profiler(config, { output: reportingOutput(config, options.sink ?? {}, report), onTraceWritten, ...(options.launchNames ? { launchNames: options.launchNames } : {}) })
+        ? new Profiler(config, {
+            output: reportingOutput(config, options.sink ?? {}, report),
+            onTraceWritten,
+            ...(options.launchNames ? { launchNames: options.launchNames } : {}),
+          })
         : new Profiler(config, { onTraceWritten });
   }
 
@@ -126,9 +144,7 @@ export class ProfileControl {
         result = { files: await engine.stopProfile(), failures: [] };
       } catch (error) {
         result =
-          error instanceof ProfilerExportError
-            ? { files: error.files, failures: error.failures }
-            : { files: [], failures: [profileFailure(error, 'profile')] };
+          error instanceof ProfilerExportError ? { files: error.files, failures: error.failures } : { files: [], failures: [profileFailure(error, 'profile')] };
       }
       for (const _ of result.failures) this.onFile?.(false);
       return result;

@@ -94,7 +94,8 @@ function httpErrorOf(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof WgprofError) {
     const message = error.message.startsWith(`${error.code}: `) ? error.message.slice(error.code.length + 2) : error.message;
-    if (['EMPTY_PROMPT', 'PROMPT_TOO_LONG', 'INVALID_TOKEN_ID', 'INVALID_PROMPT'].includes(error.code)) return new HttpError(400, error.code, message, 'prompt');
+    if (['EMPTY_PROMPT', 'PROMPT_TOO_LONG', 'INVALID_TOKEN_ID', 'INVALID_PROMPT'].includes(error.code))
+      return new HttpError(400, error.code, message, 'prompt');
     if (error.code === 'INVALID_SAMPLING_PARAMS') return new HttpError(400, error.code, message);
     if (error.code === 'ENGINE_DESTROYED' || error.code === 'DEVICE_LOST') return new HttpError(503, error.code, message);
     return new HttpError(500, error.code, message);
@@ -112,7 +113,14 @@ export async function startServer(options: ServeOptions = {}): Promise<WgprofSer
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const checkKey = options.apiKey ? bearerChecker(options.apiKey) : undefined;
   const config = options.profilerConfig;
-  const profile = config && config.profiler !== null ? new ProfileControl(config, { ...(options.traceSink ? { sink: options.traceSink } : {}), ...(options.launchNames ? { launchNames: options.launchNames } : {}), onFile: (ok) => metrics.profileFile(ok) }) : undefined;
+  const profile =
+    config && config.profiler !== null
+      ? new ProfileControl(config, {
+          ...(options.traceSink ? { sink: options.traceSink } : {}),
+          ...(options.launchNames ? { launchNames: options.launchNames } : {}),
+          onFile: (ok) => metrics.profileFile(ok),
+        })
+      : undefined;
 
   const tokenizer = new StreamingTokenizer(byteTokenizer);
   const engineOptions: EngineOptions = { model, tokenizer };
@@ -252,7 +260,11 @@ export async function startServer(options: ServeOptions = {}): Promise<WgprofSer
       return;
     }
     if (checkKey && !checkKey(req.headers.authorization)) {
-      throw new HttpError(401, 'UNAUTHORIZED', 'a valid API key is required: send the header "Authorization: Bearer <key>" with the key given to wgprof serve --api-key.');
+      throw new HttpError(
+        401,
+        'UNAUTHORIZED',
+        'a valid API key is required: send the header "Authorization: Bearer <key>" with the key given to wgprof serve --api-key.',
+      );
     }
     const routes: Record<string, Record<string, () => Promise<void>>> = {
       '/metrics': { GET: async () => void res.writeHead(200, { 'content-type': metrics.contentType }).end(await metrics.text()) },
@@ -304,8 +316,11 @@ export async function startServer(options: ServeOptions = {}): Promise<WgprofSer
     await loop.stop();
     await engine.destroy();
     const errno = (error as { code?: string }).code;
-    const hint = errno === 'EADDRINUSE' ? ' Choose another --port (0 = any free port).' : errno === 'EADDRNOTAVAIL' ? ' --host must be an address of this machine.' : '';
-    throw new WgprofError('SERVE_LISTEN_FAILED', `cannot listen on ${formatUrl(host, options.port ?? DEFAULT_PORT)}: ${errorMessage(error)}.${hint}`, { cause: error });
+    const hint =
+      errno === 'EADDRINUSE' ? ' Choose another --port (0 = any free port).' : errno === 'EADDRNOTAVAIL' ? ' --host must be an address of this machine.' : '';
+    throw new WgprofError('SERVE_LISTEN_FAILED', `cannot listen on ${formatUrl(host, options.port ?? DEFAULT_PORT)}: ${errorMessage(error)}.${hint}`, {
+      cause: error,
+    });
   }
   const address = server.address() as AddressInfo;
   const url = formatUrl(address.address, address.port);

@@ -47,7 +47,16 @@ export interface EventWriter {
    * The launch, named `launchName` (the WebGPU call `d.launch`, or the CUDA call that stands for it, and
    * then `d.launch` goes into its args); with a GPU interval (`timed`) also the ac2g flow and the kernel.
    */
-  dispatchLaunch(d: DispatchRecord, launchName: string, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void;
+  dispatchLaunch(
+    d: DispatchRecord,
+    launchName: string,
+    tsNs: number,
+    durNs: number,
+    timed: boolean,
+    gpuStartNs: number,
+    gpuDurNs: number,
+    ids: ThreadIds,
+  ): void;
 }
 
 /** Takes the events of an emission as parsed-trace objects (what JSON.parse of the written bytes gives, as far as a reader of X events needs). */
@@ -161,7 +170,16 @@ export class Emission {
       else if (kind === ItemKind.launch) {
         const timed = dispatchGpu.timed[i] === 1;
         const d = dispatches[i]!;
-        w.dispatchLaunch(d, this.cudaNames ? CUDA_LAUNCH.dispatch : d.launch, s, dur, timed, dispatchGpu.startNs[i]!, timed ? dispatchGpu.durationNs(i) : 0, this.ids);
+        w.dispatchLaunch(
+          d,
+          this.cudaNames ? CUDA_LAUNCH.dispatch : d.launch,
+          s,
+          dur,
+          timed,
+          dispatchGpu.startNs[i]!,
+          timed ? dispatchGpu.durationNs(i) : 0,
+          this.ids,
+        );
       } else this.other(kind!, i, s, dur);
       if (full()) return false;
     }
@@ -185,7 +203,9 @@ export class Emission {
     for (let p = 0; p < plan.steps.count; p++) {
       if (!ga.drawn[p]) continue;
       const step = plan.record.steps[plan.steps.recordIndex[p]!]!;
-      w.complete('gpu_user_annotation', `ProfilerStep#${step.number}`, gpuPid, gpuTid, ga.startNs[p]!, ga.endNs[p]! - ga.startNs[p]!, { 'External id': plan.stepExternalId[p] });
+      w.complete('gpu_user_annotation', `ProfilerStep#${step.number}`, gpuPid, gpuTid, ga.startNs[p]!, ga.endNs[p]! - ga.startNs[p]!, {
+        'External id': plan.stepExternalId[p],
+      });
     }
   }
 
@@ -197,7 +217,12 @@ export class Emission {
       case ItemKind.step: {
         const step = plan.record.steps[plan.steps.recordIndex[i]!]!;
         const totals = plan.totals;
-        const args: ArgBag = { 'External id': plan.stepExternalId[i], 'Record function id': 0, kernels: totals.dispatches[i], gpu_time_us: totals.gpuTimeNs[i]! / 1000 };
+        const args: ArgBag = {
+          'External id': plan.stepExternalId[i],
+          'Record function id': 0,
+          kernels: totals.dispatches[i],
+          gpu_time_us: totals.gpuTimeNs[i]! / 1000,
+        };
         if (this.withFlops && totals.estimatedDispatches[i]! > 0) {
           args['flops'] = totals.flops[i];
           args['bytes'] = totals.bytesRead[i]! + totals.bytesWritten[i]!;
@@ -305,7 +330,16 @@ export class TeeWriter implements EventWriter {
     this.a.cpuOp(d, tsNs, durNs, opts);
     this.b.cpuOp(d, tsNs, durNs, opts);
   }
-  dispatchLaunch(d: DispatchRecord, launchName: string, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void {
+  dispatchLaunch(
+    d: DispatchRecord,
+    launchName: string,
+    tsNs: number,
+    durNs: number,
+    timed: boolean,
+    gpuStartNs: number,
+    gpuDurNs: number,
+    ids: ThreadIds,
+  ): void {
     this.a.dispatchLaunch(d, launchName, tsNs, durNs, timed, gpuStartNs, gpuDurNs, ids);
     this.b.dispatchLaunch(d, launchName, tsNs, durNs, timed, gpuStartNs, gpuDurNs, ids);
   }

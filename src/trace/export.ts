@@ -40,7 +40,16 @@ class CompleteEvents implements EventWriter {
   cpuOp(d: DispatchRecord, tsNs: number, durNs: number, opts: OpOptions): void {
     this.complete('cpu_op', d.opName ?? d.kernel, opts.pid, opts.tid, tsNs, durNs, opArgs(d, { ...opts, withShapes: false, withStack: false }));
   }
-  dispatchLaunch(d: DispatchRecord, launchName: string, tsNs: number, durNs: number, timed: boolean, gpuStartNs: number, gpuDurNs: number, ids: ThreadIds): void {
+  dispatchLaunch(
+    d: DispatchRecord,
+    launchName: string,
+    tsNs: number,
+    durNs: number,
+    timed: boolean,
+    gpuStartNs: number,
+    gpuDurNs: number,
+    ids: ThreadIds,
+  ): void {
     this.complete('cuda_runtime', launchName, ids.hostPid, ids.hostTid, tsNs, durNs, launchArgs(d.externalId, d.correlation, launchName, d.launch));
     if (!timed) return;
     this.complete('kernel', kernelName(d), ids.gpuPid, ids.gpuTid, gpuStartNs, gpuDurNs, {

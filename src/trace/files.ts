@@ -37,7 +37,10 @@ export function traceFileName(workerName: string, timeNs: bigint | string, useGz
 export function profilerOutFileName(traceName: string): string {
   const stem = traceName.replace(/\.pt\.trace\.json(?:\.gz)?$/, '');
   if (stem === traceName || stem === '') {
-    throw new WgprofError('TRACE_BAD_FILE_NAME', `trace file name ${JSON.stringify(traceName)} does not end in .pt.trace.json[.gz]; expected a name from traceFileName().`);
+    throw new WgprofError(
+      'TRACE_BAD_FILE_NAME',
+      `trace file name ${JSON.stringify(traceName)} does not end in .pt.trace.json[.gz]; expected a name from traceFileName().`,
+    );
   }
   return `${stem}.profiler_out.txt`;
 }
@@ -54,7 +57,10 @@ export function keyAveragesFileName(rank: number): string {
  */
 export function checkFileName(name: string): void {
   if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
-    throw new WgprofError('TRACE_BAD_FILE_NAME', `file name ${JSON.stringify(name)} is not a plain file name; expected no path separators (use traceFileName()).`);
+    throw new WgprofError(
+      'TRACE_BAD_FILE_NAME',
+      `file name ${JSON.stringify(name)} is not a plain file name; expected no path separators (use traceFileName()).`,
+    );
   }
 }
 

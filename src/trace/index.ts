@@ -12,7 +12,16 @@ export { concatBytes, encodeTrace, yieldToEventLoop } from './encode.js';
 export type { EncodeOptions, GzipLevel } from './encode.js';
 export { keyAveragesFileName, sanitizeWorkerName, traceFileName, uriScheme } from './files.js';
 export { CallbackSink, DownloadSink, FsSink, GcsSink, HttpSink, OpfsSink, S3Sink, TraceSinkError, defaultFallbackDir, sinkForDir } from './sinks.js';
-export type { HttpSinkOptions, ObjectStoreSinkOptions, RetryOptions, SinkForDirOptions, TraceSink, TraceSinkErrorCode, TraceSinkWriter, UploadSinkOptions } from './sinks.js';
+export type {
+  HttpSinkOptions,
+  ObjectStoreSinkOptions,
+  RetryOptions,
+  SinkForDirOptions,
+  TraceSink,
+  TraceSinkErrorCode,
+  TraceSinkWriter,
+  UploadSinkOptions,
+} from './sinks.js';
 export { hasCompressionStream, writeTrace } from './write.js';
 export type { GzipEngine, WriteTraceOptions, WrittenTrace } from './write.js';
 export { fmtUs, sanitizeEventName } from './json.js';

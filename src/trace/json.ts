@@ -141,9 +141,7 @@ export function cleanJson(value: unknown, seen?: Set<object>): TraceJson {
       stack.add(value);
       let out: TraceJson;
       if (Array.isArray(value)) {
-        out = value.map((item: unknown) =>
-          item === undefined || typeof item === 'function' || typeof item === 'symbol' ? null : cleanJson(item, stack),
-        );
+        out = value.map((item: unknown) => (item === undefined || typeof item === 'function' || typeof item === 'symbol' ? null : cleanJson(item, stack)));
       } else {
         const obj: Record<string, TraceJson> = {};
         for (const key of Object.keys(value)) {

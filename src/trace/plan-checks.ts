@@ -32,7 +32,8 @@ function checkInt(field: string, value: unknown, min: number): number {
 
 /** A finite ns time; `list[index].field` names it in the error (built only on failure: this runs per event). */
 function checkNs(list: string, index: number, field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`${list}[${index}].${field}`, value, 'a finite number of ns since performance.timeOrigin');
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw invalid(`${list}[${index}].${field}`, value, 'a finite number of ns since performance.timeOrigin');
   return value;
 }
 
@@ -54,7 +55,11 @@ export function checkMeta(record: CaptureRecord): TraceMeta {
   checkInt('meta.deviceIndex', meta.deviceIndex, 0);
   checkInt('meta.streamId', meta.streamId, 1);
   if (meta.pid === meta.deviceIndex) {
-    throw invalid('meta.pid', meta.pid, `a host pid different from meta.deviceIndex (${meta.deviceIndex}), because GPU events use the device index as their pid`);
+    throw invalid(
+      'meta.pid',
+      meta.pid,
+      `a host pid different from meta.deviceIndex (${meta.deviceIndex}), because GPU events use the device index as their pid`,
+    );
   }
   return meta;
 }
@@ -111,7 +116,8 @@ export function checkEvents(record: CaptureRecord, withMemory: boolean): number 
     see(checkNs('cpuSpans', i, 'startNs', s.startNs));
     see(checkNs('cpuSpans', i, 'endNs', s.endNs));
     checkString('cpuSpans', i, 'name', s.name);
-    if (s.cat !== 'cpu_op' && s.cat !== 'user_annotation' && s.cat !== 'python_function') throw invalid(`cpuSpans[${i}].cat`, s.cat, '"cpu_op", "user_annotation" or "python_function"');
+    if (s.cat !== 'cpu_op' && s.cat !== 'user_annotation' && s.cat !== 'python_function')
+      throw invalid(`cpuSpans[${i}].cat`, s.cat, '"cpu_op", "user_annotation" or "python_function"');
   }
   if (withMemory) {
     for (let i = 0; i < memory.length; i++) {

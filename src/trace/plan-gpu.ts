@@ -87,7 +87,14 @@ export interface GpuAnnotations {
   endNs: Float64Array;
 }
 
-export function gpuAnnotations(steps: number, stream: GpuStream, dispatchCount: number, stepOfDispatch: Int32Array, stepOfCopy: Int32Array, adj: Adjustments): GpuAnnotations {
+export function gpuAnnotations(
+  steps: number,
+  stream: GpuStream,
+  dispatchCount: number,
+  stepOfDispatch: Int32Array,
+  stepOfCopy: Int32Array,
+  adj: Adjustments,
+): GpuAnnotations {
   const out: GpuAnnotations = { drawn: new Uint8Array(steps), startNs: new Float64Array(steps), endNs: new Float64Array(steps) };
   const { ids, startNs, endNs } = stream;
   if (steps === 0 || ids.length === 0) return out;
@@ -128,7 +135,13 @@ export function gpuAnnotations(steps: number, stream: GpuStream, dispatchCount: 
 }
 
 /** Peak allocated bytes per step position (`known[p]` says whether there is one): the level at its start, raised by each event inside it. */
-export function stepPeaks(grid: StepGrid, steps: CaptureRecord['steps'], memory: CaptureRecord['memory'], memoryNs: Float64Array, memoryOrder: readonly number[]): { known: Uint8Array; bytes: Float64Array } {
+export function stepPeaks(
+  grid: StepGrid,
+  steps: CaptureRecord['steps'],
+  memory: CaptureRecord['memory'],
+  memoryNs: Float64Array,
+  memoryOrder: readonly number[],
+): { known: Uint8Array; bytes: Float64Array } {
   const known = new Uint8Array(grid.count);
   const bytes = new Float64Array(grid.count);
   let m = 0;

@@ -170,7 +170,14 @@ export class HostItems {
 }
 
 /** Each dispatch's op as a host item; records the step position its op starts in (or OUTSIDE_STEPS). */
-export function planOps(dispatches: readonly DispatchRecord[], offsetNs: number, grid: StepGrid, items: HostItems, adj: Adjustments, stepOfDispatch: Int32Array): void {
+export function planOps(
+  dispatches: readonly DispatchRecord[],
+  offsetNs: number,
+  grid: StepGrid,
+  items: HostItems,
+  adj: Adjustments,
+  stepOfDispatch: Int32Array,
+): void {
   for (let i = 0; i < dispatches.length; i++) {
     const d = dispatches[i]!;
     const s = relNs(offsetNs, d.opStartNs);

@@ -114,7 +114,14 @@ export class StepTotals {
     this.rateGpuNs = new Float64Array(steps);
   }
 
-  static of(steps: number, dispatches: readonly DispatchRecord[], stepOfDispatch: Int32Array, dispatchGpu: GpuIntervals, stepOfCopy: Int32Array, copyGpu: GpuIntervals): StepTotals {
+  static of(
+    steps: number,
+    dispatches: readonly DispatchRecord[],
+    stepOfDispatch: Int32Array,
+    dispatchGpu: GpuIntervals,
+    stepOfCopy: Int32Array,
+    copyGpu: GpuIntervals,
+  ): StepTotals {
     const t = new StepTotals(steps);
     for (let i = 0; i < dispatches.length; i++) {
       const p = stepOfDispatch[i]!;
@@ -151,7 +158,12 @@ export class StepTotals {
 
   /** The StepCosts of position p. `withFlops` false leaves the FLOP fields out (the trace has no FLOPs then). */
   costs(p: number, step: number, withFlops: boolean): StepCosts {
-    const out: StepCosts = { step, dispatches: this.dispatches[p]!, estimatedDispatches: this.estimatedDispatches[p]!, timedDispatches: this.timedDispatches[p]! };
+    const out: StepCosts = {
+      step,
+      dispatches: this.dispatches[p]!,
+      estimatedDispatches: this.estimatedDispatches[p]!,
+      timedDispatches: this.timedDispatches[p]!,
+    };
     if (out.estimatedDispatches > 0) {
       if (withFlops) out.flops = this.flops[p]!;
       out.bytesRead = this.bytesRead[p]!;
@@ -294,7 +306,15 @@ export function planTrace(record: CaptureRecord, options: TraceBuildOptions = {}
   let [windowStartNs, windowEndNs] = extent(items, stream, stepAnnotations, memoryNs);
   if (windowStartNs === Infinity) windowStartNs = windowEndNs = relNs(offsetNs, minNs);
 
-  const counts = { steps: nSteps, dispatches: nD, kernels: stream.kernels, copies: nC, memcpys: stream.ids.length - stream.kernels, memory: nM, cpuSpans: nSpans };
+  const counts = {
+    steps: nSteps,
+    dispatches: nD,
+    kernels: stream.kernels,
+    copies: nC,
+    memcpys: stream.ids.length - stream.kernels,
+    memory: nM,
+    cpuSpans: nSpans,
+  };
   return {
     record,
     meta,

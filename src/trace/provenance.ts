@@ -29,7 +29,16 @@ export function devicePropertiesOf(meta: TraceMeta): TraceDeviceProperties[] {
   const props: TraceDeviceProperties[] = [];
   // Entry i must describe device i: devices below ours were not captured.
   for (let i = 0; i < meta.deviceIndex; i++) {
-    props.push({ id: i, name: 'unknown (not captured)', computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 0, warpSize: 0, sharedMemPerBlock: 0, numSms: 0 });
+    props.push({
+      id: i,
+      name: 'unknown (not captured)',
+      computeMajor: 0,
+      computeMinor: 0,
+      maxThreadsPerBlock: 0,
+      warpSize: 0,
+      sharedMemPerBlock: 0,
+      numSms: 0,
+    });
   }
   // No `totalGlobalMem`: WebGPU tells no device's memory size (no adapter limit or info field holds
   // it), and the largest single buffer is not the memory: written as totalGlobalMem it showed as
@@ -63,7 +72,8 @@ export function provenanceOf(meta: TraceMeta, launchNames: LaunchNames, counts: 
         (ts?.note ? `. ${ts.note}` : '.'),
     );
   } else if (ts?.note) notes.push(ts.note);
-  if (ts?.quantized === true) notes.push(`GPU timestamps are quantized${ts.quantumNs !== undefined ? ` to ${ts.quantumNs} ns` : ''}: kernel durations are coarse.`);
+  if (ts?.quantized === true)
+    notes.push(`GPU timestamps are quantized${ts.quantumNs !== undefined ? ` to ${ts.quantumNs} ns` : ''}: kernel durations are coarse.`);
   if (adj.gpuIntervalsDropped > 0) notes.push(`${adj.gpuIntervalsDropped} GPU intervals ended before they started and were left out.`);
   if (adj.gpuIntervalsShifted > 0) {
     notes.push(
@@ -71,14 +81,21 @@ export function provenanceOf(meta: TraceMeta, launchNames: LaunchNames, counts: 
     );
   }
   if (adj.hostSpansClamped > 0) notes.push(`${adj.hostSpansClamped} host intervals were clamped to nest strictly inside their parents.`);
-  if (adj.gpuAnnotationsDropped > 0) notes.push(`${adj.gpuAnnotationsDropped} steps' GPU work interleaved with another step's, so their gpu_user_annotation was left out.`);
+  if (adj.gpuAnnotationsDropped > 0)
+    notes.push(`${adj.gpuAnnotationsDropped} steps' GPU work interleaved with another step's, so their gpu_user_annotation was left out.`);
   notes.push(...extraNotes);
   const provenance: TraceProvenance = {
     version: WGPROF_VERSION,
     workerName: meta.workerName,
     rank: meta.rank,
     worldSize: meta.worldSize,
-    options: { withStack: meta.withStack === true, recordShapes: meta.recordShapes === true, withMemory: meta.withMemory === true, withFlops: meta.withFlops === true, launchNames },
+    options: {
+      withStack: meta.withStack === true,
+      recordShapes: meta.recordShapes === true,
+      withMemory: meta.withMemory === true,
+      withFlops: meta.withFlops === true,
+      launchNames,
+    },
     counts,
     adjustments: adj,
     notes,

@@ -46,7 +46,11 @@ function flagsOf(meta: TraceMeta): Partial<Record<Flag, 1>> {
  * event too (an export's key-averages consumer). Compact: no whitespace except the newline before each event and `"rank": N` in
  * `distributedInfo`, which HTA finds with the regex `"rank":\s+(\d+)`.
  */
-export function serializePlan(plan: TracePlan, options: { chunkChars?: number | undefined; traceName?: string | undefined } = {}, also?: EventWriter): TraceByteChunks {
+export function serializePlan(
+  plan: TracePlan,
+  options: { chunkChars?: number | undefined; traceName?: string | undefined } = {},
+  also?: EventWriter,
+): TraceByteChunks {
   const stats: SerializeStats = { events: 0, chars: 0, bytes: 0 };
   const chunkBytes = Math.max(1024, options.chunkChars ?? DEFAULT_CHUNK_CHARS);
   const traceName = options.traceName ?? plan.traceName;

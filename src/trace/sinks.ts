@@ -64,7 +64,11 @@ export class TraceSinkError extends WgprofError {
   /** Where the bytes were kept instead (a failed upload's local fallback copy), when they were. */
   readonly fallbackPath: string | undefined;
 
-  constructor(code: TraceSinkErrorCode, message: string, details: { file: string; errno?: string | undefined; fallbackPath?: string | undefined; cause?: unknown }) {
+  constructor(
+    code: TraceSinkErrorCode,
+    message: string,
+    details: { file: string; errno?: string | undefined; fallbackPath?: string | undefined; cause?: unknown },
+  ) {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'TraceSinkError';
     this.file = details.file;
@@ -101,7 +105,11 @@ export function traceFsError(error: unknown, file: string, action = 'write'): Tr
   const known = errno === undefined ? undefined : FS_ERRORS[errno];
   const code = known?.code ?? 'TRACE_WRITE_FAILED';
   const fix = known?.fix ?? 'check the directory and the disk, or choose another torch_profiler_dir';
-  return new TraceSinkError(code, `could not ${action} ${file}: ${errorMessage(error)}. ${fix[0]!.toUpperCase()}${fix.slice(1)}.`, { file, errno, cause: error });
+  return new TraceSinkError(code, `could not ${action} ${file}: ${errorMessage(error)}. ${fix[0]!.toUpperCase()}${fix.slice(1)}.`, {
+    file,
+    errno,
+    cause: error,
+  });
 }
 
 /** Most directory levels ensureDir creates or climbs: deeper is a mistake, not a trace directory. */
@@ -120,7 +128,11 @@ export async function ensureDir(fs: NodeFs, path: NodePath, dir: string): Promis
   let at = dir;
   for (;;) {
     if (missing.length > MAX_DIR_DEPTH) {
-      throw new TraceSinkError('TRACE_PATH_TOO_LONG', `could not create ${dir}: more than ${MAX_DIR_DEPTH} directory levels are missing. Use a shorter torch_profiler_dir.`, { file: dir });
+      throw new TraceSinkError(
+        'TRACE_PATH_TOO_LONG',
+        `could not create ${dir}: more than ${MAX_DIR_DEPTH} directory levels are missing. Use a shorter torch_profiler_dir.`,
+        { file: dir },
+      );
     }
     let isDir: boolean;
     try {
@@ -137,7 +149,11 @@ export async function ensureDir(fs: NodeFs, path: NodePath, dir: string): Promis
       throw traceFsError(error, dir, 'create the directory');
     }
     if (!isDir) {
-      throw new TraceSinkError('TRACE_NOT_A_DIRECTORY', `could not create ${dir}: ${at} is a file, not a directory. Choose a torch_profiler_dir that is (or can be) a directory.`, { file: dir, errno: 'ENOTDIR' });
+      throw new TraceSinkError(
+        'TRACE_NOT_A_DIRECTORY',
+        `could not create ${dir}: ${at} is a file, not a directory. Choose a torch_profiler_dir that is (or can be) a directory.`,
+        { file: dir, errno: 'ENOTDIR' },
+      );
     }
     break;
   }
@@ -150,7 +166,11 @@ export async function ensureDir(fs: NodeFs, path: NodePath, dir: string): Promis
         // Made meanwhile by another writer (fine), or a file is there.
         const stat = await fs.stat(level).catch(() => undefined);
         if (stat?.isDirectory()) continue;
-        throw new TraceSinkError('TRACE_NOT_A_DIRECTORY', `could not create ${dir}: ${level} is a file, not a directory. Choose another torch_profiler_dir.`, { file: dir, errno, cause: error });
+        throw new TraceSinkError('TRACE_NOT_A_DIRECTORY', `could not create ${dir}: ${level} is a file, not a directory. Choose another torch_profiler_dir.`, {
+          file: dir,
+          errno,
+          cause: error,
+        });
       }
       if (errno === 'ENOENT') {
         // Its parent exists (checked above), yet the system says ENOENT: procfs, sysfs and the like.
@@ -254,7 +274,8 @@ export class FsSink implements TraceSink {
 
   async open(name: string): Promise<TraceSinkWriter> {
     checkFileName(name);
-    if (!isNode) throw new WgprofError('TRACE_SINK_UNSUPPORTED', `FsSink("${this.dir}") needs Node's fs; in a page use OpfsSink, DownloadSink or CallbackSink.`);
+    if (!isNode)
+      throw new WgprofError('TRACE_SINK_UNSUPPORTED', `FsSink("${this.dir}") needs Node's fs; in a page use OpfsSink, DownloadSink or CallbackSink.`);
     const fs = await import('node:fs/promises');
     const path = await import('node:path');
     const dir = path.resolve(this.dir);
@@ -346,7 +367,8 @@ export class OpfsSink implements TraceSink {
   async open(name: string): Promise<TraceSinkWriter> {
     checkFileName(name);
     const storage = (globalThis as { navigator?: { storage?: { getDirectory?: () => Promise<FileSystemDirectoryHandle> } } }).navigator?.storage;
-    if (!storage?.getDirectory) throw new WgprofError('TRACE_SINK_UNSUPPORTED', 'OpfsSink needs navigator.storage.getDirectory() (a secure-context page); use FsSink in Node.');
+    if (!storage?.getDirectory)
+      throw new WgprofError('TRACE_SINK_UNSUPPORTED', 'OpfsSink needs navigator.storage.getDirectory() (a secure-context page); use FsSink in Node.');
     let dir = await storage.getDirectory();
     for (const part of this.subdir.split('/').filter((p) => p !== '')) dir = await dir.getDirectoryHandle(part, { create: true });
     let existed = true;

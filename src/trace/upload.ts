@@ -93,7 +93,9 @@ export function retryableStatus(status: number): boolean {
 /** The system error code of a network failure (fetch wraps it in `cause`). */
 function networkErrno(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const errno = errnoOf(e) ?? (typeof (e as { code?: unknown }).code === 'string' && /^(UND_ERR|ERR_)/.test((e as { code: string }).code) ? (e as { code: string }).code : undefined);
+    const errno =
+      errnoOf(e) ??
+      (typeof (e as { code?: unknown }).code === 'string' && /^(UND_ERR|ERR_)/.test((e as { code: string }).code) ? (e as { code: string }).code : undefined);
     if (errno) return errno;
   }
   return undefined;
@@ -108,7 +110,8 @@ export async function withRetries<T>(attempt: (index: number) => Promise<T>, opt
   const attempts = options.attempts ?? 4;
   const base = options.baseDelayMs ?? 250;
   const max = options.maxDelayMs ?? 8000;
-  if (!Number.isInteger(attempts) || attempts < 1) throw new WgprofError('TRACE_BAD_OPTION', `retry.attempts is ${String(attempts)}; expected an integer >= 1.`);
+  if (!Number.isInteger(attempts) || attempts < 1)
+    throw new WgprofError('TRACE_BAD_OPTION', `retry.attempts is ${String(attempts)}; expected an integer >= 1.`);
   for (let i = 0; ; i++) {
     try {
       return { value: await attempt(i), tries: i + 1 };
@@ -163,10 +166,16 @@ abstract class UploadSink implements TraceSink {
     const tries = (error as { tries?: number }).tries ?? 1;
     const code = error instanceof TraceSinkError ? error.code : 'TRACE_UPLOAD_FAILED';
     const errno = error instanceof TraceSinkError ? error.errno : error instanceof UploadAttemptError ? error.errno : undefined;
-    const what = `could not upload ${name} to ${this.target(name)} (${tries === 1 ? '1 try' : `${tries} tries`}): ${errorMessage(error).replace(/^TRACE_[A-Z_]+: /, '').replace(/\.$/, '')}`;
+    const what = `could not upload ${name} to ${this.target(name)} (${tries === 1 ? '1 try' : `${tries} tries`}): ${errorMessage(error)
+      .replace(/^TRACE_[A-Z_]+: /, '')
+      .replace(/\.$/, '')}`;
     const fallback = this.upload.fallback;
     if (!fallback) {
-      return new TraceSinkError(code, `${what}. No local fallback directory is set, so the trace was not kept.`, { file: this.target(name), errno, cause: error });
+      return new TraceSinkError(code, `${what}. No local fallback directory is set, so the trace was not kept.`, {
+        file: this.target(name),
+        errno,
+        cause: error,
+      });
     }
     let kept: string;
     try {
@@ -179,7 +188,11 @@ abstract class UploadSink implements TraceSink {
         throw inner;
       }
     } catch (inner) {
-      return new TraceSinkError(code, `${what}; keeping it in ${fallback.location} failed too (${errorMessage(inner)}), so the trace is lost.`, { file: this.target(name), errno, cause: error });
+      return new TraceSinkError(code, `${what}; keeping it in ${fallback.location} failed too (${errorMessage(inner)}), so the trace is lost.`, {
+        file: this.target(name),
+        errno,
+        cause: error,
+      });
     }
     log.debug(`${what}. The file is kept at ${kept}.`);
     return new TraceSinkError(code, `${what}. The file is kept at ${kept}.`, { file: this.target(name), errno, fallbackPath: kept, cause: error });
@@ -254,7 +267,10 @@ export class HttpSink extends UploadSink {
     // Let the connection be reused or closed: the answer's body is not needed.
     await response.body?.cancel().catch(() => undefined);
     if (!response.ok) {
-      throw new UploadAttemptError(`${method} answered ${response.status} ${response.statusText}; expected 2xx. Check that the server accepts ${method} uploads there`, retryableStatus(response.status));
+      throw new UploadAttemptError(
+        `${method} answered ${response.status} ${response.statusText}; expected 2xx. Check that the server accepts ${method} uploads there`,
+        retryableStatus(response.status),
+      );
     }
   }
 }
@@ -264,15 +280,24 @@ export function parseBucketUri(uri: string, scheme: 's3' | 'gs'): { bucket: stri
   const match = new RegExp(`^${scheme}://([^/]+)(?:/(.*))?$`, 'i').exec(uri);
   const bucket = match?.[1] ?? '';
   if (!match || bucket === '') {
-    throw new WgprofError('TRACE_SINK_BAD_DIR', `torch_profiler_dir ${JSON.stringify(uri)} is not a ${scheme}:// URI; expected ${scheme}://BUCKET or ${scheme}://BUCKET/PREFIX.`);
+    throw new WgprofError(
+      'TRACE_SINK_BAD_DIR',
+      `torch_profiler_dir ${JSON.stringify(uri)} is not a ${scheme}:// URI; expected ${scheme}://BUCKET or ${scheme}://BUCKET/PREFIX.`,
+    );
   }
   const path = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket, prefix: path === '' ? '' : `${path}/` };
 }
 
 const SDK_HINT: Record<'s3' | 'gs', { pkg: string; env: string }> = {
-  s3: { pkg: '@aws-sdk/client-s3', env: 'the standard AWS environment (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_REGION; AWS_ENDPOINT_URL_S3 for S3-compatible servers)' },
-  gs: { pkg: '@google-cloud/storage', env: 'Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login; STORAGE_EMULATOR_HOST for an emulator)' },
+  s3: {
+    pkg: '@aws-sdk/client-s3',
+    env: 'the standard AWS environment (AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_REGION; AWS_ENDPOINT_URL_S3 for S3-compatible servers)',
+  },
+  gs: {
+    pkg: '@google-cloud/storage',
+    env: 'Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login; STORAGE_EMULATOR_HOST for an emulator)',
+  },
 };
 
 /** SDK messages about a missing setup, and what to set (never the values). */
@@ -365,10 +390,18 @@ export class S3Sink extends ObjectStoreSink {
   }
 
   protected async send(name: string, body: Uint8Array): Promise<void> {
-    const { client, PutObjectCommand } = (await this.sdkClient(name)) as { client: InstanceType<S3Module['S3Client']>; PutObjectCommand: S3Module['PutObjectCommand'] };
+    const { client, PutObjectCommand } = (await this.sdkClient(name)) as {
+      client: InstanceType<S3Module['S3Client']>;
+      PutObjectCommand: S3Module['PutObjectCommand'];
+    };
     try {
       await client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}${name}`, Body: body, ContentType: name.endsWith('.gz') ? 'application/gzip' : 'application/json' }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: `${this.prefix}${name}`,
+          Body: body,
+          ContentType: name.endsWith('.gz') ? 'application/gzip' : 'application/json',
+        }),
       );
     } catch (error) {
       throw this.attemptError(error, (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode);
@@ -403,7 +436,11 @@ export class GcsSink extends ObjectStoreSink {
       await storage
         .bucket(this.bucket)
         .file(`${this.prefix}${name}`)
-        .save(Buffer.from(body.buffer, body.byteOffset, body.byteLength), { resumable: false, validation: 'md5', contentType: name.endsWith('.gz') ? 'application/gzip' : 'application/json' });
+        .save(Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
+          resumable: false,
+          validation: 'md5',
+          contentType: name.endsWith('.gz') ? 'application/gzip' : 'application/json',
+        });
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       throw this.attemptError(error, typeof code === 'number' ? code : undefined);

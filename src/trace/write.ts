@@ -67,7 +67,10 @@ export interface WrittenTrace {
 export function resolveSink(options: { dir?: string; sink?: TraceSink }): TraceSink {
   if (options.sink) return options.sink;
   if (typeof options.dir === 'string' && options.dir !== '') return sinkForDir(options.dir);
-  throw new WgprofError('TRACE_NO_SINK', `no trace destination: dir is ${JSON.stringify(options.dir)} and no sink was given; pass { dir: torch_profiler_dir } or { sink }.`);
+  throw new WgprofError(
+    'TRACE_NO_SINK',
+    `no trace destination: dir is ${JSON.stringify(options.dir)} and no sink was given; pass { dir: torch_profiler_dir } or { sink }.`,
+  );
 }
 
 /**
@@ -94,11 +97,13 @@ export async function writePlan(plan: TracePlan, options: WriteTraceOptions, als
   if (!GZIP_ENGINES.includes(requested)) {
     throw new WgprofError('TRACE_BAD_OPTION', `gzipEngine is ${JSON.stringify(requested)}; expected one of ${GZIP_ENGINES.map((e) => `'${e}'`).join(', ')}.`);
   }
-  if (requested === 'node-zlib' && !isNode) throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'node-zlib' needs Node; use 'compression-stream', 'fflate' or 'auto' in a page.");
+  if (requested === 'node-zlib' && !isNode)
+    throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'node-zlib' needs Node; use 'compression-stream', 'fflate' or 'auto' in a page.");
   if (requested === 'compression-stream' && !hasCompressionStream()) {
     throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'compression-stream' needs CompressionStream, which this runtime lacks; use 'fflate' or 'auto'.");
   }
-  const engine: Exclude<GzipEngine, 'auto'> = requested !== 'auto' ? requested : isNode ? 'node-zlib' : hasCompressionStream() ? 'compression-stream' : 'fflate';
+  const engine: Exclude<GzipEngine, 'auto'> =
+    requested !== 'auto' ? requested : isNode ? 'node-zlib' : hasCompressionStream() ? 'compression-stream' : 'fflate';
   // 64 KiB chunks (serializing one takes well under a millisecond warm), so the event loop gets a turn
   // every sliceMs; Node's deflate jobs take them a megabyte at a time.
   // The file name is known only now: it is the trace's traceName unless one was given.
@@ -222,10 +227,19 @@ function gzipHeader(level: GzipLevel): Uint8Array {
   return new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level < 2 ? 4 : 0, 3]);
 }
 
-async function pipeNodeGzipParallel(zlib: NodeZlib, chunks: Iterable<Uint8Array>, writer: TraceSinkWriter, level: GzipLevel, sliceMs: number, jobs: number): Promise<number> {
+async function pipeNodeGzipParallel(
+  zlib: NodeZlib,
+  chunks: Iterable<Uint8Array>,
+  writer: TraceSinkWriter,
+  level: GzipLevel,
+  sliceMs: number,
+  jobs: number,
+): Promise<number> {
   const options = { level, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: 256 * 1024 };
   const deflate = (input: Buffer, dictionary: Buffer | undefined): Promise<Buffer> =>
-    new Promise((resolve, reject) => zlib.deflateRaw(input, dictionary ? { ...options, dictionary } : options, (error, out) => (error ? reject(error) : resolve(out))));
+    new Promise((resolve, reject) =>
+      zlib.deflateRaw(input, dictionary ? { ...options, dictionary } : options, (error, out) => (error ? reject(error) : resolve(out))),
+    );
   const inFlight: Promise<Buffer>[] = [];
   let parts: Uint8Array[] = [];
   let size = 0;
@@ -248,7 +262,10 @@ async function pipeNodeGzipParallel(zlib: NodeZlib, chunks: Iterable<Uint8Array>
     // Awaited in order below; this keeps a failing job from counting as unhandled while earlier ones finish.
     job.catch(() => undefined);
     inFlight.push(job);
-    dictionary = input.length >= DEFLATE_WINDOW_BYTES || !dictionary ? input.subarray(Math.max(0, input.length - DEFLATE_WINDOW_BYTES)) : Buffer.concat([dictionary, input]).subarray(-DEFLATE_WINDOW_BYTES);
+    dictionary =
+      input.length >= DEFLATE_WINDOW_BYTES || !dictionary
+        ? input.subarray(Math.max(0, input.length - DEFLATE_WINDOW_BYTES))
+        : Buffer.concat([dictionary, input]).subarray(-DEFLATE_WINDOW_BYTES);
   };
   try {
     await put(gzipHeader(level));

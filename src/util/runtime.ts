@@ -1,8 +1,7 @@
 // Which runtime we are in. Node-only modules are loaded with dynamic import behind these checks, so
 // the browser bundle never touches them.
 
-export const isNode: boolean =
-  typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
+export const isNode: boolean = typeof process !== 'undefined' && typeof process.versions === 'object' && typeof process.versions.node === 'string';
 
 /** Wall-clock epoch time in ns as a bigint, from the high-resolution clock (performance.timeOrigin + now). */
 export function epochNowNs(): bigint {

@@ -60,32 +60,38 @@ export async function benchBrowser(options: BenchBrowserOptions = {}): Promise<B
     await page.addInitScript('globalThis.__name = (f) => f;');
     await page.goto(`${server.url}/test/browser/pages/gpu.html`);
     progress('engine: tiny model, capture vs off');
-    const engine = await page.evaluate(async ({ rounds, BUNDLE }) => {
-      const w = await import(BUNDLE);
-      const files: string[] = [];
-      const profiler = new w.Profiler(w.parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: 'bench' }), { sink: new w.CallbackSink((name: string) => void files.push(name)) });
-      const engine = await w.createEngine({ model: 'tiny', profiler });
-      const off: number[] = [];
-      const on: number[] = [];
-      const steps = async (n: number, into: number[] | undefined) => {
-        for (let i = 0; i < n; i++) {
-          if (engine.stats.requestsAdded === engine.stats.requestsFinished) for (let r = 0; r < 4; r++) engine.addRequest(`bench ${r}`, { maxTokens: 48, temperature: 0 });
-          const t0 = performance.now();
-          await engine.step();
-          into?.push(performance.now() - t0);
+    const engine = await page.evaluate(
+      async ({ rounds, BUNDLE }) => {
+        const w = await import(BUNDLE);
+        const files: string[] = [];
+        const profiler = new w.Profiler(w.parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: 'bench' }), {
+          sink: new w.CallbackSink((name: string) => void files.push(name)),
+        });
+        const engine = await w.createEngine({ model: 'tiny', profiler });
+        const off: number[] = [];
+        const on: number[] = [];
+        const steps = async (n: number, into: number[] | undefined) => {
+          for (let i = 0; i < n; i++) {
+            if (engine.stats.requestsAdded === engine.stats.requestsFinished)
+              for (let r = 0; r < 4; r++) engine.addRequest(`bench ${r}`, { maxTokens: 48, temperature: 0 });
+            const t0 = performance.now();
+            await engine.step();
+            into?.push(performance.now() - t0);
+          }
+        };
+        for (let r = 0; r < 4; r++) engine.addRequest(`warm ${r}`, { maxTokens: 48, temperature: 0 });
+        await steps(10, undefined);
+        for (let round = 0; round < rounds; round++) {
+          await steps(10, off);
+          engine.startProfile();
+          await steps(10, on);
+          await engine.stopProfile();
         }
-      };
-      for (let r = 0; r < 4; r++) engine.addRequest(`warm ${r}`, { maxTokens: 48, temperature: 0 });
-      await steps(10, undefined);
-      for (let round = 0; round < rounds; round++) {
-        await steps(10, off);
-        engine.startProfile();
-        await steps(10, on);
-        await engine.stopProfile();
-      }
-      await engine.destroy();
-      return { off, on, files: files.length, adapter: String(engine.facts?.description ?? '') };
-    }, { rounds, BUNDLE: bundle });
+        await engine.destroy();
+        return { off, on, files: files.length, adapter: String(engine.facts?.description ?? '') };
+      },
+      { rounds, BUNDLE: bundle },
+    );
 
     progress('PaddleOCR classifier on JSEP: off, ORT profiling, wgprof');
     const [n, c, h, wdt] = PADDLE_CLS_SHAPE;
@@ -124,7 +130,8 @@ export async function benchBrowser(options: BenchBrowserOptions = {}): Promise<B
           await prof.stop();
         }
         const pairs = prof.windows.flatMap((s: { bothTimed: [number, number][] }) => s.bothTimed);
-        const dispatches = prof.windows.reduce((t: number, s: { dispatches: number; runs: number }) => t + s.dispatches / Math.max(1, s.runs), 0) / prof.windows.length;
+        const dispatches =
+          prof.windows.reduce((t: number, s: { dispatches: number; runs: number }) => t + s.dispatches / Math.max(1, s.runs), 0) / prof.windows.length;
         await prof.dispose();
         return { off, ortMs, wg, pairs, dispatches, ortRecords };
       },
@@ -148,7 +155,8 @@ export async function benchBrowser(options: BenchBrowserOptions = {}): Promise<B
         dispatchesPerRun: paddle.dispatches,
         kernelRelDiff: distribution(rel, 'ratio'),
         within5Percent: rel.filter((r: number) => r <= 0.05).length / Math.max(1, rel.length),
-        totalGpuRatio: paddle.pairs.reduce((t: number, p: [number, number]) => t + p[0], 0) / paddle.pairs.reduce((t: number, p: [number, number]) => t + p[1], 0),
+        totalGpuRatio:
+          paddle.pairs.reduce((t: number, p: [number, number]) => t + p[0], 0) / paddle.pairs.reduce((t: number, p: [number, number]) => t + p[1], 0),
       },
     };
   } finally {
@@ -170,4 +178,3 @@ export function formatBrowserBench(r: BenchBrowserResult): string {
       `${(p.within5Percent * 100).toFixed(1)}% of ${p.kernelRelDiff.samples.length} within 5%; total ${formatRatio(p.totalGpuRatio)}  (target within 5%)`,
   ].join('\n');
 }
-

@@ -100,7 +100,9 @@ export async function benchEngine(options: BenchEngineOptions = {}): Promise<Ben
         const annotations: string[] = [];
         let decodeTokens = 0;
         const runStart = performance.now();
-        const handles = Array.from({ length: opts.requests }, (_, i) => engine.addRequest(PROMPTS[i % PROMPTS.length] as string, { maxTokens: opts.maxTokens, temperature: 1 }));
+        const handles = Array.from({ length: opts.requests }, (_, i) =>
+          engine.addRequest(PROMPTS[i % PROMPTS.length] as string, { maxTokens: opts.maxTokens, temperature: 1 }),
+        );
         for (let r = await engine.step(); r; r = await engine.step()) {
           stepMs.push(r.durationMs);
           annotations.push(r.annotation);
@@ -129,8 +131,14 @@ export async function benchEngine(options: BenchEngineOptions = {}): Promise<Ben
           stepMs: distribution(stepMs, 'ms'),
           decodeStepMs: distribution(decodeMs, 'ms'),
           prefillStepMs: distribution(prefillMs, 'ms'),
-          ttftMs: distribution(results.map((r) => r.timings.ttftMs).filter((t): t is number => t !== null), 'ms'),
-          interTokenMs: distribution(results.flatMap((r) => r.timings.interTokenLatenciesMs), 'ms'),
+          ttftMs: distribution(
+            results.map((r) => r.timings.ttftMs).filter((t): t is number => t !== null),
+            'ms',
+          ),
+          interTokenMs: distribution(
+            results.flatMap((r) => r.timings.interTokenLatenciesMs),
+            'ms',
+          ),
           annotations,
         };
         models.push(bench);

@@ -168,7 +168,12 @@ function quantile(samples: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-async function benchShape(shape: InstrumentShape, rounds: number, block: number, progress: (line: string) => void): Promise<{ result: InstrumentShapeResult; adapter: AdapterFacts }> {
+async function benchShape(
+  shape: InstrumentShape,
+  rounds: number,
+  block: number,
+  progress: (line: string) => void,
+): Promise<{ result: InstrumentShapeResult; adapter: AdapterFacts }> {
   const rigs: Rig[] = [];
   const samples = new Map<InstrumentVariant, number[]>(VARIANTS.map((v) => [v, []]));
   try {
@@ -263,7 +268,15 @@ async function benchCaptureHeap(variant: InstrumentVariant, iterations: number):
     for (const chunk of chunks) void chunk;
     const dispatches = captured.dispatches.length;
     const events = chunks.stats.events;
-    return { variant, dispatches, events, heapBytes, heapBytesPerDispatch: heapBytes / dispatches, heapBytesPerEvent: heapBytes / events, estimateRatio: estimate / heapBytes };
+    return {
+      variant,
+      dispatches,
+      events,
+      heapBytes,
+      heapBytesPerDispatch: heapBytes / dispatches,
+      heapBytesPerEvent: heapBytes / events,
+      estimateRatio: estimate / heapBytes,
+    };
   } finally {
     inst.detach();
     rig.runtime.destroy();

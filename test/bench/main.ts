@@ -78,10 +78,15 @@ async function runBench(name: BenchName, args: BenchArgs): Promise<{ result: unk
   }
   const run = mod[spec.run];
   if (typeof run !== 'function') {
-    throw new Error(`bench "${name}": test/bench/${spec.module.replace(/\.js$/, '.ts')} exports no function ${spec.run}() (exports: ${Object.keys(mod).join(', ') || 'none'})`);
+    throw new Error(
+      `bench "${name}": test/bench/${spec.module.replace(/\.js$/, '.ts')} exports no function ${spec.run}() (exports: ${Object.keys(mod).join(', ') || 'none'})`,
+    );
   }
   // Progress under both names the bench modules use; a bench ignores options it does not know.
-  const options: Record<string, unknown> = { progress: (line: string) => progress(`${name}: ${line}`), onProgress: (line: string) => progress(`${name}: ${line}`) };
+  const options: Record<string, unknown> = {
+    progress: (line: string) => progress(`${name}: ${line}`),
+    onProgress: (line: string) => progress(`${name}: ${line}`),
+  };
   if (name === 'matmul' && args.iterations !== undefined) options['iterations'] = args.iterations;
   const result: unknown = await (run as (options: Record<string, unknown>) => Promise<unknown>)(options);
   const format = mod[spec.format];

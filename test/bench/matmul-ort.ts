@@ -21,16 +21,7 @@ import type { GpuRuntime } from '../../src/gpu/device.js';
 import { installNodeShims } from '../../src/ort/device.js';
 import { buildMatMulModel } from './onnx-models.js';
 import type { MatMulShape } from './onnx-models.js';
-import {
-  benchEnvironment,
-  distribution,
-  formatNumber,
-  formatRatio,
-  formatTable,
-  pairedRatios,
-  ratio,
-  seededFloats,
-} from './util.js';
+import { benchEnvironment, distribution, formatNumber, formatRatio, formatTable, pairedRatios, ratio, seededFloats } from './util.js';
 import type { BenchEnvironment, Distribution } from './util.js';
 
 export type { MatMulShape } from './onnx-models.js';
@@ -270,7 +261,9 @@ export class PassTimer {
       for (const p of pending) destroyReadback(p);
     }
     if (foreign > 0) {
-      throw new Error(`PassTimer.collect: ${foreign} pass(es) already had timestampWrites (ORT profiling on?); their GPU time is missing. Turn enableProfiling off`);
+      throw new Error(
+        `PassTimer.collect: ${foreign} pass(es) already had timestampWrites (ORT profiling on?); their GPU time is missing. Turn enableProfiling off`,
+      );
     }
     return out;
   }
@@ -287,54 +280,66 @@ export class PassTimer {
     };
     const programOf = (descriptor: GPUComputePipelineDescriptor) => descriptor.compute.module.label ?? '';
 
-    replace(GPUDevice.prototype, 'createComputePipeline', (original) =>
-      function createComputePipeline(this: GPUDevice, descriptor: GPUComputePipelineDescriptor) {
-        const pipeline = original.call(this, descriptor);
-        timer.pipelinePrograms.set(pipeline, programOf(descriptor));
-        return pipeline;
-      },
+    replace(
+      GPUDevice.prototype,
+      'createComputePipeline',
+      (original) =>
+        function createComputePipeline(this: GPUDevice, descriptor: GPUComputePipelineDescriptor) {
+          const pipeline = original.call(this, descriptor);
+          timer.pipelinePrograms.set(pipeline, programOf(descriptor));
+          return pipeline;
+        },
     );
-    replace(GPUDevice.prototype, 'createComputePipelineAsync', (original) =>
-      async function createComputePipelineAsync(this: GPUDevice, descriptor: GPUComputePipelineDescriptor) {
-        const pipeline = await original.call(this, descriptor);
-        timer.pipelinePrograms.set(pipeline, programOf(descriptor));
-        return pipeline;
-      },
+    replace(
+      GPUDevice.prototype,
+      'createComputePipelineAsync',
+      (original) =>
+        async function createComputePipelineAsync(this: GPUDevice, descriptor: GPUComputePipelineDescriptor) {
+          const pipeline = await original.call(this, descriptor);
+          timer.pipelinePrograms.set(pipeline, programOf(descriptor));
+          return pipeline;
+        },
     );
-    replace(GPUCommandEncoder.prototype, 'beginComputePass', (original) =>
-      function beginComputePass(this: GPUCommandEncoder, descriptor?: GPUComputePassDescriptor) {
-        if (!timer.armed) return original.call(this, descriptor);
-        if (descriptor?.timestampWrites) {
-          timer.foreignTimedPasses++;
-          return original.call(this, descriptor);
-        }
-        let state = timer.encoders.get(this);
-        if (!state) {
-          state = { querySets: [], passes: [] };
-          timer.encoders.set(this, state);
-        }
-        const index = state.passes.length;
-        if (index % PASSES_PER_SET === 0) {
-          state.querySets.push(device.createQuerySet({ label: 'bench.pass-timer', type: 'timestamp', count: QUERIES_PER_SET }));
-        }
-        const querySet = state.querySets[state.querySets.length - 1]!;
-        const slot = 2 * (index % PASSES_PER_SET);
-        const record: PassRecord = { dispatches: 0, programs: [], workgroups: [], program: '' };
-        state.passes.push(record);
-        const pass = original.call(this, {
-          ...descriptor,
-          timestampWrites: { querySet, beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 },
-        });
-        timer.passRecords.set(pass, record);
-        return pass;
-      },
+    replace(
+      GPUCommandEncoder.prototype,
+      'beginComputePass',
+      (original) =>
+        function beginComputePass(this: GPUCommandEncoder, descriptor?: GPUComputePassDescriptor) {
+          if (!timer.armed) return original.call(this, descriptor);
+          if (descriptor?.timestampWrites) {
+            timer.foreignTimedPasses++;
+            return original.call(this, descriptor);
+          }
+          let state = timer.encoders.get(this);
+          if (!state) {
+            state = { querySets: [], passes: [] };
+            timer.encoders.set(this, state);
+          }
+          const index = state.passes.length;
+          if (index % PASSES_PER_SET === 0) {
+            state.querySets.push(device.createQuerySet({ label: 'bench.pass-timer', type: 'timestamp', count: QUERIES_PER_SET }));
+          }
+          const querySet = state.querySets[state.querySets.length - 1]!;
+          const slot = 2 * (index % PASSES_PER_SET);
+          const record: PassRecord = { dispatches: 0, programs: [], workgroups: [], program: '' };
+          state.passes.push(record);
+          const pass = original.call(this, {
+            ...descriptor,
+            timestampWrites: { querySet, beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 },
+          });
+          timer.passRecords.set(pass, record);
+          return pass;
+        },
     );
-    replace(GPUComputePassEncoder.prototype, 'setPipeline', (original) =>
-      function setPipeline(this: GPUComputePassEncoder, pipeline: GPUComputePipeline) {
-        const record = timer.passRecords.get(this);
-        if (record) record.program = timer.pipelinePrograms.get(pipeline) ?? '';
-        return original.call(this, pipeline);
-      },
+    replace(
+      GPUComputePassEncoder.prototype,
+      'setPipeline',
+      (original) =>
+        function setPipeline(this: GPUComputePassEncoder, pipeline: GPUComputePipeline) {
+          const record = timer.passRecords.get(this);
+          if (record) record.program = timer.pipelinePrograms.get(pipeline) ?? '';
+          return original.call(this, pipeline);
+        },
     );
     const countDispatch = (pass: GPUComputePassEncoder, workgroups: number[]) => {
       const record = timer.passRecords.get(pass);
@@ -344,39 +349,52 @@ export class PassTimer {
         record.workgroups.push(workgroups);
       }
     };
-    replace(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', (original) =>
-      function dispatchWorkgroups(this: GPUComputePassEncoder, x: number, y?: number, z?: number) {
-        countDispatch(this, [x, y ?? 1, z ?? 1]);
-        return original.call(this, x, y, z);
-      },
+    replace(
+      GPUComputePassEncoder.prototype,
+      'dispatchWorkgroups',
+      (original) =>
+        function dispatchWorkgroups(this: GPUComputePassEncoder, x: number, y?: number, z?: number) {
+          countDispatch(this, [x, y ?? 1, z ?? 1]);
+          return original.call(this, x, y, z);
+        },
     );
-    replace(GPUComputePassEncoder.prototype, 'dispatchWorkgroupsIndirect', (original) =>
-      function dispatchWorkgroupsIndirect(this: GPUComputePassEncoder, indirectBuffer: GPUBuffer, indirectOffset: number) {
-        countDispatch(this, []);
-        return original.call(this, indirectBuffer, indirectOffset);
-      },
+    replace(
+      GPUComputePassEncoder.prototype,
+      'dispatchWorkgroupsIndirect',
+      (original) =>
+        function dispatchWorkgroupsIndirect(this: GPUComputePassEncoder, indirectBuffer: GPUBuffer, indirectOffset: number) {
+          countDispatch(this, []);
+          return original.call(this, indirectBuffer, indirectOffset);
+        },
     );
-    replace(GPUCommandEncoder.prototype, 'finish', (original) =>
-      function finish(this: GPUCommandEncoder, descriptor?: GPUCommandBufferDescriptor) {
-        const state = timer.encoders.get(this);
-        if (state) {
-          timer.encoders.delete(this);
-          const sizeBytes = state.querySets.length * RESOLVE_STRIDE_BYTES;
-          const resolveBuffer = device.createBuffer({
-            label: 'bench.pass-timer.resolve',
-            size: sizeBytes,
-            usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-          });
-          const readBuffer = device.createBuffer({ label: 'bench.pass-timer.read', size: sizeBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-          state.querySets.forEach((querySet, i) => {
-            const used = Math.min(QUERIES_PER_SET, 2 * (state.passes.length - i * PASSES_PER_SET));
-            this.resolveQuerySet(querySet, 0, used, resolveBuffer, i * RESOLVE_STRIDE_BYTES);
-          });
-          this.copyBufferToBuffer(resolveBuffer, 0, readBuffer, 0, sizeBytes);
-          timer.pending.push({ readBuffer, resolveBuffer, querySets: state.querySets, passes: state.passes });
-        }
-        return original.call(this, descriptor);
-      },
+    replace(
+      GPUCommandEncoder.prototype,
+      'finish',
+      (original) =>
+        function finish(this: GPUCommandEncoder, descriptor?: GPUCommandBufferDescriptor) {
+          const state = timer.encoders.get(this);
+          if (state) {
+            timer.encoders.delete(this);
+            const sizeBytes = state.querySets.length * RESOLVE_STRIDE_BYTES;
+            const resolveBuffer = device.createBuffer({
+              label: 'bench.pass-timer.resolve',
+              size: sizeBytes,
+              usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+            });
+            const readBuffer = device.createBuffer({
+              label: 'bench.pass-timer.read',
+              size: sizeBytes,
+              usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+            });
+            state.querySets.forEach((querySet, i) => {
+              const used = Math.min(QUERIES_PER_SET, 2 * (state.passes.length - i * PASSES_PER_SET));
+              this.resolveQuerySet(querySet, 0, used, resolveBuffer, i * RESOLVE_STRIDE_BYTES);
+            });
+            this.copyBufferToBuffer(resolveBuffer, 0, readBuffer, 0, sizeBytes);
+            timer.pending.push({ readBuffer, resolveBuffer, querySets: state.querySets, passes: state.passes });
+          }
+          return original.call(this, descriptor);
+        },
     );
   }
 }
@@ -460,7 +478,11 @@ export class OurMatMul {
     this.bufferB = storage('b', k * n, 0);
     this.bufferC = storage('c', m * n, GPUBufferUsage.COPY_SRC);
     const paramsData = bindings.paramsData(shape);
-    this.params = device.createBuffer({ label: `${kernel.label}.params`, size: paramsData.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.params = device.createBuffer({
+      label: `${kernel.label}.params`,
+      size: paramsData.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     device.queue.writeBuffer(this.params, 0, paramsData);
     device.queue.writeBuffer(this.bufferB, 0, b);
     this.dummy = storage('unused', 4, 0);

@@ -97,7 +97,7 @@ const DESCRIPTIONS: Record<VariantName, string> = {
   off: 'no profiler',
   'capture-bare': 'capturing, no GPU timestamps, no stack (bookkeeping only)',
   'capture-timestamps': 'capturing with GPU timestamps, no stack',
-  'capture-default': "capturing, vLLM defaults (with_stack, gzip, dump_cuda_time_total)",
+  'capture-default': 'capturing, vLLM defaults (with_stack, gzip, dump_cuda_time_total)',
   'capture-all': 'capturing, with_stack + record_shapes + with_memory + with_flops',
   'outside-window': "attached + started, delay_iterations 1e9 (never captures); same engine as 'off'",
 };
@@ -203,7 +203,11 @@ class SwitchableHooks implements EngineProfilerHooks {
   }
 }
 
-async function benchBackend(backend: GpuBackend, options: { rounds: number; block: number; warmupSteps: number }, progress: (line: string) => void): Promise<BackendResult> {
+async function benchBackend(
+  backend: GpuBackend,
+  options: { rounds: number; block: number; warmupSteps: number },
+  progress: (line: string) => void,
+): Promise<BackendResult> {
   const dir = await mkdtemp(join(tmpdir(), 'wgprof-bench-profiler-'));
   const lanes: Lane[] = [];
   // 'off' and 'outside-window' share one engine (same device, buffers and JIT state): the 1% target is
@@ -334,7 +338,7 @@ export function medianCi(samples: readonly number[]): [number, number] {
   const sorted = [...samples].sort((a, b) => a - b);
   const n = sorted.length;
   if (n === 0) return [NaN, NaN];
-  const k = Math.max(1, Math.floor(n / 2 - 1.96 * Math.sqrt(n) / 2));
+  const k = Math.max(1, Math.floor(n / 2 - (1.96 * Math.sqrt(n)) / 2));
   return [sorted[k - 1]!, sorted[Math.min(n, n + 1 - k) - 1]!];
 }
 
@@ -343,14 +347,21 @@ const us = (value: number | undefined): string => (value === undefined ? '' : `$
 function tableOf(backends: BackendResult[]): string {
   const rows: string[][] = [];
   for (const b of backends) {
-    const headline: Partial<Record<VariantName, number>> = { 'capture-default': b.ratios.captureDefault, 'capture-all': b.ratios.captureAll, 'outside-window': b.ratios.outsideWindow };
+    const headline: Partial<Record<VariantName, number>> = {
+      'capture-default': b.ratios.captureDefault,
+      'capture-all': b.ratios.captureAll,
+      'outside-window': b.ratios.outsideWindow,
+    };
     for (const v of b.variants) {
       const ratio = headline[v.variant] ?? (v.variant === 'off' ? undefined : v.stepMs.median / b.variants[0]!.stepMs.median);
       let target = '';
       if (b.targets) {
-        if (v.variant === 'capture-default') target = `≤ ${b.targets.captureDefaultUs.toFixed(1)} µs${v.extraUsPerDispatch! <= b.targets.captureDefaultUs ? ' ok' : ' MISSED'}`;
-        if (v.variant === 'capture-all') target = `≤ ${b.targets.captureAllUs.toFixed(1)} µs${v.extraUsPerDispatch! <= b.targets.captureAllUs ? ' ok' : ' MISSED'}`;
-        if (v.variant === 'outside-window') target = `≤ ${b.targets.outsideWindow.toFixed(2)}x (CI ${formatRatio(b.outsideWindowCi[0], 3)}–${formatRatio(b.outsideWindowCi[1], 3)})${b.outsideWindowCi[1] <= b.targets.outsideWindow ? ' ok' : ' MISSED'}`;
+        if (v.variant === 'capture-default')
+          target = `≤ ${b.targets.captureDefaultUs.toFixed(1)} µs${v.extraUsPerDispatch! <= b.targets.captureDefaultUs ? ' ok' : ' MISSED'}`;
+        if (v.variant === 'capture-all')
+          target = `≤ ${b.targets.captureAllUs.toFixed(1)} µs${v.extraUsPerDispatch! <= b.targets.captureAllUs ? ' ok' : ' MISSED'}`;
+        if (v.variant === 'outside-window')
+          target = `≤ ${b.targets.outsideWindow.toFixed(2)}x (CI ${formatRatio(b.outsideWindowCi[0], 3)}–${formatRatio(b.outsideWindowCi[1], 3)})${b.outsideWindowCi[1] <= b.targets.outsideWindow ? ' ok' : ' MISSED'}`;
       }
       rows.push([
         b.backend === 'null' ? 'null' : `${b.backend} (${b.adapter.description || b.adapter.device || b.adapter.vendor})`,
@@ -365,7 +376,10 @@ function tableOf(backends: BackendResult[]): string {
       ]);
     }
   }
-  const table = formatTable(['backend', 'variant', 'step median', 'step min–p90', 'ratio of medians', 'paired ratio median', '+ per dispatch', 'target', 'steps'], rows);
+  const table = formatTable(
+    ['backend', 'variant', 'step median', 'step min–p90', 'ratio of medians', 'paired ratio median', '+ per dispatch', 'target', 'steps'],
+    rows,
+  );
   const breakdowns = backends.map((b) => {
     const d = b.breakdownUs;
     return (

@@ -7,7 +7,13 @@ import { mulberry32 as rng } from '../../src/engine/weights.js';
 const KERNELS = ['matmul', 'matmul_bias_gelu', 'layer_norm', 'softmax', 'attention_scores', 'attention_apply', 'rope', 'add', 'embedding', 'argmax'];
 const STACKS = [
   ['runLayer (model/transformer.ts:88:12)', 'forward (model/transformer.ts:140:7)', 'executeModel (engine/runner.ts:51:20)', 'step (engine/engine.ts:212:9)'],
-  ['attention (model/attention.ts:40:5)', 'runLayer (model/transformer.ts:91:12)', 'forward (model/transformer.ts:140:7)', 'executeModel (engine/runner.ts:51:20)', 'step (engine/engine.ts:212:9)'],
+  [
+    'attention (model/attention.ts:40:5)',
+    'runLayer (model/transformer.ts:91:12)',
+    'forward (model/transformer.ts:140:7)',
+    'executeModel (engine/runner.ts:51:20)',
+    'step (engine/engine.ts:212:9)',
+  ],
 ];
 
 /**
@@ -43,7 +49,17 @@ export function syntheticRecord(events: number, full = false): CaptureRecord {
     const cgs = Math.max(gpuFree, copyEnd + ns(10_000, 30_000));
     const cge = cgs + ns(1_000, 8_000);
     gpuFree = cge;
-    copies.push({ externalId: 1 + 2 * nDispatch + s, correlation: 1 + 2 * nDispatch + s, kind: 'HtoD', bytes: 4096, launch: 'writeBuffer', launchStartNs: copyStart, launchEndNs: copyEnd, gpuStartNs: cgs, gpuEndNs: cge });
+    copies.push({
+      externalId: 1 + 2 * nDispatch + s,
+      correlation: 1 + 2 * nDispatch + s,
+      kind: 'HtoD',
+      bytes: 4096,
+      launch: 'writeBuffer',
+      launchStartNs: copyStart,
+      launchEndNs: copyEnd,
+      gpuStartNs: cgs,
+      gpuEndNs: cge,
+    });
     cpu = copyEnd + ns(500, 2_000);
     if (full) {
       allocated += 65536;
@@ -74,7 +90,10 @@ export function syntheticRecord(events: number, full = false): CaptureRecord {
         workgroups: kernelGrid[kind]!,
         workgroupSize: [64, 1, 1],
         boundBufferBytes: [65536, 65536, 4096],
-        inputDims: [[1, 16, 512], [512, 512]],
+        inputDims: [
+          [1, 16, 512],
+          [512, 512],
+        ],
         inputTypes: ['float32', 'float32'],
         stack: STACKS[kind % 2]!,
       };
@@ -85,10 +104,24 @@ export function syntheticRecord(events: number, full = false): CaptureRecord {
     }
     if (full) {
       allocated -= 65536;
-      memory.push({ tsNs: cpu + 100, addr: 0x10000 + s * 0x100, bytes: -65536, totalAllocatedBytes: allocated, totalReservedBytes: allocated + 65536, kind: 'buffer' });
+      memory.push({
+        tsNs: cpu + 100,
+        addr: 0x10000 + s * 0x100,
+        bytes: -65536,
+        totalAllocatedBytes: allocated,
+        totalReservedBytes: allocated + 65536,
+        kind: 'buffer',
+      });
     }
     cpu += ns(1_000, 3_000);
-    steps.push({ number: s + 2, startNs: stepStart, endNs: cpu + 200, annotation: `execute_context_0(0)_generation_${(s % 4) + 1}(${(s % 4) + 1})`, annotationStartNs: annStart, annotationEndNs: cpu });
+    steps.push({
+      number: s + 2,
+      startNs: stepStart,
+      endNs: cpu + 200,
+      annotation: `execute_context_0(0)_generation_${(s % 4) + 1}(${(s % 4) + 1})`,
+      annotationStartNs: annStart,
+      annotationEndNs: cpu,
+    });
     cpu += 300;
   }
   return {

@@ -32,7 +32,11 @@ export interface TimingRaw {
 const MATMUL_WGSL = `@group(0) @binding(0) var<storage, read_write> a: array<f32>;
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < arrayLength(&a)) { a[g.x] = a[g.x] * 0.5 + 1.0; } }`;
 
-export async function timingWorkload(api: TimingApi, device: GPUDevice, options: { windows: number; blocks: number; copiesPerBlock: number }): Promise<TimingRaw> {
+export async function timingWorkload(
+  api: TimingApi,
+  device: GPUDevice,
+  options: { windows: number; blocks: number; copiesPerBlock: number },
+): Promise<TimingRaw> {
   const raw: TimingRaw = {
     halfWidthNs: [],
     fitSamples: [],
@@ -45,15 +49,18 @@ export async function timingWorkload(api: TimingApi, device: GPUDevice, options:
 
   // 1. The engine, profiled in windows of 3 iterations: the clock fit of each window, and the readback per submit.
   const records: CaptureRecord[] = [];
-  const profiler = new api.Profiler(api.parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: 'timing-bench', ignore_frontend: true, max_iterations: 3 }), {
-    output: {
-      exportTrace: async (record) => {
-        records.push(record);
-        return { file: `window-${records.length}`, name: `window-${records.length}`, steps: [] };
+  const profiler = new api.Profiler(
+    api.parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: 'timing-bench', ignore_frontend: true, max_iterations: 3 }),
+    {
+      output: {
+        exportTrace: async (record) => {
+          records.push(record);
+          return { file: `window-${records.length}`, name: `window-${records.length}`, steps: [] };
+        },
+        writeKeyAverages: async () => undefined,
       },
-      writeKeyAverages: async () => undefined,
     },
-  });
+  );
   const engine = await api.createEngine({ model: 'tiny', profiler, device });
   try {
     await engine.generate(['warm up the pipelines'], { maxTokens: 2 });

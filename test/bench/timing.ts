@@ -45,9 +45,15 @@ export { timingWorkload } from './test/bench/timing-workload.ts';
 function summarize(runtime: 'node' | 'chromium', raw: TimingRaw): TimingRuntimeResult {
   return {
     runtime,
-    halfWidthUs: distribution(raw.halfWidthNs.map((ns) => ns / 1000), 'us'),
+    halfWidthUs: distribution(
+      raw.halfWidthNs.map((ns) => ns / 1000),
+      'us',
+    ),
     fitSamples: distribution(raw.fitSamples, 'submits'),
-    readbackUsPerSubmit: distribution(raw.readbackNsPerSubmit.map((ns) => ns / 1000), 'us'),
+    readbackUsPerSubmit: distribution(
+      raw.readbackNsPerSubmit.map((ns) => ns / 1000),
+      'us',
+    ),
     copyBetweenPassesUs: distribution(raw.copyBetweenPassesUs, 'us'),
     copyWithoutNeighbourUs: distribution(raw.copyWithoutNeighbourUs, 'us'),
     tickPassesPerCopyBetween: raw.tickPassesPerCopyBetween,
@@ -107,11 +113,26 @@ export function formatTiming(r: TimingBenchResult): string {
       rows.push([rt.runtime, 'not measured', rt.error, '']);
       continue;
     }
-    rows.push([rt.runtime, 'clock fit half-width µs (min/med/max)', d(rt.halfWidthUs), `goal ≤ ±${r.targetHalfWidthUs}${rt.halfWidthUs.max <= r.targetHalfWidthUs ? ' ok' : rt.halfWidthUs.median <= r.targetHalfWidthUs ? ' (median ok)' : ' MISSED'}`]);
+    rows.push([
+      rt.runtime,
+      'clock fit half-width µs (min/med/max)',
+      d(rt.halfWidthUs),
+      `goal ≤ ±${r.targetHalfWidthUs}${rt.halfWidthUs.max <= r.targetHalfWidthUs ? ' ok' : rt.halfWidthUs.median <= r.targetHalfWidthUs ? ' (median ok)' : ' MISSED'}`,
+    ]);
     rows.push([rt.runtime, 'submits per fit (workload + pings)', d(rt.fitSamples, 0), '']);
     rows.push([rt.runtime, 'readback CPU µs per submit', d(rt.readbackUsPerSubmit), 'resolve + marker + map handling']);
-    rows.push([rt.runtime, 'copy between timed passes: +µs per copy', d(rt.copyBetweenPassesUs, 2), `${rt.tickPassesPerCopyBetween.toFixed(2)} tick passes per copy`]);
-    rows.push([rt.runtime, 'copy with no timed neighbour: +µs per copy', d(rt.copyWithoutNeighbourUs, 2), `${rt.tickPassesPerCopyAlone.toFixed(2)} tick passes per copy`]);
+    rows.push([
+      rt.runtime,
+      'copy between timed passes: +µs per copy',
+      d(rt.copyBetweenPassesUs, 2),
+      `${rt.tickPassesPerCopyBetween.toFixed(2)} tick passes per copy`,
+    ]);
+    rows.push([
+      rt.runtime,
+      'copy with no timed neighbour: +µs per copy',
+      d(rt.copyWithoutNeighbourUs, 2),
+      `${rt.tickPassesPerCopyAlone.toFixed(2)} tick passes per copy`,
+    ]);
   }
   return formatTable(['runtime', 'measure', 'value', 'note'], rows);
 }

@@ -45,7 +45,11 @@ export async function benchTraceBrowser(opts: { events?: number; reps?: number; 
         const run = async (gzipEngine: 'fflate' | 'compression-stream') => {
           let bytes = 0;
           const t0 = performance.now();
-          const written = await w.writeTrace(record, { sink: new w.CallbackSink((_n, data) => void (bytes = data.length)), gzipEngine, timeNs: '1795829617000000000' });
+          const written = await w.writeTrace(record, {
+            sink: new w.CallbackSink((_n, data) => void (bytes = data.length)),
+            gzipEngine,
+            timeNs: '1795829617000000000',
+          });
           return { ms: performance.now() - t0, bytes, events: written.events };
         };
         for (let i = 0; i < 2; i++) {
@@ -68,8 +72,14 @@ export async function benchTraceBrowser(opts: { events?: number; reps?: number; 
     return {
       events: n,
       userAgent: raw.userAgent,
-      fflateEventsPerS: distribution(raw.fflate.map((r) => (r.events / r.ms) * 1000), 'events/s'),
-      compressionStreamEventsPerS: distribution(raw.stream.map((r) => (r.events / r.ms) * 1000), 'events/s'),
+      fflateEventsPerS: distribution(
+        raw.fflate.map((r) => (r.events / r.ms) * 1000),
+        'events/s',
+      ),
+      compressionStreamEventsPerS: distribution(
+        raw.stream.map((r) => (r.events / r.ms) * 1000),
+        'events/s',
+      ),
       fflateGzBytesPerEvent: raw.fflate[0]!.bytes / n,
       compressionStreamGzBytesPerEvent: raw.stream[0]!.bytes / n,
       autoEngine: raw.hasStream && raw.autoBytes === raw.stream[0]!.bytes ? 'compression-stream' : 'fflate',

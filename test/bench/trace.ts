@@ -29,8 +29,6 @@ import { benchTraceBrowser, formatTraceBrowser, type TraceBrowserResult } from '
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-
-
 /** Heap plus off-heap memory (`external` already includes ArrayBuffers). */
 function memNow(): number {
   const m = process.memoryUsage();
@@ -107,7 +105,16 @@ async function stallDuring<T>(work: () => Promise<T>): Promise<{ result: T; maxS
 
 /** Runs the benchmark and returns the numbers (printed with formatTraceBench). */
 export async function benchTrace(
-  opts: { events?: number; reps?: number; level?: GzipLevel; full?: boolean; levelTable?: boolean; browser?: boolean; print?: boolean; progress?: (line: string) => void } = {},
+  opts: {
+    events?: number;
+    reps?: number;
+    level?: GzipLevel;
+    full?: boolean;
+    levelTable?: boolean;
+    browser?: boolean;
+    print?: boolean;
+    progress?: (line: string) => void;
+  } = {},
 ): Promise<TraceBenchResult> {
   const nEvents = opts.events ?? 100_000;
   const reps = opts.reps ?? 7;
@@ -129,7 +136,10 @@ export async function benchTrace(
   const first = await stallDuring(() => toFile(0));
   const firstStopToFileMs = first.result;
 
-  const exportWith = async (gzipEngine: 'node-zlib' | 'fflate', gzipLevel: GzipLevel = level): Promise<{ ms: number; cpuMs: number; bytes: number; events: number }> => {
+  const exportWith = async (
+    gzipEngine: 'node-zlib' | 'fflate',
+    gzipLevel: GzipLevel = level,
+  ): Promise<{ ms: number; cpuMs: number; bytes: number; events: number }> => {
     gc();
     let bytes = 0;
     const c0 = process.cpuUsage();
@@ -183,7 +193,8 @@ export async function benchTrace(
         let size = 0;
         for (let r = 0; r < 2; r++) {
           const t0 = performance.now();
-          size = deflateRawSync(text, { level: lv, strategy: strategy === 'filtered' ? zlibConstants.Z_FILTERED : zlibConstants.Z_DEFAULT_STRATEGY }).length + 18;
+          size =
+            deflateRawSync(text, { level: lv, strategy: strategy === 'filtered' ? zlibConstants.Z_FILTERED : zlibConstants.Z_DEFAULT_STRATEGY }).length + 18;
           best = Math.min(best, performance.now() - t0);
         }
         const row: GzipLevelRow = { level: lv, strategy, gzBytesPerEvent: size / events, deflateMBPerS: text.length / 1e3 / best };
@@ -252,7 +263,12 @@ export async function benchTrace(
     d.gpuEndNs = q(d.gpuEndNs!, 1000);
   }
   let coarseBytes = 0;
-  await writeTrace(coarse, { sink: new CallbackSink((_n, data) => void (coarseBytes = data.length)), gzipLevel: level, gzipEngine: 'node-zlib', timeNs: TIME_NS });
+  await writeTrace(coarse, {
+    sink: new CallbackSink((_n, data) => void (coarseBytes = data.length)),
+    gzipLevel: level,
+    gzipEngine: 'node-zlib',
+    timeNs: TIME_NS,
+  });
 
   // The same export in Chromium (fflate vs CompressionStream), unless asked not to.
   let browser: TraceBrowserResult | { error: string } | undefined;
@@ -273,11 +289,29 @@ export async function benchTrace(
     bench: 'trace',
     events,
     gzipLevel: level,
-    environment: { node: process.version, cores: availableParallelism(), uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] ?? '4 (default)', loadAverageStart, loadAverageEnd: loadavg() },
-    exportNodeZlibEventsPerS: distribution(nativeRuns.map((r) => (r.events / r.ms) * 1000), 'events/s'),
-    exportNodeZlibEventsPerCpuS: distribution(nativeRuns.map((r) => (r.events / r.cpuMs) * 1000), 'events/cpu-s'),
-    exportFflateEventsPerS: distribution(fflateRuns.map((r) => (r.events / r.ms) * 1000), 'events/s'),
-    serializeEventsPerS: distribution(serializeRuns.map((r) => (events / r.ms) * 1000), 'events/s'),
+    environment: {
+      node: process.version,
+      cores: availableParallelism(),
+      uvThreadpoolSize: process.env['UV_THREADPOOL_SIZE'] ?? '4 (default)',
+      loadAverageStart,
+      loadAverageEnd: loadavg(),
+    },
+    exportNodeZlibEventsPerS: distribution(
+      nativeRuns.map((r) => (r.events / r.ms) * 1000),
+      'events/s',
+    ),
+    exportNodeZlibEventsPerCpuS: distribution(
+      nativeRuns.map((r) => (r.events / r.cpuMs) * 1000),
+      'events/cpu-s',
+    ),
+    exportFflateEventsPerS: distribution(
+      fflateRuns.map((r) => (r.events / r.ms) * 1000),
+      'events/s',
+    ),
+    serializeEventsPerS: distribution(
+      serializeRuns.map((r) => (events / r.ms) * 1000),
+      'events/s',
+    ),
     gzBytesPerEvent: nativeRuns[0]!.bytes / events,
     fflateGzBytesPerEvent: fflateRuns[0]!.bytes / events,
     gzBytesPerEventCoarseClock: coarseBytes / events,
@@ -306,18 +340,34 @@ export function formatTraceBench(r: TraceBenchResult): string {
     ['events', String(r.events), ''],
     ['export+gzip events/s, node zlib (min/med/max)', dist(r.exportNodeZlibEventsPerS, k), `target >= ${k(r.targets.eventsPerS)}`],
     ['  same, per CPU-second (median)', k(r.exportNodeZlibEventsPerCpuS.median), ''],
-    ['export+gzip events/s, fflate (min/med/max)', dist(r.exportFflateEventsPerS, k), `${(r.exportNodeZlibEventsPerS.median / r.exportFflateEventsPerS.median).toFixed(2)}x slower than node zlib`],
+    [
+      'export+gzip events/s, fflate (min/med/max)',
+      dist(r.exportFflateEventsPerS, k),
+      `${(r.exportNodeZlibEventsPerS.median / r.exportFflateEventsPerS.median).toFixed(2)}x slower than node zlib`,
+    ],
     ['serialize only (JSON bytes) events/s (min/med/max)', dist(r.serializeEventsPerS, k), ''],
     [`gzip bytes/event, node zlib level ${r.gzipLevel}`, r.gzBytesPerEvent.toFixed(2), `target <= ${r.targets.gzBytesPerEvent}`],
     ['  same, browser-like clocks (5 µs CPU, 1 µs GPU)', r.gzBytesPerEventCoarseClock.toFixed(2), ''],
     [`  same, fflate level ${r.gzipLevel}`, r.fflateGzBytesPerEvent.toFixed(2), ''],
     ['raw JSON bytes/event', r.rawBytesPerEvent.toFixed(1), ''],
     ['peak live memory, streaming (after GC)', mb(r.peakMemStreamingBytes), ''],
-    ['peak live memory, JSON.stringify baseline', mb(r.peakMemStringifyBytes), `${(r.peakMemStringifyBytes / Math.max(1, r.peakMemStreamingBytes)).toFixed(1)}x streaming`],
+    [
+      'peak live memory, JSON.stringify baseline',
+      mb(r.peakMemStringifyBytes),
+      `${(r.peakMemStringifyBytes / Math.max(1, r.peakMemStreamingBytes)).toFixed(1)}x streaming`,
+    ],
     ['stop-to-file ms, first export of the process', ms(r.firstStopToFileMs), 'cold JIT'],
-    ['longest event-loop stall ms: first / node zlib / fflate', `${ms(r.maxEventLoopStallMs.first)} / ${ms(r.maxEventLoopStallMs.nodeZlib)} / ${ms(r.maxEventLoopStallMs.fflate)}`, 'writeTrace yields every 8 ms'],
+    [
+      'longest event-loop stall ms: first / node zlib / fflate',
+      `${ms(r.maxEventLoopStallMs.first)} / ${ms(r.maxEventLoopStallMs.nodeZlib)} / ${ms(r.maxEventLoopStallMs.fflate)}`,
+      'writeTrace yields every 8 ms',
+    ],
     ['stop-to-file ms, warm (min/med/max)', dist(r.stopToFileMs, ms), ''],
-    ['stringify+gzipSync baseline ms (median)', ms(r.stringifyBaselineMs.median), `${(r.stringifyBaselineMs.median / r.stopToFileMs.median).toFixed(2)}x stop-to-file`],
+    [
+      'stringify+gzipSync baseline ms (median)',
+      ms(r.stringifyBaselineMs.median),
+      `${(r.stringifyBaselineMs.median / r.stopToFileMs.median).toFixed(2)}x stop-to-file`,
+    ],
   ];
   const env = r.environment;
   let out = `wgprof trace export bench (node ${env.node}, ${env.cores} cores, UV_THREADPOOL_SIZE ${env.uvThreadpoolSize}, load ${env.loadAverageStart[0]!.toFixed(1)} -> ${env.loadAverageEnd[0]!.toFixed(1)}; ${r.exportNodeZlibEventsPerS.count} reps after 2 warm-up rounds)\n`;
@@ -327,7 +377,13 @@ export function formatTraceBench(r: TraceBenchResult): string {
     out += '\n\ngzip level trade-off (same record; deflate alone on one thread, and writeTrace with node zlib)\n';
     out += formatTable(
       ['level', 'strategy', 'gzip B/event', 'deflate MB/s (1 thread)', 'writeTrace events/s (median)'],
-      r.levels.map((row) => [String(row.level), row.strategy, row.gzBytesPerEvent.toFixed(2), formatNumber(row.deflateMBPerS), row.exportEventsPerS !== undefined ? k(row.exportEventsPerS) : '']),
+      r.levels.map((row) => [
+        String(row.level),
+        row.strategy,
+        row.gzBytesPerEvent.toFixed(2),
+        formatNumber(row.deflateMBPerS),
+        row.exportEventsPerS !== undefined ? k(row.exportEventsPerS) : '',
+      ]),
     );
   }
   return out;

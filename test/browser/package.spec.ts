@@ -88,13 +88,17 @@ test('npx wgprof: --help lists the commands, and `config` runs from the installe
   for (const command of ['doctor', 'config', 'run', 'summarize', 'serve', 'bench serve', 'report', 'compare', 'merge']) {
     expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   }
-  const config = await run('npx', ['--no-install', 'wgprof', 'config', '--json', '--profiler-config', '{"profiler": "torch", "torch_profiler_dir": "t"}'], packed.appDir);
+  const config = await run(
+    'npx',
+    ['--no-install', 'wgprof', 'config', '--json', '--profiler-config', '{"profiler": "torch", "torch_profiler_dir": "t"}'],
+    packed.appDir,
+  );
   const printed = JSON.parse(config.stdout) as { config: { torch_profiler_dir: string }; hash: string };
   expect(printed.config.torch_profiler_dir).toBe(join(packed.appDir, 't'));
   expect(printed.hash).toBe(createHash('md5').update('[]').digest('hex'));
 });
 
-test("the packed declarations export exactly what the API reports list", () => {
+test('the packed declarations export exactly what the API reports list', () => {
   const reports = apiReports(
     entries.map((e) => ({ path: join(packed.installedDir, e.types), title: `${e.specifier} (${e.source})` })),
     packed.installedDir,
@@ -166,13 +170,19 @@ main().catch((error) => {
 });
 `;
 
-test('a page bundled with esbuild from `wgprof` (browser condition) profiles its device into a CallbackSink; the trace reads back valid', async ({ page, pageErrors }) => {
+test('a page bundled with esbuild from `wgprof` (browser condition) profiles its device into a CallbackSink; the trace reads back valid', async ({
+  page,
+  pageErrors,
+}) => {
   const srcDir = join(packed.appDir, 'src');
   const publicDir = join(packed.appDir, 'public');
   mkdirSync(srcDir, { recursive: true });
   mkdirSync(publicDir, { recursive: true });
   writeFileSync(join(srcDir, 'main.js'), APP);
-  writeFileSync(join(publicDir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>app</title><link rel="icon" href="data:,"><script type="module" src="./app.js"></script>\n');
+  writeFileSync(
+    join(publicDir, 'index.html'),
+    '<!doctype html><meta charset="utf-8"><title>app</title><link rel="icon" href="data:,"><script type="module" src="./app.js"></script>\n',
+  );
   // A user's bundler setup: nothing wgprof-specific (no externals, no Node polyfills).
   const bundled = await build({
     absWorkingDir: packed.appDir,
@@ -186,7 +196,10 @@ test('a page bundled with esbuild from `wgprof` (browser condition) profiles its
   });
   const inputs = Object.keys(bundled.metafile.inputs).filter((path) => path.includes('node_modules/wgprof/'));
   expect(inputs.length).toBeGreaterThan(0);
-  expect(inputs.filter((path) => !path.startsWith('node_modules/wgprof/dist/browser/')), 'modules not from the browser build').toEqual([]);
+  expect(
+    inputs.filter((path) => !path.startsWith('node_modules/wgprof/dist/browser/')),
+    'modules not from the browser build',
+  ).toEqual([]);
   const imports = Object.values(bundled.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
   expect(imports, 'imports left for the browser to resolve').toEqual([]);
 

@@ -174,12 +174,17 @@ test('torch mode: traces through a callback sink, inside-passes GPU times, contr
   expect([...result.written].sort()).toEqual(result.fileNames);
   expect(result.fileNames).toHaveLength(3);
   // The key-averages table is named after its trace: {worker}.{time_ns}.profiler_out.txt.
-  expect(result.fileNames).toContain(result.fileNames.find((n) => n.startsWith('page-rank-0.') && n.endsWith('.pt.trace.json.gz'))!.replace('.pt.trace.json.gz', '.profiler_out.txt'));
+  expect(result.fileNames).toContain(
+    result.fileNames.find((n) => n.startsWith('page-rank-0.') && n.endsWith('.pt.trace.json.gz'))!.replace('.pt.trace.json.gz', '.profiler_out.txt'),
+  );
   expect(result.stepNames).toEqual(['ProfilerStep#2', 'ProfilerStep#3']);
   expect(result.kernelCount).toBe(4);
   expect(result.kernelsInSteps).toBe(true);
   expect(result.flops).toEqual([2 * 32 * 48 * 24, 2 * 32 * 48 * 24, 2 * 32 * 48 * 24, 2 * 32 * 48 * 24]);
-  expect(result.inputDims).toEqual([[32, 24], [24, 48]]);
+  expect(result.inputDims).toEqual([
+    [32, 24],
+    [24, 48],
+  ]);
   expect(result.timestampMode).toBe('inside-passes');
   expect(result.schemaVersion).toBe(1);
   expect(result.deviceCount).toBe(1);
@@ -191,7 +196,9 @@ test('torch mode: traces through a callback sink, inside-passes GPU times, contr
   expect(result.frontendDevices).toBe(0);
 });
 
-test('a device created without "timestamp-query", only inside-pass timestamps (as onnxruntime-web JSEP creates it): kernels are still timed', async ({ gpuPage }) => {
+test('a device created without "timestamp-query", only inside-pass timestamps (as onnxruntime-web JSEP creates it): kernels are still timed', async ({
+  gpuPage,
+}) => {
   const result = await gpuPage.evaluate(async (bundleUrl) => {
     const w = (await import(bundleUrl)) as PageBundle;
     const adapter = (await navigator.gpu.requestAdapter())!;
@@ -252,7 +259,7 @@ test('a device created without "timestamp-query", only inside-pass timestamps (a
   expect(result.problems).toEqual([]);
 });
 
-test("cuda mode: User Timing marks the window and each captured iteration; no files", async ({ gpuPage }) => {
+test('cuda mode: User Timing marks the window and each captured iteration; no files', async ({ gpuPage }) => {
   const result = await gpuPage.evaluate(async (bundleUrl) => {
     const w = (await import(bundleUrl)) as PageBundle;
     const runtime = await w.requestGpuDevice();
@@ -275,7 +282,10 @@ test("cuda mode: User Timing marks the window and each captured iteration; no fi
     return {
       files,
       validationError: error?.message ?? null,
-      marks: performance.getEntriesByType('mark').map((e) => e.name).filter((n) => n.startsWith('wgprof:')),
+      marks: performance
+        .getEntriesByType('mark')
+        .map((e) => e.name)
+        .filter((n) => n.startsWith('wgprof:')),
       measures: performance.getEntriesByType('measure').map((e) => e.name),
     };
   }, BUNDLE_URL);

@@ -197,7 +197,11 @@ test.describe('trace sinks in the page', () => {
       const kept = new TextDecoder().decode(await window.sinkTest.read(name));
       return { errors, afterWrite, afterCommit, entries: await window.sinkTest.list(), kept };
     }, SUBDIR);
-    expect(outcome.errors).toEqual([expect.stringContaining('quota exceeded (test)'), expect.stringContaining('commit refused (test)'), expect.stringContaining('quota exceeded (test)')]);
+    expect(outcome.errors).toEqual([
+      expect.stringContaining('quota exceeded (test)'),
+      expect.stringContaining('commit refused (test)'),
+      expect.stringContaining('quota exceeded (test)'),
+    ]);
     expect(outcome.afterWrite, 'nothing left by the failed write').toEqual([]);
     expect(outcome.afterCommit, 'nothing left by the failed commit').toEqual([]);
     expect(outcome.entries).toEqual(['page-rank-0.1795829617273139505.pt.trace.json']);

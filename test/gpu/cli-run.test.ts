@@ -68,7 +68,11 @@ describe('wgprof run: signals', () => {
       assert.match(run.stderr, new RegExp(`${signal}: stopping after the current step and writing what was captured`));
       assert.match(run.stdout, new RegExp(`requests +\\d+ finished before ${signal}`));
       const files = readdirSync(dir);
-      assert.deepEqual(files.filter((f) => f.startsWith('.')), [], 'no temp file left');
+      assert.deepEqual(
+        files.filter((f) => f.startsWith('.')),
+        [],
+        'no temp file left',
+      );
       const traceFile = files.find((f) => f.endsWith('.pt.trace.json.gz'));
       assert.ok(traceFile, `a trace in ${files.join(', ')}`);
       assert.match(run.stdout, new RegExp(`trace +${join(dir, traceFile).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -88,13 +92,20 @@ describe('wgprof run: signals', () => {
 
 describe('wgprof run: limits of the adapter', () => {
   test('a batch larger than the adapter can hold is a usage error naming the flag and its maximum', () => {
-    const run = spawnSync(process.execPath, ['scripts/run-ts.mjs', 'src/cli/main.ts', 'run', '--backend', 'null', '--model', 'small', '--max-batch-tokens', '60000'], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const run = spawnSync(
+      process.execPath,
+      ['scripts/run-ts.mjs', 'src/cli/main.ts', 'run', '--backend', 'null', '--model', 'small', '--max-batch-tokens', '60000'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     assert.equal(run.status, 2, run.stderr);
-    assert.match(run.stderr, /--max-batch-tokens 60000 and --max-slots 4 need a GPU buffer of \d+ MiB for model small, but this adapter allows at most \d+ MiB per buffer .*: use --max-batch-tokens \d+ or less\./);
+    assert.match(
+      run.stderr,
+      /--max-batch-tokens 60000 and --max-slots 4 need a GPU buffer of \d+ MiB for model small, but this adapter allows at most \d+ MiB per buffer .*: use --max-batch-tokens \d+ or less\./,
+    );
     assert.doesNotMatch(run.stderr, /While validating|\n\s+at /, 'no Dawn error, no stack');
   });
 });
@@ -167,7 +178,11 @@ describe('wgprof run: a profile that could not be written exits 1, naming each f
       run = profiledRun(dir, {}, { NODE_OPTIONS: `--import ${join(root, 'test/shared/enospc-preload.mjs')}` });
     }
     assertFailedProfile(run, /TRACE_DISK_FULL: could not write .*\.pt\.trace\.json(\.gz)?: ENOSPC/, dir);
-    assert.deepEqual(readdirSync(dir).filter((f) => f !== 'filler'), [], 'no temp file, no partial trace');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f !== 'filler'),
+      [],
+      'no temp file, no partial trace',
+    );
   });
 
   test('a path under a regular file: TRACE_NOT_A_DIRECTORY; --json lists the failures in the summary', () => {
@@ -178,7 +193,10 @@ describe('wgprof run: a profile that could not be written exits 1, naming each f
     assert.equal(json.status, 1, json.stderr);
     const summary = (JSON.parse(json.stdout) as { summary: { traceFiles: string[]; profileFailures: { kind: string; code: string; file: string }[] } }).summary;
     assert.deepEqual(summary.traceFiles, []);
-    assert.deepEqual(summary.profileFailures.map((f) => [f.kind, f.code]), [['worker', 'TRACE_NOT_A_DIRECTORY']]);
+    assert.deepEqual(
+      summary.profileFailures.map((f) => [f.kind, f.code]),
+      [['worker', 'TRACE_NOT_A_DIRECTORY']],
+    );
     assert.ok(summary.profileFailures[0]!.file.startsWith(file), summary.profileFailures[0]!.file);
   });
 
@@ -189,7 +207,10 @@ describe('wgprof run: a profile that could not be written exits 1, naming each f
     await new Promise((resolve) => closed.close(resolve));
     const run = profiledRun(`http://127.0.0.1:${port}/t`);
     assertFailedProfile(run, /TRACE_UPLOAD_FAILED: could not upload .* The file is kept at /, `http://127.0.0.1:${port}/t/`);
-    assert.ok(readdirSync(join(scratch, 'fallback')).some((f) => f.endsWith('.pt.trace.json.gz')), 'the fallback copy exists');
+    assert.ok(
+      readdirSync(join(scratch, 'fallback')).some((f) => f.endsWith('.pt.trace.json.gz')),
+      'the fallback copy exists',
+    );
   });
 
   test('the auto-stop (max_iterations) that could not write its trace fails the run too', () => {

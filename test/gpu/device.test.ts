@@ -69,7 +69,11 @@ describe('requestGpuDevice on dawn.node (auto backend)', () => {
     assert.equal(facts.backend, 'vulkan');
     assert.ok(process.env['XDG_RUNTIME_DIR'], 'XDG_RUNTIME_DIR is set for Dawn');
     if (facts.architecture === 'swiftshader' || !machineHasGpu()) {
-      assert.equal(facts.architecture, 'swiftshader', `no GPU device node here, so the adapter must be SwiftShader (got ${facts.vendor}/${facts.architecture})`);
+      assert.equal(
+        facts.architecture,
+        'swiftshader',
+        `no GPU device node here, so the adapter must be SwiftShader (got ${facts.vendor}/${facts.architecture})`,
+      );
       assert.equal(facts.vendor, 'google');
       assert.equal(facts.isFallbackAdapter, true);
       assert.ok(SWIFTSHADER_ICD_CANDIDATES.includes(facts.vulkanIcd ?? ''), `vulkanIcd ${facts.vulkanIcd} is a SwiftShader candidate`);
@@ -155,7 +159,10 @@ describe('requestGpuDevice on dawn.node (auto backend)', () => {
     for (const buffer of [dims, aBuf, bBuf, cBuf, readback, resolved, ticksBuf]) buffer.destroy();
     querySet.destroy();
     assert.deepEqual([...output], [...expected]);
-    assert.ok(expected.some((v) => v !== 0), 'the reference is not trivially zero');
+    assert.ok(
+      expected.some((v) => v !== 0),
+      'the reference is not trivially zero',
+    );
     assert.ok(begin > 0n && end > begin, `kernel interval [${begin}, ${end}] has a positive duration`);
   });
 

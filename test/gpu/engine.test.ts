@@ -19,7 +19,10 @@ class ReferenceRunner implements ModelRunner {
   readonly maxBatchTokens = 128;
   private readonly weights: ModelWeights;
   private readonly cache: ReferenceKvCache;
-  constructor(readonly config: ModelConfig, seed: number) {
+  constructor(
+    readonly config: ModelConfig,
+    seed: number,
+  ) {
     this.weights = initWeights(config, seed);
     this.cache = createReferenceKvCache(config, this.maxSlots);
   }
@@ -116,10 +119,16 @@ describe('engine on the GPU (tiny)', () => {
   it('rejects bad requests clearly while other requests complete', async () => {
     const good = engine.addRequest('still fine', { maxTokens: 4, seed: 1 });
     await engine.step();
-    assert.throws(() => engine.addRequest('x'.repeat(200)), (e: unknown) => isCode('PROMPT_TOO_LONG')(e) && /200 tokens.*context is 128/.test((e as Error).message));
+    assert.throws(
+      () => engine.addRequest('x'.repeat(200)),
+      (e: unknown) => isCode('PROMPT_TOO_LONG')(e) && /200 tokens.*context is 128/.test((e as Error).message),
+    );
     assert.throws(() => engine.addRequest('ok', { maxTokens: 0 }), isCode('INVALID_SAMPLING_PARAMS'));
     await assert.rejects(engine.generate(['fine', 'y'.repeat(128)], { maxTokens: 2 }), isCode('PROMPT_TOO_LONG'));
-    await assert.rejects(createEngine({ model: 'tiny-ish' as 'tiny', device: gpu.device }), (e: unknown) => isCode('UNKNOWN_MODEL')(e) && /tiny, small, gpt2/.test((e as Error).message));
+    await assert.rejects(
+      createEngine({ model: 'tiny-ish' as 'tiny', device: gpu.device }),
+      (e: unknown) => isCode('UNKNOWN_MODEL')(e) && /tiny, small, gpt2/.test((e as Error).message),
+    );
     await engine.run();
     const result = await good.result;
     assert.equal(result.tokenIds.length, 4);
@@ -163,7 +172,7 @@ describe('engine on the GPU (tiny)', () => {
   });
 });
 
-describe('engine on Dawn\'s null backend (no GPU work; CPU-overhead runs)', () => {
+describe("engine on Dawn's null backend (no GPU work; CPU-overhead runs)", () => {
   it('completes every request with in-vocabulary tokens instead of failing on meaningless readbacks', async () => {
     const engine = await createEngine({ model: 'tiny', backend: 'null', seed: SEED });
     try {
@@ -171,7 +180,10 @@ describe('engine on Dawn\'s null backend (no GPU work; CPU-overhead runs)', () =
       assert.equal(results.length, 2);
       for (const r of results) {
         assert.equal(r.tokenIds.length, 5);
-        assert.ok(r.tokenIds.every((id) => Number.isInteger(id) && id >= 0 && id < 256), `ids in vocab: ${r.tokenIds.join(',')}`);
+        assert.ok(
+          r.tokenIds.every((id) => Number.isInteger(id) && id >= 0 && id < 256),
+          `ids in vocab: ${r.tokenIds.join(',')}`,
+        );
       }
     } finally {
       await engine.destroy();

@@ -46,7 +46,10 @@ describe('examples/playwright', () => {
       const results = files.filter((f) => f.endsWith('.results.json'));
       assert.equal(results.length, 2, files.join(', '));
       for (const name of results) {
-        const r = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { stepUs: { min: number; median: number; max: number; samples: number[] }; kernels: number };
+        const r = JSON.parse(readFileSync(join(dir, name), 'utf8')) as {
+          stepUs: { min: number; median: number; max: number; samples: number[] };
+          kernels: number;
+        };
         assert.equal(r.stepUs.samples.length, 10);
         assert.ok(r.stepUs.min <= r.stepUs.median && r.stepUs.median <= r.stepUs.max);
         assert.equal(r.kernels, 20, 'two dispatches per profiled iteration');

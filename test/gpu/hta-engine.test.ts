@@ -26,7 +26,11 @@ before(async () => {
   process.env['WGPROF_LAUNCH_NAMES'] = 'cuda';
   let files: string[];
   try {
-    const engine = await createEngine({ model: 'tiny', seed: 5, profilerConfig: { profiler: 'torch', torch_profiler_dir: dir, delay_iterations: 2, max_iterations: 3, ignore_frontend: true } });
+    const engine = await createEngine({
+      model: 'tiny',
+      seed: 5,
+      profilerConfig: { profiler: 'torch', torch_profiler_dir: dir, delay_iterations: 2, max_iterations: 3, ignore_frontend: true },
+    });
     try {
       engine.startProfile();
       await engine.generate(['The quick brown fox', 'WebGPU inference profiling', 'Once upon a time,'], { maxTokens: 8 });

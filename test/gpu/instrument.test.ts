@@ -147,7 +147,7 @@ describe('Instrumentation on dawn.node', () => {
       const yCopy = device.createBuffer({ label: 'y_copy', size: 4 * N, usage: USAGE_RW });
       const zRead = device.createBuffer({ label: 'z_read', size: 4 * N, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       const userQueries = device.createQuerySet({ label: 'user_queries', type: 'timestamp', count: 2 });
-      const paramData = new Float32Array(2 * PARAM_STRIDE / 4);
+      const paramData = new Float32Array((2 * PARAM_STRIDE) / 4);
       paramData[0] = 2;
       paramData[PARAM_STRIDE / 4] = 3;
       device.queue.writeBuffer(params, 0, paramData);
@@ -209,9 +209,18 @@ describe('Instrumentation on dawn.node', () => {
       await zRead.mapAsync(GPUMapMode.READ);
       const z = new Float32Array(zRead.getMappedRange().slice(0));
       zRead.unmap();
-      assert.deepEqual(z, x.map((v) => 2 * v + 1));
-      assert.deepEqual(await readBuffer(device, yCopy, 4 * N), x.map((v) => 3 * v));
-      assert.deepEqual(await readBuffer(device, wBuf, 4 * N), x.map((v) => 3 * v + 1));
+      assert.deepEqual(
+        z,
+        x.map((v) => 2 * v + 1),
+      );
+      assert.deepEqual(
+        await readBuffer(device, yCopy, 4 * N),
+        x.map((v) => 3 * v),
+      );
+      assert.deepEqual(
+        await readBuffer(device, wBuf, 4 * N),
+        x.map((v) => 3 * v + 1),
+      );
 
       // One record per dispatch, named after the pipeline, else the shader module.
       const d = captured.dispatches;
@@ -219,12 +228,25 @@ describe('Instrumentation on dawn.node', () => {
         d.map((r) => r.kernel),
         ['wg_scale', 'wg_add_one', 'wg_scale', 'wg_add_one', 'wg_add_one', 'wg_add_one'],
       );
-      assert.deepEqual(d.map((r) => r.workgroups), [[4, 1, 1], [8, 1, 1], [4, 1, 1], [8, 1, 1], [8, 1, 1], [8, 1, 1]]);
+      assert.deepEqual(
+        d.map((r) => r.workgroups),
+        [
+          [4, 1, 1],
+          [8, 1, 1],
+          [4, 1, 1],
+          [8, 1, 1],
+          [8, 1, 1],
+          [8, 1, 1],
+        ],
+      );
       assert.deepEqual(d[0]?.workgroupSize, [64, 1, 1]);
       assert.deepEqual(d[1]?.workgroupSize, [32, 1, 1]);
       assert.deepEqual(d[2]?.workgroupSize, [64, 1, 1]);
       // Workgroup memory, parsed from each pipeline's WGSL: none declared is 0 bytes, known.
-      assert.deepEqual(d.map((r) => r.workgroupMemoryBytes), [0, 128, 0, 128, 128, 128]);
+      assert.deepEqual(
+        d.map((r) => r.workgroupMemoryBytes),
+        [0, 128, 0, 128, 128, 128],
+      );
       assert.deepEqual(d[0]?.boundBufferBytes, [16, 4 * N, 4 * N]);
       assert.deepEqual(d[1]?.boundBufferBytes, [4 * N, 4 * N]);
       // The hint gave shapes and cost to the first dispatch only; unknown cost stays absent.
@@ -248,7 +270,10 @@ describe('Instrumentation on dawn.node', () => {
       assert.equal(captured.timestamps.mode, 'pass-boundaries');
       assert.equal(captured.stats.passSplits, 2);
       assert.equal(captured.stats.untimedUserTimestampWrites, 2);
-      assert.deepEqual(timed(captured).map((r) => r.correlation), [d[0], d[1], d[2], d[5]].map((r) => r!.correlation));
+      assert.deepEqual(
+        timed(captured).map((r) => r.correlation),
+        [d[0], d[1], d[2], d[5]].map((r) => r!.correlation),
+      );
       assert.equal(d[3]?.gpuStartNs, undefined);
       assert.match(captured.timestamps.note ?? '', /2 dispatch\(es\) ran in passes with their own timestampWrites/);
       const t = timed(captured);
@@ -266,7 +291,10 @@ describe('Instrumentation on dawn.node', () => {
           assert.ok(r.gpuStartNs >= r.launchEndNs, 'kernel starts after its launch');
         }
       }
-      assert.deepEqual(captured.submits.map((s) => s.correlations.length), [5, 1]);
+      assert.deepEqual(
+        captured.submits.map((s) => s.correlations.length),
+        [5, 1],
+      );
       assert.equal(captured.clock?.method, 'submit-completion-bracket');
       assert.equal(captured.clock?.scale, 1);
       // Two workload submits and the clock pings at both window edges (8 each by default).
@@ -411,7 +439,10 @@ describe('Instrumentation on dawn.node', () => {
       const captured = await inst.flush();
       assert.deepEqual([captured.dispatches, captured.copies, captured.memory, captured.submits], [[], [], [], []]);
       assert.equal(inst.querySetsCreated, 0);
-      assert.deepEqual(await readBuffer(device, dst, 4 * N), x.map((v) => v + 1));
+      assert.deepEqual(
+        await readBuffer(device, dst, 4 * N),
+        x.map((v) => v + 1),
+      );
       src.destroy();
       dst.destroy();
     } finally {
@@ -419,7 +450,7 @@ describe('Instrumentation on dawn.node', () => {
     }
   });
 
-  test('a captured pass is a GPUComputePassEncoder with exactly the runtime pass\'s methods, and its label', async () => {
+  test("a captured pass is a GPUComputePassEncoder with exactly the runtime pass's methods, and its label", async () => {
     const { device } = runtime;
     const inst = new Instrumentation();
     inst.attach(device);
@@ -430,7 +461,8 @@ describe('Instrumentation on dawn.node', () => {
         for (const name in pass) if (typeof (pass as Record<string, unknown>)[name] === 'function') names.push(name);
         const all = new Set<string>();
         for (let p = Object.getPrototypeOf(pass) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
-          for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor' && typeof (pass as Record<string, unknown>)[name] === 'function') all.add(name);
+          for (const name of Object.getOwnPropertyNames(p))
+            if (name !== 'constructor' && typeof (pass as Record<string, unknown>)[name] === 'function') all.add(name);
         }
         return [...new Set([...names, ...all])].sort();
       };
@@ -439,7 +471,7 @@ describe('Instrumentation on dawn.node', () => {
       inst.setCapturing(true);
       const encoder = device.createCommandEncoder();
       const pass = encoder.beginComputePass({ label: 'captured' });
-      assert.ok(pass instanceof (plain.constructor as new () => GPUComputePassEncoder), 'instanceof the runtime\'s class');
+      assert.ok(pass instanceof (plain.constructor as new () => GPUComputePassEncoder), "instanceof the runtime's class");
       assert.equal(pass.constructor, plain.constructor);
       assert.deepEqual(methods(pass), methods(plain));
       assert.equal(pass.label, 'captured', 'the label accessor reads the real pass');
@@ -476,7 +508,10 @@ describe('Instrumentation on dawn.node', () => {
       assert.equal(captured.dispatches.length, 4);
       assert.equal(captured.stats.passSplits, 0);
       assert.equal(captured.stats.untimedBatched, 3);
-      assert.deepEqual(timed(captured).map((r) => r.correlation), [captured.dispatches[3]!.correlation]);
+      assert.deepEqual(
+        timed(captured).map((r) => r.correlation),
+        [captured.dispatches[3]!.correlation],
+      );
       src.destroy();
       dst.destroy();
     } finally {
@@ -522,7 +557,10 @@ describe('Instrumentation on dawn.node', () => {
       const stack = record?.stack ?? [];
       assert.ok(stack.length >= 1 && stack.length <= 4, JSON.stringify(stack));
       assert.match(stack[0] ?? '', /^runAddOne .*instrument\.test\.ts:\d+:\d+\)$/);
-      assert.ok(stack.every((frame) => !/src[\\/]instrument[\\/]/.test(frame)), JSON.stringify(stack));
+      assert.ok(
+        stack.every((frame) => !/src[\\/]instrument[\\/]/.test(frame)),
+        JSON.stringify(stack),
+      );
       src.destroy();
       dst.destroy();
     } finally {
@@ -550,8 +588,14 @@ describe('Instrumentation on dawn.node', () => {
       const [record] = (await inst.flush()).dispatches;
       const stack = record?.stack ?? [];
       assert.match(stack[0] ?? '', /^runAddOne /, JSON.stringify(stack));
-      assert.ok(stack.some((frame) => /^uploadThenAddOne /.test(frame)), JSON.stringify(stack));
-      assert.ok(stack.some((frame) => /^async refreshPredictions /.test(frame)), `the awaiting caller is on the stack: ${JSON.stringify(stack)}`);
+      assert.ok(
+        stack.some((frame) => /^uploadThenAddOne /.test(frame)),
+        JSON.stringify(stack),
+      );
+      assert.ok(
+        stack.some((frame) => /^async refreshPredictions /.test(frame)),
+        `the awaiting caller is on the stack: ${JSON.stringify(stack)}`,
+      );
       src.destroy();
       dst.destroy();
     } finally {
@@ -609,8 +653,14 @@ describe('Instrumentation on dawn.node', () => {
       inst.attach(device);
       assert.notEqual(device.createCommandEncoder, before[1], 'attached: wrapped');
       assert.deepEqual(snapshot(other.device), otherBefore, 'the other device is untouched');
-      assert.throws(() => new Instrumentation().attach(device), (e: unknown) => e instanceof WgprofError && e.code === 'ALREADY_ATTACHED');
-      assert.throws(() => inst.attach(other.device), (e: unknown) => e instanceof WgprofError && e.code === 'ALREADY_ATTACHED');
+      assert.throws(
+        () => new Instrumentation().attach(device),
+        (e: unknown) => e instanceof WgprofError && e.code === 'ALREADY_ATTACHED',
+      );
+      assert.throws(
+        () => inst.attach(other.device),
+        (e: unknown) => e instanceof WgprofError && e.code === 'ALREADY_ATTACHED',
+      );
       inst.setCapturing(true);
       const buffer = device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE });
       assert.ok(Object.prototype.hasOwnProperty.call(buffer, 'destroy'));
@@ -619,7 +669,10 @@ describe('Instrumentation on dawn.node', () => {
       assert.equal(Object.prototype.hasOwnProperty.call(buffer, 'destroy'), false, 'tracked objects restored');
       assert.equal(inst.capturing, false);
       inst.detach(); // idempotent
-      assert.throws(() => inst.attach(device), (e: unknown) => e instanceof WgprofError && e.code === 'INSTRUMENTATION_DETACHED');
+      assert.throws(
+        () => inst.attach(device),
+        (e: unknown) => e instanceof WgprofError && e.code === 'INSTRUMENTATION_DETACHED',
+      );
       // A fresh instance can attach again after detach.
       const again = new Instrumentation();
       again.attach(device);
@@ -631,7 +684,10 @@ describe('Instrumentation on dawn.node', () => {
   });
 
   test('setCapturing(true) before attach and bad options are refused with clear errors', () => {
-    assert.throws(() => new Instrumentation().setCapturing(true), (e: unknown) => e instanceof WgprofError && e.code === 'NOT_ATTACHED');
+    assert.throws(
+      () => new Instrumentation().setCapturing(true),
+      (e: unknown) => e instanceof WgprofError && e.code === 'NOT_ATTACHED',
+    );
     assert.throws(
       () => new Instrumentation({ clock: 5 as unknown as () => number }),
       (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_OPTION' && /"clock"/.test(e.message),
@@ -694,15 +750,21 @@ describe('copyBufferToBuffer GPU timing on dawn.node', () => {
       assert.equal(error, null, `validation error: ${error?.message}`);
 
       // Results equal the CPU reference: the bracket passes changed nothing.
-      assert.deepEqual(await readBuffer(device, zBuf, 4 * N), x.map((v) => v + 2));
+      assert.deepEqual(
+        await readBuffer(device, zBuf, 4 * N),
+        x.map((v) => v + 2),
+      );
       const copied = await readBuffer(device, dst, COPY_BYTES);
       assert.deepEqual(new Uint32Array(copied.buffer), big);
 
       assert.deepEqual(captured.errors, []);
-      assert.deepEqual(captured.copies.map((c) => [c.kind, c.launch, c.bytes]), [
-        ['HtoD', 'writeBuffer', 4 * N],
-        ['DtoD', 'copyBufferToBuffer', COPY_BYTES],
-      ]);
+      assert.deepEqual(
+        captured.copies.map((c) => [c.kind, c.launch, c.bytes]),
+        [
+          ['HtoD', 'writeBuffer', 4 * N],
+          ['DtoD', 'copyBufferToBuffer', COPY_BYTES],
+        ],
+      );
       const [write, copy] = captured.copies;
       assert.equal(write!.gpuStartNs, undefined);
       const [d0, d1] = captured.dispatches;

@@ -85,7 +85,17 @@ describe('kernels vs CPU reference', () => {
       assert.equal(kernel.label, key);
     }
     assert.deepEqual(Object.keys(kernels).sort(), [
-      'attention', 'embedding', 'kvAppend', 'layerNorm', 'logits', 'matmul', 'matmulBias', 'matmulBiasGelu', 'matmulTiled', 'residualAdd', 'sample',
+      'attention',
+      'embedding',
+      'kvAppend',
+      'layerNorm',
+      'logits',
+      'matmul',
+      'matmulBias',
+      'matmulBiasGelu',
+      'matmulTiled',
+      'residualAdd',
+      'sample',
     ]);
   });
 
@@ -95,7 +105,16 @@ describe('kernels vs CPU reference', () => {
     const wpe = randomArray(13 * 45, 2);
     const tokens = [0, 28, 5, 5, 17, 3, 11];
     const positions = [0, 1, 2, 12, 7, 3, 3];
-    const [, , , out] = await run(embedding, shape, embeddingParams(shape), [meta(tokens, tokens.map(() => 0), positions), wte, wpe, 4 * 7 * 45]);
+    const [, , , out] = await run(embedding, shape, embeddingParams(shape), [
+      meta(
+        tokens,
+        tokens.map(() => 0),
+        positions,
+      ),
+      wte,
+      wpe,
+      4 * 7 * 45,
+    ]);
     assertClose(f32(out), embeddingRef(tokens, positions, wte, wpe, 45), 1e-6, 'embedding');
   });
 
@@ -129,7 +148,16 @@ describe('kernels vs CPU reference', () => {
     const positions = [0, 1, 2, 8, 4, 5];
     const kInit = randomArray(3 * ctx * d, 22);
     const vInit = randomArray(3 * ctx * d, 23);
-    const [, , kOut, vOut] = await run(kvAppend, shape, kvAppendParams(shape), [meta(slots.map(() => 0), slots, positions), qkv, kInit, vInit]);
+    const [, , kOut, vOut] = await run(kvAppend, shape, kvAppendParams(shape), [
+      meta(
+        slots.map(() => 0),
+        slots,
+        positions,
+      ),
+      qkv,
+      kInit,
+      vInit,
+    ]);
     const k = kInit.slice();
     const v = vInit.slice();
     kvAppendRef(qkv, slots, positions, k, v, d, ctx);
@@ -151,7 +179,17 @@ describe('kernels vs CPU reference', () => {
       const vCache = randomArray(3 * ctx * d, 33 + d, 1);
       const attendedKeys = positions.reduce((sum, p) => sum + p + 1, 0);
       const shape = { tokens, dModel: d, nHeads, contextLength: ctx, maxSlots: 3, attendedKeys };
-      const [, , , , out] = await run(attention, shape, attentionParams(shape), [meta(slots.map(() => 0), slots, positions), qkv, kCache, vCache, 4 * tokens * d]);
+      const [, , , , out] = await run(attention, shape, attentionParams(shape), [
+        meta(
+          slots.map(() => 0),
+          slots,
+          positions,
+        ),
+        qkv,
+        kCache,
+        vCache,
+        4 * tokens * d,
+      ]);
       assertClose(f32(out), attentionRef(qkv, slots, positions, kCache, vCache, d, nHeads, ctx), 1e-5, 'attention');
     });
   }
@@ -161,7 +199,12 @@ describe('kernels vs CPU reference', () => {
     const x = randomArray(7 * 45, 41);
     const y = randomArray(7 * 45, 42);
     const [xOut] = await run(residualAdd, shape, residualAddParams(shape), [x, y]);
-    assertClose(f32(xOut), x.map((v, i) => v + (y[i] as number)), 1e-6, 'residualAdd');
+    assertClose(
+      f32(xOut),
+      x.map((v, i) => v + (y[i] as number)),
+      1e-6,
+      'residualAdd',
+    );
   });
 
   test('logits: 3 gathered rows of 9, vocab 70, d 29', async () => {
@@ -221,10 +264,13 @@ describe('sample kernel', () => {
 
   test('a row of NaN logits yields SAMPLE_NONE (the runner turns it into an error)', async () => {
     const row = new Float32Array(vocab).fill(NaN);
-    const got = await runSample([row, row], [
-      { temperature: 0, topK: 0, random: 0 },
-      { temperature: 1, topK: 4, random: 0.5 },
-    ]);
+    const got = await runSample(
+      [row, row],
+      [
+        { temperature: 0, topK: 0, random: 0 },
+        { temperature: 1, topK: 4, random: 0.5 },
+      ],
+    );
     assert.deepEqual(got, [SAMPLE_NONE, SAMPLE_NONE]);
   });
 });

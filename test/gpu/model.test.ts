@@ -55,7 +55,10 @@ describe('tiny model on WebGPU vs the CPU reference', () => {
     try {
       const cache = createReferenceKvCache(tiny, 4);
       const prompts = tinyPrompts();
-      assert.deepEqual(prompts.map((p) => p.tokens.length), [5, 11, 17]);
+      assert.deepEqual(
+        prompts.map((p) => p.tokens.length),
+        [5, 11, 17],
+      );
       const generated = await prefillThenDecode(prompts, 3, (batch, what) => compareStep(runner, weights, cache, batch, what));
       // The three requests really are different (attention reads their own slots).
       assert.notDeepEqual(generated[0], generated[1]);
@@ -181,7 +184,10 @@ describe('model runner errors', () => {
   });
 
   test('bad options and weights for another model are rejected', async () => {
-    await assert.rejects(createModelRunner(rt.device, tiny, { maxSlots: 0, maxBatchTokens: 8 }), /INVALID_RUNNER_OPTION: maxSlots must be a positive integer, got 0/);
+    await assert.rejects(
+      createModelRunner(rt.device, tiny, { maxSlots: 0, maxBatchTokens: 8 }),
+      /INVALID_RUNNER_OPTION: maxSlots must be a positive integer, got 0/,
+    );
     await assert.rejects(createModelRunner(rt.device, tiny, { maxSlots: 1, maxBatchTokens: 70_000 }), /INVALID_RUNNER_OPTION: maxBatchTokens 70000 exceeds/);
     await assert.rejects(
       createModelRunner(rt.device, tiny, { maxSlots: 1, maxBatchTokens: 8, weights: initWeights(presets.small, 0) }),

@@ -92,7 +92,10 @@ describe('matmul: ORT native WebGPU EP and ours on one dawn.node device', () => 
     const passes = await timer.collect();
     assert.ok(maxAbsDiff(c, expected) <= tolerance);
     assert.ok(passes.length >= 1, 'at least one timed pass');
-    assert.ok(passes.every((p) => p.durNs > 0), `durations ${passes.map((p) => p.durNs).join(', ')} ns`);
+    assert.ok(
+      passes.every((p) => p.durNs > 0),
+      `durations ${passes.map((p) => p.durNs).join(', ')} ns`,
+    );
     assert.ok(passes.flatMap((p) => p.programs).includes('MatMul'), `programs ${passes.flatMap((p) => p.programs).join(', ')}`);
     // Disarmed: a later run is not timed.
     await ort.run(a);
@@ -143,11 +146,17 @@ describe('matmul bench harness checks (no GPU)', () => {
     assert.equal(Number(model.opsetImport[0]?.version), ONNX_OPSET);
     const graph = model.graph;
     assert.ok(graph);
-    assert.deepEqual(graph.node?.map((n) => n.opType), ['MatMul']);
+    assert.deepEqual(
+      graph.node?.map((n) => n.opType),
+      ['MatMul'],
+    );
     const init = graph.initializer?.[0];
     assert.deepEqual(init?.dims?.map(Number), [3, 4]);
     assert.equal(init?.rawData?.byteLength, 12 * 4);
-    assert.deepEqual(graph.input?.map((i) => i.name), ['A']);
+    assert.deepEqual(
+      graph.input?.map((i) => i.name),
+      ['A'],
+    );
   });
 
   it('model builders reject a bad shape and a mis-sized initializer', () => {

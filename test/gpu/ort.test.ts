@@ -40,7 +40,15 @@ for (const build of ['native', 'jsep'] as const) {
       (ort.env.wasm as { numThreads?: number }).numThreads = 1;
       dir = mkdtempSync(join(tmpdir(), `wgprof-ort-${build}-`));
       prof = await profileOrt(ort, {
-        config: { profiler: 'torch', torch_profiler_dir: dir, delay_iterations: 2, max_iterations: 2, torch_profiler_record_shapes: true, torch_profiler_with_flops: true, ignore_frontend: true },
+        config: {
+          profiler: 'torch',
+          torch_profiler_dir: dir,
+          delay_iterations: 2,
+          max_iterations: 2,
+          torch_profiler_record_shapes: true,
+          torch_profiler_with_flops: true,
+          ignore_frontend: true,
+        },
         profiler: { workerName: `ort-${build}`, strict: true },
       });
       session = await prof.createSession(buildMlpModel(weights));
@@ -65,7 +73,10 @@ for (const build of ['native', 'jsep'] as const) {
     it('detects the build and runs every run correctly while profiled', () => {
       assert.equal(prof.build, build);
       assert.equal(diffs.length, 4);
-      assert.ok(diffs.every((d) => d <= 1e-5), `max |ORT - reference| per run: ${diffs.join(', ')}`);
+      assert.ok(
+        diffs.every((d) => d <= 1e-5),
+        `max |ORT - reference| per run: ${diffs.join(', ')}`,
+      );
     });
 
     it('writes one valid trace with ProfilerStep#2 and #3', () => {
@@ -98,14 +109,20 @@ for (const build of ['native', 'jsep'] as const) {
       assert.equal(ops.length, 2);
       for (const op of ops) {
         assert.equal(op.name, 'MatMul');
-        assert.deepEqual(op.args?.['Input Dims'], [[BATCH, weights.hidden], [weights.hidden, weights.outDim]]);
+        assert.deepEqual(op.args?.['Input Dims'], [
+          [BATCH, weights.hidden],
+          [weights.hidden, weights.outDim],
+        ]);
         assert.equal(op.args?.['flops'], 2 * BATCH * weights.hidden * weights.outDim);
       }
     });
 
     it('shows the node ORT ran on the CPU EP as CPU time inside each step', () => {
       const spans = trace.traceEvents.filter((e) => e.cat === 'cpu_op' && e.args?.['provider'] === 'CPUExecutionProvider');
-      assert.deepEqual(spans.map((s) => s.name), ['Hardmax', 'Hardmax']);
+      assert.deepEqual(
+        spans.map((s) => s.name),
+        ['Hardmax', 'Hardmax'],
+      );
       const steps = trace.traceEvents.filter((e) => e.cat === 'user_annotation' && e.name.startsWith('ProfilerStep#'));
       spans.forEach((span, i) => {
         const step = steps[i]!;

@@ -88,7 +88,10 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
   });
 
   it('has exactly ProfilerStep#2..#4 with vLLM annotations', () => {
-    assert.deepEqual(steps(worker).map((e) => e.name), ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4']);
+    assert.deepEqual(
+      steps(worker).map((e) => e.name),
+      ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4'],
+    );
     const annotations = worker.traceEvents.filter((e) => e.cat === 'user_annotation' && e.name.startsWith('execute_'));
     assert.equal(annotations.length, 3);
     for (const a of annotations) assert.match(a.name, /^execute_context_\d+\(\d+\)_generation_\d+\(\d+\)$/);
@@ -108,7 +111,7 @@ describe('profiled tiny engine run (delay 2, max 3)', () => {
     }
   });
 
-  it('matmul FLOPs equal 2·M·N·K, the kernel descriptor\'s cost', () => {
+  it("matmul FLOPs equal 2·M·N·K, the kernel descriptor's cost", () => {
     const descriptors = { matmul, matmulBias, matmulBiasGelu } as const;
     const ops = worker.traceEvents.filter((e) => e.cat === 'cpu_op' && e.name.startsWith('matmul'));
     assert.ok(ops.length > 0);
@@ -203,7 +206,10 @@ describe("profiled tiny engine run with vLLM main's schedule (warmup 2, active 3
 
   it('records ProfilerStep#2..#4 (iteration 1 is the warmup) and writes the trace when the active iterations end, before stop', () => {
     assert.deepEqual(validateTrace(scheduled.worker), []);
-    assert.deepEqual(steps(scheduled.worker).map((e) => e.name), ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4']);
+    assert.deepEqual(
+      steps(scheduled.worker).map((e) => e.name),
+      ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4'],
+    );
     assert.equal(scheduled.writtenBeforeStop, true);
     assert.equal(scheduled.files.length, 2, scheduled.files.join(', '));
     assert.deepEqual((scheduled.worker as unknown as { wgprof: { schedule?: unknown } }).wgprof.schedule, { wait: 0, warmup: 2, active: 3 });
@@ -213,13 +219,20 @@ describe("profiled tiny engine run with vLLM main's schedule (warmup 2, active 3
     const s = steps(scheduled.worker);
     const launches = scheduled.worker.traceEvents.filter((e) => e.cat === 'cuda_runtime');
     assert.ok(launches.length > 0);
-    for (const launch of launches) assert.ok(s.some((step) => inside(launch, step)), `${launch.name} at ${launch.ts} inside a step`);
+    for (const launch of launches)
+      assert.ok(
+        s.some((step) => inside(launch, step)),
+        `${launch.name} at ${launch.ts} inside a step`,
+      );
     const annotations = scheduled.worker.traceEvents.filter((e) => e.cat === 'user_annotation' && e.name.startsWith('execute_'));
     assert.equal(annotations.length, 3);
   });
 
   it('startProfile({ delayIterations: 3, maxIterations: 2 }) bounds that session: ProfilerStep#3, #4', () => {
-    assert.deepEqual(steps(bounded).map((e) => e.name), ['ProfilerStep#3', 'ProfilerStep#4']);
+    assert.deepEqual(
+      steps(bounded).map((e) => e.name),
+      ['ProfilerStep#3', 'ProfilerStep#4'],
+    );
     assert.equal((bounded as unknown as { wgprof: { delay_iterations?: number } }).wgprof.delay_iterations, 3);
   });
 });
@@ -267,14 +280,21 @@ describe('an unbounded window past its memory budget (max_iterations 0): segment
       assert.equal((trace as unknown as { wgprof: { segment?: number } }).wgprof.segment, i);
       numbers.push(...steps(trace).map((e) => Number(e.name.split('#')[1])));
     });
-    assert.deepEqual(numbers, numbers.map((_, i) => i + 1), 'ProfilerStep#1..#n across the segments, none repeated or lost');
+    assert.deepEqual(
+      numbers,
+      numbers.map((_, i) => i + 1),
+      'ProfilerStep#1..#n across the segments, none repeated or lost',
+    );
     assert.equal(warnings.filter((w) => /memory budget/.test(w)).length, 1, warnings.join('\n'));
   });
 
   it('wgprof merge joins the segments on one host process and one GPU row, every kernel kept', () => {
     assert.deepEqual(validateTrace(merged), []);
     const kernels = (t: KinetoTrace): number => t.traceEvents.filter((e) => e.cat === 'kernel').length;
-    assert.equal(kernels(merged), segments.reduce((n, t) => n + kernels(t), 0));
+    assert.equal(
+      kernels(merged),
+      segments.reduce((n, t) => n + kernels(t), 0),
+    );
     const pids = (cat: string): Set<unknown> => new Set(merged.traceEvents.filter((e) => e.cat === cat).map((e) => e.pid));
     assert.equal(pids('kernel').size, 1, 'one GPU row');
     assert.equal(pids('cpu_op').size, 1, 'one host process');

@@ -43,11 +43,12 @@ after(() => {
 
 function cpuMatmul(a: Float32Array, b: Float32Array, { m, n, k }: MatmulShape): Float32Array {
   const c = new Float32Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let sum = 0;
-    for (let p = 0; p < k; p++) sum += a[i * k + p]! * b[p * n + j]!;
-    c[i * n + j] = sum;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += a[i * k + p]! * b[p * n + j]!;
+      c[i * n + j] = sum;
+    }
   return c;
 }
 
@@ -157,7 +158,10 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
     assert.equal(run.files.length, 3, run.files.join(', '));
     assert.deepEqual(readdirSync(run.dir).sort(), run.files.map((f) => basename(f)).sort());
     assert.match(basename(workerFile), /^gpu-rank-0\.\d{19}\.pt\.trace\.json\.gz$/);
-    assert.ok(run.files.some((f) => /^[^.]+_\d+\.async_llm\.\d{19}\.pt\.trace\.json\.gz$/.test(basename(f))), 'frontend file name');
+    assert.ok(
+      run.files.some((f) => /^[^.]+_\d+\.async_llm\.\d{19}\.pt\.trace\.json\.gz$/.test(basename(f))),
+      'frontend file name',
+    );
     assert.ok(existsSync(workerFile.replace(/\.pt\.trace\.json\.gz$/, '.profiler_out.txt')));
   });
 
@@ -170,9 +174,15 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
 
   it('delay 2 / max 3: exactly ProfilerStep#2..#4, annotated with iterations 2..4', () => {
     const s = steps(worker);
-    assert.deepEqual(s.map((e) => e.name), ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4']);
+    assert.deepEqual(
+      s.map((e) => e.name),
+      ['ProfilerStep#2', 'ProfilerStep#3', 'ProfilerStep#4'],
+    );
     const annotations = ofCat(worker, 'user_annotation').filter((e) => e.name.startsWith('execute_'));
-    assert.deepEqual(annotations.map((e) => e.name), run.annotations.slice(1, 4));
+    assert.deepEqual(
+      annotations.map((e) => e.name),
+      run.annotations.slice(1, 4),
+    );
     for (const [i, annotation] of annotations.entries()) assert.ok(inside(annotation, s[i]!), `${annotation.name} inside ${s[i]!.name}`);
   });
 
@@ -206,7 +216,10 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
 
   it('record_shapes: Input Dims / Input type on the op', () => {
     const op = ofCat(worker, 'cpu_op').find((e) => e.name === 'matmul')!;
-    assert.deepEqual(op.args?.['Input Dims'], [[SHAPE.m, SHAPE.k], [SHAPE.k, SHAPE.n]]);
+    assert.deepEqual(op.args?.['Input Dims'], [
+      [SHAPE.m, SHAPE.k],
+      [SHAPE.k, SHAPE.n],
+    ]);
     assert.deepEqual(op.args?.['Input type'], ['float', 'float']);
     assert.equal(worker.record_shapes, 1);
   });
@@ -230,7 +243,10 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
   it('the frontend trace: CPU-only spans of every iteration (not limited by delay/max)', async () => {
     const frontend = await readTrace(run.files.find((f) => f.includes('.async_llm.'))!);
     const spans = ofCat(frontend, 'cpu_op').filter((e) => e.name === 'tokenize');
-    assert.deepEqual(spans.map((e) => e.args?.['iteration']), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      spans.map((e) => e.args?.['iteration']),
+      [1, 2, 3, 4, 5, 6],
+    );
     assert.equal(ofCat(frontend, 'kernel').length, 0);
     assert.equal(frontend.deviceProperties.length, 0, 'no device entries in a CPU-only trace');
   });
@@ -240,7 +256,10 @@ describe('Profiler on dawn.node: every option on (delay 2, max 3)', () => {
     assert.match(table, /Self GPU/);
     assert.match(table, /matmul/);
     assert.match(table, /Self GPU time total/);
-    assert.ok(logged.some((line) => line.startsWith('info: gpu-rank-0 key averages') && line.includes('matmul')), 'printed on rank 0');
+    assert.ok(
+      logged.some((line) => line.startsWith('info: gpu-rank-0 key averages') && line.includes('matmul')),
+      'printed on rank 0',
+    );
   });
 });
 
@@ -272,7 +291,10 @@ describe('Profiler on dawn.node: every option off (delay 0, max 0)', () => {
   });
 
   it('delay 0 / max 0: every iteration is a step', () => {
-    assert.deepEqual(steps(worker).map((e) => e.name), ['ProfilerStep#1', 'ProfilerStep#2', 'ProfilerStep#3']);
+    assert.deepEqual(
+      steps(worker).map((e) => e.name),
+      ['ProfilerStep#1', 'ProfilerStep#2', 'ProfilerStep#3'],
+    );
     assert.equal(ofCat(worker, 'kernel').length, 6);
   });
 
@@ -294,7 +316,10 @@ describe('Profiler on dawn.node: windows', () => {
   it('max 2 without delay captures iterations 1..2; stop() during a delay writes no worker trace', async () => {
     const limited = await profileWorkload({ max_iterations: 2, ignore_frontend: true, torch_profiler_dump_cuda_time_total: false }, 4);
     assert.equal(limited.files.length, 1);
-    assert.deepEqual(steps(await readTrace(limited.files[0]!)).map((e) => e.name), ['ProfilerStep#1', 'ProfilerStep#2']);
+    assert.deepEqual(
+      steps(await readTrace(limited.files[0]!)).map((e) => e.name),
+      ['ProfilerStep#1', 'ProfilerStep#2'],
+    );
 
     const delayed = await profileWorkload({ delay_iterations: 5, torch_profiler_dump_cuda_time_total: true }, 2);
     assert.equal(delayed.files.length, 1, 'only the frontend trace');
@@ -339,7 +364,10 @@ describe('Profiler on dawn.node: the device destroyed before the capture was rea
     assert.equal(error.code, 'PROFILER_FAILED');
     assert.match(error.message, /READBACK_FAILED: timestamp readback of submit \d+ failed: \w+ with no message: the device was destroyed or lost/);
     assert.doesNotMatch(error.message, /failed: ;/);
-    assert.deepEqual(error.files.map((f) => basename(f).replace(/\d{19}/, 'N')), ['lost-rank-0.N.pt.trace.json.gz']);
+    assert.deepEqual(
+      error.files.map((f) => basename(f).replace(/\d{19}/, 'N')),
+      ['lost-rank-0.N.pt.trace.json.gz'],
+    );
     assert.deepEqual(validateTrace(await parseTraceFile(error.files[0]!)), []);
   });
 });

@@ -50,6 +50,9 @@ describe('device peak calibration', () => {
     const peak = data.traces[0].roofline.peak;
     assert.equal(peak.source, 'measured');
     assert.ok(peak.gflops > 0 && peak.gbps > 0);
-    assert.match(peak.detail, /^\d+\.\d\d GFLOP\/s and \d+\.\d\d GB\/s measured on ".+" by kernels peakFlops \(\d+ MFLOP\) and peakBandwidth \(\d+ MiB moved\), timed by (timestamp-query|wall-clock)$/);
+    assert.match(
+      peak.detail,
+      /^\d+\.\d\d GFLOP\/s and \d+\.\d\d GB\/s measured on ".+" by kernels peakFlops \(\d+ MFLOP\) and peakBandwidth \(\d+ MiB moved\), timed by (timestamp-query|wall-clock)$/,
+    );
   });
 });

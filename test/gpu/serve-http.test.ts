@@ -49,9 +49,16 @@ async function serve(options: ServeOptions = {}): Promise<WgprofServer> {
 }
 
 const torch = (dir: string, extra: Record<string, unknown> = {}) => parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: dir, ...extra });
-const steps = (trace: KinetoTrace): string[] => trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'user_annotation' && e.name.startsWith('ProfilerStep#')).map((e) => e.name);
+const steps = (trace: KinetoTrace): string[] =>
+  trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'user_annotation' && e.name.startsWith('ProfilerStep#')).map((e) => e.name);
 const load = (url: string, n: number, maxTokens = 6): Promise<unknown> =>
-  Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? stream(url, { prompt: `p${i}`, max_tokens: maxTokens, seed: i }) : post(`${url}/v1/completions`, { prompt: `p${i}`, max_tokens: maxTokens, seed: i }))));
+  Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      i % 2
+        ? stream(url, { prompt: `p${i}`, max_tokens: maxTokens, seed: i })
+        : post(`${url}/v1/completions`, { prompt: `p${i}`, max_tokens: maxTokens, seed: i }),
+    ),
+  );
 
 describe('wgprof serve in process (null backend)', { timeout: 300_000 }, () => {
   it('without a profiler /start_profile and /stop_profile are 404 (as vLLM), and nothing warns', async () => {
@@ -68,10 +75,13 @@ describe('wgprof serve in process (null backend)', { timeout: 300_000 }, () => {
     assert.equal(server.profile, undefined);
   });
 
-  it('with a profiler the routes exist and vLLM\'s development warning is logged', async () => {
+  it("with a profiler the routes exist and vLLM's development warning is logged", async () => {
     logged.length = 0;
     const server = await serve({ profilerConfig: torch(tempDir()) });
-    assert.ok(logged.includes("warn: Profiler with mode 'torch' is enabled in the API server. This should ONLY be used for local development!"), logged.join('\n'));
+    assert.ok(
+      logged.includes("warn: Profiler with mode 'torch' is enabled in the API server. This should ONLY be used for local development!"),
+      logged.join('\n'),
+    );
     assert.equal((await post(`${server.url}/start_profile`, undefined)).status, 200);
     assert.deepEqual((await post(`${server.url}/start_profile`, undefined)).body, { status: 'already_active', profiler: 'torch' });
     assert.equal((await post(`${server.url}/stop_profile`, undefined)).status, 200);
@@ -136,7 +146,8 @@ describe('wgprof serve in process (null backend)', { timeout: 300_000 }, () => {
     await reader.read().catch(() => undefined);
     const other = await post(`${server.url}/v1/completions`, { prompt: 'next', max_tokens: 4 });
     assert.equal(other.status, 200);
-    for (let i = 0; i < 200 && (await metric(server.url, 'wgprof_requests_total{outcome="abort"').catch(() => 0)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && (await metric(server.url, 'wgprof_requests_total{outcome="abort"').catch(() => 0)) === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
     assert.equal(await metric(server.url, 'wgprof_requests_total{outcome="abort"'), 1);
     assert.equal(server.engine.hasUnfinishedRequests(), false);
   });
@@ -277,7 +288,17 @@ describe('wgprof serve in process (null backend)', { timeout: 300_000 }, () => {
     const server = await serve({ profilerConfig: torch(tempDir()) });
     await load(server.url, 4, 5);
     const text = await (await fetch(`${server.url}/metrics`)).text();
-    for (const name of ['wgprof_requests_total', 'wgprof_prompt_tokens_total', 'wgprof_generation_tokens_total', 'wgprof_step_duration_seconds', 'wgprof_num_requests_running', 'wgprof_num_requests_waiting', 'wgprof_profiler_active', 'wgprof_profiler_capturing', 'wgprof_time_to_first_token_seconds']) {
+    for (const name of [
+      'wgprof_requests_total',
+      'wgprof_prompt_tokens_total',
+      'wgprof_generation_tokens_total',
+      'wgprof_step_duration_seconds',
+      'wgprof_num_requests_running',
+      'wgprof_num_requests_waiting',
+      'wgprof_profiler_active',
+      'wgprof_profiler_capturing',
+      'wgprof_time_to_first_token_seconds',
+    ]) {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
     assert.equal(await metric(server.url, 'wgprof_generation_tokens_total'), 20);
@@ -291,7 +312,24 @@ describe('wgprof bench serve against it', { timeout: 300_000 }, () => {
   it('--profile: every request answered, tokens counted, latencies measured, the traces listed', async () => {
     const dir = tempDir();
     const server = await serve({ profilerConfig: torch(dir) });
-    const options = parseBenchServeArgs(['--base-url', server.url, '--num-prompts', '12', '--request-rate', '400', '--max-concurrency', '4', '--random-output-len', '5', '--profile', '--seed', '3'], {});
+    const options = parseBenchServeArgs(
+      [
+        '--base-url',
+        server.url,
+        '--num-prompts',
+        '12',
+        '--request-rate',
+        '400',
+        '--max-concurrency',
+        '4',
+        '--random-output-len',
+        '5',
+        '--profile',
+        '--seed',
+        '3',
+      ],
+      {},
+    );
     const result = await runBenchServe(options);
     assert.equal(result.completed, 12);
     assert.equal(result.failed, 0);
@@ -310,8 +348,11 @@ describe('wgprof bench serve against it', { timeout: 300_000 }, () => {
     // Asynchronously: the server under test runs in this process's event loop.
     const run = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
       new Promise((resolve) => {
-        execFile(process.execPath, ['--liftoff-only', '--import', REGISTER, MAIN, 'bench', 'serve', ...args], { encoding: 'utf8', timeout: 120_000 }, (error, stdout, stderr) =>
-          resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['--liftoff-only', '--import', REGISTER, MAIN, 'bench', 'serve', ...args],
+          { encoding: 'utf8', timeout: 120_000 },
+          (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
         );
       });
     const ok = await run(['--base-url', server.url, '--num-prompts', '3', '--random-output-len', '2', '--json']);

@@ -77,7 +77,7 @@ describe(`load: ${STREAMS} concurrent streams, ${TOGGLES} start/stop toggles`, {
     const warm = await post(`${server.url}/v1/completions`, { prompt: 'warm up', max_tokens: 2 });
     assert.equal(warm.status, 200);
     const idle = { buffers: liveBuffers.size, querySets: liveQuerySets.size };
-    assert.ok(idle.buffers > 0, 'the engine\'s buffers are counted');
+    assert.ok(idle.buffers > 0, "the engine's buffers are counted");
     assert.equal(idle.querySets, 0, 'no query set outside a capture window');
     const instrumentation = Instrumentation.of(server.engine.device!);
     assert.ok(instrumentation, 'the server attached the instrumentation to its device');
@@ -89,7 +89,13 @@ describe(`load: ${STREAMS} concurrent streams, ${TOGGLES} start/stop toggles`, {
     let sent = 0;
     const clients = Array.from({ length: STREAMS }, async (_, c) => {
       for (let k = 0; toggling || k === 0; k++) {
-        const body = { prompt: `client ${c} request ${k}`, max_tokens: MAX_TOKENS, temperature: 0.8, seed: c * 1000 + k, stream_options: { include_usage: true } };
+        const body = {
+          prompt: `client ${c} request ${k}`,
+          max_tokens: MAX_TOKENS,
+          temperature: 0.8,
+          seed: c * 1000 + k,
+          stream_options: { include_usage: true },
+        };
         sent++;
         outcomes.push({ body, answer: await stream(server.url, body) });
       }
@@ -135,14 +141,19 @@ describe(`load: ${STREAMS} concurrent streams, ${TOGGLES} start/stop toggles`, {
       assert.deepEqual(validateTrace(await parseTraceFile(frontend[0]!)), [], `window ${i} frontend`);
       const steps = trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'user_annotation' && e.name.startsWith('ProfilerStep#'));
       assert.ok(steps.length >= 2, `window ${i}: ${steps.length} steps`);
-      assert.ok(trace.traceEvents.some((e) => e.cat === 'kernel'), `window ${i}: kernels with GPU time`);
+      assert.ok(
+        trace.traceEvents.some((e) => e.cat === 'kernel'),
+        `window ${i}: kernels with GPU time`,
+      );
     }
 
     // GPU objects: the pools hold what they made (none lost, none in use), then detaching frees them
     // and the count is the idle count again.
     assert.equal(server.profile?.active, false);
     assert.equal(liveQuerySets.size, instrumentation.querySetsCreated, 'every query set made is alive in the pool, none leaked elsewhere');
-    t.diagnostic(`requests ${sent}, windows ${TOGGLES}; pooled while attached: ${liveBuffers.size - idle.buffers} buffers, ${liveQuerySets.size} query sets; idle: ${idle.buffers} buffers`);
+    t.diagnostic(
+      `requests ${sent}, windows ${TOGGLES}; pooled while attached: ${liveBuffers.size - idle.buffers} buffers, ${liveQuerySets.size} query sets; idle: ${idle.buffers} buffers`,
+    );
     server.engine.profiler.detach();
     assert.equal(liveQuerySets.size, idle.querySets, 'query sets back to idle');
     assert.equal(liveBuffers.size, idle.buffers, 'buffers back to idle');

@@ -72,9 +72,15 @@ async function workload(seedBase: number): Promise<{ body: Record<string, unknow
     { prompts: ['The quick brown fox'], body: { max_tokens: 8, temperature: 0.8, top_k: 40, seed: seedBase } },
     { prompts: ['The quick brown fox'], body: { max_tokens: 8, temperature: 0.8, top_k: 40, seed: seedBase, stream: true } },
     { prompts: ['WebGPU inference profiling'], body: { max_tokens: 6, temperature: 0, seed: seedBase + 1 } },
-    { prompts: ['WebGPU inference profiling'], body: { max_tokens: 10, temperature: 1, seed: seedBase + 2, stream: true, stream_options: { include_usage: true } } },
+    {
+      prompts: ['WebGPU inference profiling'],
+      body: { max_tokens: 10, temperature: 1, seed: seedBase + 2, stream: true, stream_options: { include_usage: true } },
+    },
     { prompts: ['Once upon a time,'], body: { max_tokens: 12, temperature: 0.9, seed: seedBase + 3, stop: [stop] } },
-    { prompts: ['Once upon a time,'], body: { max_tokens: 12, temperature: 0.9, seed: seedBase + 3, stop: [stop], stream: true, stream_options: { include_usage: true } } },
+    {
+      prompts: ['Once upon a time,'],
+      body: { max_tokens: 12, temperature: 0.9, seed: seedBase + 3, stop: [stop], stream: true, stream_options: { include_usage: true } },
+    },
     { prompts: ['Hello, world!', 'Tell me about'], body: { max_tokens: 5, temperature: 0.7, seed: seedBase + 4 } },
   ];
 }
@@ -114,7 +120,11 @@ async function driveAndCheck(seedBase: number): Promise<void> {
         assert.equal(choice.stop_reason, want[k]!.stopReason, label);
       }
       const usage = response['usage'] as { completion_tokens: number; prompt_tokens: number };
-      assert.equal(usage.completion_tokens, want.reduce((n, w) => n + w.tokens, 0), `${label}: usage`);
+      assert.equal(
+        usage.completion_tokens,
+        want.reduce((n, w) => n + w.tokens, 0),
+        `${label}: usage`,
+      );
       assert.equal(response['object'], 'text_completion');
       assert.equal(response['model'], 'tiny');
     }
@@ -153,8 +163,14 @@ describe('wgprof serve (child process, tiny on SwiftShader, torch profiler, API 
     assert.deepEqual(validateTrace(await parseTraceFile(frontend[0]!)), []);
     const iterations = stepsAfter - stepsBefore;
     assert.ok(iterations >= 5, `the load ran ${iterations} iterations`);
-    assert.deepEqual(profilerSteps(trace), Array.from({ length: iterations }, (_, i) => `ProfilerStep#${i + 1}`));
-    assert.ok(trace.traceEvents.some((e) => e.cat === 'kernel'), 'kernels with GPU time');
+    assert.deepEqual(
+      profilerSteps(trace),
+      Array.from({ length: iterations }, (_, i) => `ProfilerStep#${i + 1}`),
+    );
+    assert.ok(
+      trace.traceEvents.some((e) => e.cat === 'kernel'),
+      'kernels with GPU time',
+    );
   });
 
   it('needs the API key on every route but /health: missing or wrong → 401', async () => {
@@ -167,7 +183,11 @@ describe('wgprof serve (child process, tiny on SwiftShader, torch profiler, API 
     ];
     for (const [method, path] of routes) {
       for (const headers of [{}, authHeaders('wrong-key'), authHeaders(`${KEY}x`), { authorization: KEY }]) {
-        const response = await fetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, ...(method === 'POST' ? { body: '{"prompt":"x"}' } : {}) });
+        const response = await fetch(`${server.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...headers },
+          ...(method === 'POST' ? { body: '{"prompt":"x"}' } : {}),
+        });
         assert.equal(response.status, 401, `${method} ${path} with ${JSON.stringify(headers)}`);
         assert.equal(response.headers.get('www-authenticate'), 'Bearer');
         const body = (await response.json()) as { error: { code: string } };
@@ -191,7 +211,11 @@ describe('wgprof serve (child process, tiny on SwiftShader, torch profiler, API 
     server.child.kill('SIGTERM');
     for (let r = await reader.read(); !r.done; r = await reader.read()) raw += new TextDecoder().decode(r.value);
     assert.match(raw, /data: \[DONE\]\n\n$/);
-    const usage = raw.split('\n\n').map((e) => e.slice(6)).filter((d) => d.includes('"usage"')).map((d) => JSON.parse(d) as { usage: { completion_tokens: number } });
+    const usage = raw
+      .split('\n\n')
+      .map((e) => e.slice(6))
+      .filter((d) => d.includes('"usage"'))
+      .map((d) => JSON.parse(d) as { usage: { completion_tokens: number } });
     assert.equal(usage[0]?.usage.completion_tokens, 100, 'all 100 tokens were generated');
     assert.equal(await server.exited, 0, server.stderr());
     const traces = [...server.stdout().matchAll(/^wgprof serve: trace (.+)$/gm)].map((m) => m[1]!);

@@ -41,7 +41,12 @@ export function randomArray(n: number, seed: number, scale = 1, offset = 0): Flo
 export type KernelData = Float32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | ArrayBuffer;
 
 /** Runs one dispatch and returns the final contents of every storage binding (see submitKernel). */
-export type KernelRun = <S>(kernel: KernelDescriptor<S>, shape: S, params: Uint32Array<ArrayBuffer>, buffers: (KernelData | number)[]) => Promise<ArrayBuffer[]>;
+export type KernelRun = <S>(
+  kernel: KernelDescriptor<S>,
+  shape: S,
+  params: Uint32Array<ArrayBuffer>,
+  buffers: (KernelData | number)[],
+) => Promise<ArrayBuffer[]>;
 
 /** A dispatch that has been submitted; `read()` maps the copies back and frees every buffer. */
 export interface SubmittedKernel {
@@ -91,7 +96,13 @@ export async function submitKernel<S>(
 }
 
 /** submitKernel, then read(). */
-export async function runKernel<S>(device: GPUDevice, kernel: KernelDescriptor<S>, shape: S, params: Uint32Array<ArrayBuffer>, buffers: (KernelData | number)[]): Promise<ArrayBuffer[]> {
+export async function runKernel<S>(
+  device: GPUDevice,
+  kernel: KernelDescriptor<S>,
+  shape: S,
+  params: Uint32Array<ArrayBuffer>,
+  buffers: (KernelData | number)[],
+): Promise<ArrayBuffer[]> {
   return (await submitKernel(device, kernel, shape, params, buffers)).read();
 }
 
@@ -251,13 +262,19 @@ export async function prefillThenDecode(
   decodeSteps: number,
   step: (batch: BatchSequence[], name: string) => Promise<Float32Array[]>,
 ): Promise<number[][]> {
-  let logits = await step(prompts.map((p) => seq(p.slot, p.tokens, 0)), 'prefill');
+  let logits = await step(
+    prompts.map((p) => seq(p.slot, p.tokens, 0)),
+    'prefill',
+  );
   const lengths = prompts.map((p) => p.tokens.length);
   const generated: number[][] = prompts.map(() => []);
   for (let i = 1; i <= decodeSteps; i++) {
     const next = logits.map(argmax);
     next.forEach((t, j) => generated[j]?.push(t));
-    logits = await step(prompts.map((p, j) => seq(p.slot, [next[j] as number], lengths[j] as number)), `decode ${i}`);
+    logits = await step(
+      prompts.map((p, j) => seq(p.slot, [next[j] as number], lengths[j] as number)),
+      `decode ${i}`,
+    );
     lengths.forEach((_, j) => (lengths[j] = (lengths[j] as number) + 1));
   }
   return generated;

@@ -38,7 +38,11 @@ export function buildMlpModel(w: MlpWeights): Uint8Array {
     ],
     input: [floatValueInfo('X', ['batch', w.inDim])],
     output: [floatValueInfo('Y', ['batch', w.outDim]), floatValueInfo('H', ['batch', w.outDim])],
-    initializer: [floatInitializer('W1', [w.inDim, w.hidden], w.w1), floatInitializer('B1', [w.hidden], w.b1), floatInitializer('W2', [w.hidden, w.outDim], w.w2)],
+    initializer: [
+      floatInitializer('W1', [w.inDim, w.hidden], w.w1),
+      floatInitializer('B1', [w.hidden], w.b1),
+      floatInitializer('W2', [w.hidden, w.outDim], w.w2),
+    ],
   });
 }
 

@@ -53,7 +53,12 @@ export function envWithoutNpm(env: NodeJS.ProcessEnv = process.env): NodeJS.Proc
 }
 
 /** Runs a command; resolves to its stdout, rejects with its exit status and the end of its output. */
-export function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = envWithoutNpm()): Promise<{ stdout: string; stderr: string }> {
+export function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = envWithoutNpm(),
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     execFile(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) fail(new Error(`${command} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\n${stderr.slice(-4000)}${stdout.slice(-2000)}`));
@@ -80,7 +85,7 @@ export function appLockfile(pkg: PackageJson, repoLock: { packages: Record<strin
     },
   };
   const locate = (from: string, name: string): string => {
-    for (let dir = from; ; ) {
+    for (let dir = from; ;) {
       const path = `${dir ? `${dir}/` : ''}node_modules/${name}`;
       if (repoLock.packages[path]) return path;
       if (!dir) throw new Error(`package-lock.json has no ${name} for ${from || 'the root'}: run npm install`);
@@ -107,7 +112,13 @@ export async function packAndInstall(): Promise<PackedPackage> {
   try {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as PackageJson;
     // What `prepare` builds from, plus what the package ships (dist/ is built fresh there).
-    const sources = new Set(['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', ...pkg.files.filter((f) => !f.startsWith('!') && f !== 'dist')]);
+    const sources = new Set([
+      'package.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'scripts',
+      ...pkg.files.filter((f) => !f.startsWith('!') && f !== 'dist'),
+    ]);
     const copy = join(root, 'source');
     for (const path of sources) if (existsSync(join(REPO_ROOT, path))) cpSync(join(REPO_ROOT, path), join(copy, path), { recursive: true });
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
@@ -119,7 +130,10 @@ export async function packAndInstall(): Promise<PackedPackage> {
     const appDir = join(root, 'app');
     mkdirSync(appDir);
     const spec = `file:../${info.filename}`;
-    writeFileSync(join(appDir, 'package.json'), `${JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { [pkg.name]: spec } }, null, 2)}\n`);
+    writeFileSync(
+      join(appDir, 'package.json'),
+      `${JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { [pkg.name]: spec } }, null, 2)}\n`,
+    );
     const repoLock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
     writeFileSync(join(appDir, 'package-lock.json'), `${JSON.stringify(appLockfile(pkg, repoLock, spec, info.integrity), null, 2)}\n`);
     await run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], appDir);

@@ -56,7 +56,11 @@ export async function stream(url: string, body: Record<string, unknown>, apiKey?
       out.done = true;
       continue;
     }
-    const chunk = JSON.parse(data) as { error?: unknown; usage?: Streamed['usage']; choices: { index: number; text: string; finish_reason: string | null; stop_reason: string | null }[] };
+    const chunk = JSON.parse(data) as {
+      error?: unknown;
+      usage?: Streamed['usage'];
+      choices: { index: number; text: string; finish_reason: string | null; stop_reason: string | null }[];
+    };
     if (chunk.error) out.error = chunk.error;
     if (chunk.usage) out.usage = chunk.usage;
     for (const choice of chunk.choices ?? []) {
@@ -88,7 +92,10 @@ export interface ServeChild {
 
 /** Starts `wgprof serve ARGS --port 0` from the sources and resolves once it printed its address. */
 export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ServeChild> {
-  const child = spawn(process.execPath, ['--liftoff-only', '--import', REGISTER, MAIN, 'serve', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--liftoff-only', '--import', REGISTER, MAIN, 'serve', '--port', '0', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -15,13 +15,22 @@ describe('API report', () => {
     test(`${entry.specifier} exports what test/unit/api/${entry.reportName} lists`, () => {
       const file = join(API_REPORT_DIR, entry.reportName);
       assert.ok(existsSync(file), `test/unit/api/${entry.reportName} is missing: run npm run api-report and commit it`);
-      assert.equal(report, readFileSync(file, 'utf8'), `the public API of ${entry.specifier} changed: if that is deliberate, run npm run api-report and commit the diff`);
+      assert.equal(
+        report,
+        readFileSync(file, 'utf8'),
+        `the public API of ${entry.specifier} changed: if that is deliberate, run npm run api-report and commit the diff`,
+      );
     });
   }
 
   test('every checked-in report belongs to an entry of package.json exports', () => {
     const expected = reports.map((r) => r.entry.reportName).sort();
-    assert.deepEqual(readdirSync(API_REPORT_DIR).filter((f) => f.endsWith('.api.txt')).sort(), expected);
+    assert.deepEqual(
+      readdirSync(API_REPORT_DIR)
+        .filter((f) => f.endsWith('.api.txt'))
+        .sort(),
+      expected,
+    );
   });
 
   test('entry sources list their exports (no `export *`, which would pass on whatever a module adds)', () => {

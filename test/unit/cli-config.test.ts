@@ -51,7 +51,10 @@ test('no --profiler-config: prints the defaults and the hash, exit 0', async () 
 });
 
 test('a valid JSON config prints all 11 keys normalized, then hash: <md5> on its own line', async () => {
-  const { code, stdout } = await runConfig(['--profiler-config', '{"profiler":"torch","torch_profiler_dir":"./vllm_profile","max_iterations":3,"ignore_frontend":true}']);
+  const { code, stdout } = await runConfig([
+    '--profiler-config',
+    '{"profiler":"torch","torch_profiler_dir":"./vllm_profile","max_iterations":3,"ignore_frontend":true}',
+  ]);
   assert.equal(code, 0);
   const lines = stdout.trimEnd().split('\n');
   assert.equal(lines.at(-1), `hash: ${HASH}`);
@@ -78,7 +81,11 @@ test("profiler 'torch' without a dir: exit 2, says the dir is required and how t
 });
 
 test('every problem is listed on stderr with exit 2', async () => {
-  const { code, stderr } = await runConfig(['--profiler-config', '{"profiler":"cuda","torch_profiler_dir":"/x","max_iteration":1}', '--profiler-config.delay_iterations=-1']);
+  const { code, stderr } = await runConfig([
+    '--profiler-config',
+    '{"profiler":"cuda","torch_profiler_dir":"/x","max_iteration":1}',
+    '--profiler-config.delay_iterations=-1',
+  ]);
   assert.equal(code, 2);
   assert.match(stderr, /\(3 problems\)/);
   assert.match(stderr, /torch_profiler_dir: torch_profiler_dir is only applicable when profiler is set to 'torch'/);
@@ -110,7 +117,12 @@ test('--runtime browser keeps a relative dir verbatim', async () => {
 test('the overhead warning goes to the log, not stdout', async () => {
   resetWarnOnce();
   warnings.length = 0;
-  const { code, stdout } = await runConfig(['--json', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/t', '--profiler-config.max_iterations=2']);
+  const { code, stdout } = await runConfig([
+    '--json',
+    '--profiler-config.profiler=torch',
+    '--profiler-config.torch_profiler_dir=/t',
+    '--profiler-config.max_iterations=2',
+  ]);
   assert.equal(code, 0);
   assert.doesNotThrow(() => JSON.parse(stdout));
   assert.equal(warnings.length, 1);
@@ -119,7 +131,11 @@ test('the overhead warning goes to the log, not stdout', async () => {
 
 test('--help lists every field with its default and description, generated from the schema', () => {
   for (const key of PROFILER_CONFIG_KEYS) {
-    assert.match(command.help, new RegExp(`^  ${key}: .* = ${JSON.stringify(PROFILER_CONFIG_DEFAULTS[key]).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), key);
+    assert.match(
+      command.help,
+      new RegExp(`^  ${key}: .* = ${JSON.stringify(PROFILER_CONFIG_DEFAULTS[key]).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'),
+      key,
+    );
   }
   assert.match(command.help, /Number of engine iterations to skip before starting profiling/);
   assert.match(command.help, /--profiler-config\.KEY=VALUE/);
@@ -143,7 +159,10 @@ test("what vLLM's pydantic lax mode converted is said in the output (text and --
   const argv = ['--profiler-config', '{"profiler":"cuda","max_iterations":"3","ignore_frontend":"yes"}'];
   const text = await runConfig(argv);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^hash: d751713988987e9331980363e24189ce\ncoerced: max_iterations: "3" → 3 \(as vLLM's pydantic lax mode converts it\)\ncoerced: ignore_frontend: "yes" → true /m);
+  assert.match(
+    text.stdout,
+    /^hash: d751713988987e9331980363e24189ce\ncoerced: max_iterations: "3" → 3 \(as vLLM's pydantic lax mode converts it\)\ncoerced: ignore_frontend: "yes" → true /m,
+  );
   const json = await runConfig(['--json', ...argv]);
   const parsed = JSON.parse(json.stdout) as { config: Record<string, unknown>; coerced: unknown[] };
   assert.equal(parsed.config['max_iterations'], 3);

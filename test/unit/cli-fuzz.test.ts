@@ -26,14 +26,29 @@ const hostileKey = fc.constantFrom('__proto__', 'constructor', 'toString', 'hasO
 const value = fc.oneof(
   fc.constantFrom<unknown>(true, false, null, 0, 1, -1, 2.5, 1e300, 2 ** 60, 'true', 'FALSE', 'yes', '2', ' 3 ', '2.000', '0x10', '1e2', '1_000', '+-1'),
   fc.constantFrom<unknown>('torch', 'cuda', 'Torch', 'None', 'null', 'proton', '~', '~/x', '~root/x', '~nobody_zz/x', '/tmp/x', './rel', '//net/x'),
-  fc.constantFrom<unknown>('s3://b/x', 'gs://b/x', 'hdfs://n/p', 'my_fs://b/x', 'http://h/x', 'file:///tmp/x', 'C://x', 'a\u0000b', 'x'.repeat(5000), '/a/'.repeat(2000)),
+  fc.constantFrom<unknown>(
+    's3://b/x',
+    'gs://b/x',
+    'hdfs://n/p',
+    'my_fs://b/x',
+    'http://h/x',
+    'file:///tmp/x',
+    'C://x',
+    'a\u0000b',
+    'x'.repeat(5000),
+    '/a/'.repeat(2000),
+  ),
   fc.constantFrom<unknown>(['CPU'], ['CUDA', 'CPU'], [], ['XPU'], ['CPU', 'CPU'], {}, [[[]]], 'CPU'),
   fc.jsonValue({ maxDepth: 3 }),
   fc.string({ maxLength: 40 }),
   fc.integer(),
   fc.double(),
 );
-const key = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...PROFILER_CONFIG_KEYS) }, { weight: 1, arbitrary: hostileKey }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) });
+const key = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...PROFILER_CONFIG_KEYS) },
+  { weight: 1, arbitrary: hostileKey },
+  { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+);
 const configObject = fc.dictionary(key, value, { maxKeys: 6 });
 const configText = fc.oneof(
   configObject.map((o) => JSON.stringify(o)),
@@ -116,11 +131,16 @@ function assertUsageOutcome(run: Run, argv: string[]): void {
   assert.ok(run.stderr.length < 30_000, `stderr of ${run.stderr.length} characters for ${line}`);
 }
 
-const dottedValue = fc.oneof(value.map((v) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? 'x'))), fc.string({ maxLength: 20 }));
+const dottedValue = fc.oneof(
+  value.map((v) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? 'x'))),
+  fc.string({ maxLength: 20 }),
+);
 const configToken = fc.oneof(
   configText.map((text) => ['--profiler-config', text]),
   configText.map((text) => [`--profiler_config=${text}`]),
-  fc.tuple(fc.oneof(key, fc.constantFrom('a.b', '', 'torch_profiler_activities+', 'max_iterations+')), dottedValue).map(([k, v]) => [`--profiler-config.${k}=${v}`]),
+  fc
+    .tuple(fc.oneof(key, fc.constantFrom('a.b', '', 'torch_profiler_activities+', 'max_iterations+')), dottedValue)
+    .map(([k, v]) => [`--profiler-config.${k}=${v}`]),
   fc.tuple(key, dottedValue).map(([k, v]) => [`--profiler-config.${k}`, v]),
   fc.constant(['--profiler-config']),
 );
@@ -146,7 +166,10 @@ describe('fuzz: command lines', () => {
   });
 
   it(`${RUNS} generated \`wgprof run\` lines: parsed, or a usage error that exits 2 before the engine starts`, async () => {
-    const number = fc.oneof(fc.constantFrom('0', '1', '-1', '16', '0x10', '1e2', '1.5', ' 4', '+3', '1_000', '10000000', '1000000000', '99999999999999999999', ''), fc.string({ maxLength: 6 }));
+    const number = fc.oneof(
+      fc.constantFrom('0', '1', '-1', '16', '0x10', '1e2', '1.5', ' 4', '+3', '1_000', '10000000', '1000000000', '99999999999999999999', ''),
+      fc.string({ maxLength: 6 }),
+    );
     const flag = fc.constantFrom('--requests', '--max-tokens', '--top-k', '--seed', '--max-batch-tokens', '--max-slots', '--temperature');
     const token = fc.oneof(
       { weight: 4, arbitrary: fc.tuple(flag, number).map(([f, n]) => [f, n]) },

@@ -74,12 +74,18 @@ describe('wgprof run: arguments', () => {
     assert.equal(parseRunArgs([...torch, '--launch-names=webgpu']).launchNames, 'webgpu');
     assert.equal(parseRunArgs(torch).launchNames, undefined, 'unset: the profiler decides ($WGPROF_LAUNCH_NAMES, else webgpu)');
     assert.throws(() => parseRunArgs([...torch, '--launch-names', 'hip']), /--launch-names must be one of webgpu, cuda; got "hip"/);
-    assert.throws(() => parseRunArgs(['--launch-names', 'cuda']), (e: unknown) => e instanceof UsageError && /needs --profiler-config with "profiler": "torch"/.test(e.message));
+    assert.throws(
+      () => parseRunArgs(['--launch-names', 'cuda']),
+      (e: unknown) => e instanceof UsageError && /needs --profiler-config with "profiler": "torch"/.test(e.message),
+    );
     // A bad WGPROF_LAUNCH_NAMES is a usage mistake too, found before the engine starts.
     const saved = process.env['WGPROF_LAUNCH_NAMES'];
     try {
       process.env['WGPROF_LAUNCH_NAMES'] = 'nope';
-      assert.throws(() => parseRunArgs(torch), (e: unknown) => e instanceof UsageError && /the environment variable WGPROF_LAUNCH_NAMES is "nope"; expected "webgpu"/.test(e.message));
+      assert.throws(
+        () => parseRunArgs(torch),
+        (e: unknown) => e instanceof UsageError && /the environment variable WGPROF_LAUNCH_NAMES is "nope"; expected "webgpu"/.test(e.message),
+      );
       assert.equal(parseRunArgs([]).launchNames, undefined, 'an unprofiled run does not read it');
     } finally {
       if (saved === undefined) delete process.env['WGPROF_LAUNCH_NAMES'];
@@ -94,7 +100,14 @@ describe('wgprof run: arguments', () => {
     let o;
     try {
       // (Behaviour change, issue 9: as in vLLM only the last value counts and the dotted keys are one value, so no JSON here.)
-      o = parseRunArgs(['--profiler-config.profiler', 'torch', '--profiler-config.torch_profiler_dir=./traces', '--profiler-config.delay_iterations=2', '--max-tokens', '2']);
+      o = parseRunArgs([
+        '--profiler-config.profiler',
+        'torch',
+        '--profiler-config.torch_profiler_dir=./traces',
+        '--profiler-config.delay_iterations=2',
+        '--max-tokens',
+        '2',
+      ]);
     } finally {
       restore();
     }
@@ -110,7 +123,10 @@ describe('wgprof run: arguments', () => {
     assert.deepEqual(await loadPrompts({ prompts: ['cli'], promptsFile: file }), ['cli', 'first', ' second ', 'third']);
     writeFileSync(file, '\n\n');
     await assert.rejects(loadPrompts({ prompts: [], promptsFile: file }), /has no prompts/);
-    await assert.rejects(loadPrompts({ prompts: [], promptsFile: join(scratch, 'missing.txt') }), (e: unknown) => e instanceof UsageError && /cannot be read/.test(e.message));
+    await assert.rejects(
+      loadPrompts({ prompts: [], promptsFile: join(scratch, 'missing.txt') }),
+      (e: unknown) => e instanceof UsageError && /cannot be read/.test(e.message),
+    );
   });
 
   it('names the flag, the value given and what is valid', () => {

@@ -54,7 +54,8 @@ describe('wgprof CLI', () => {
     assert.match(help.stdout, /^usage: wgprof <command>/);
     const listed = listedCommands(help.stdout);
     assert.ok(listed.includes('doctor'), `listed: ${listed.join(', ')}`);
-    for (const name of commandFiles()) assert.ok(listed.map(fileOf).includes(name), `src/cli/${name}.ts exports a command that --help does not list (listed: ${listed.join(', ')})`);
+    for (const name of commandFiles())
+      assert.ok(listed.map(fileOf).includes(name), `src/cli/${name}.ts exports a command that --help does not list (listed: ${listed.join(', ')})`);
     for (const name of listed) assert.ok(commandFiles().includes(fileOf(name)), `--help lists "${name}" but src/cli/${fileOf(name)}.ts has no command`);
     assert.deepEqual(wgprof('-h').stdout, help.stdout);
     assert.deepEqual(wgprof('help').stdout, help.stdout);

@@ -6,7 +6,6 @@ import { describe, test } from 'node:test';
 import { alignClock, CLOCK_METHODS, mapInterval, offsetBounds, type ClockAlignment, type SubmitSample } from '../../src/instrument/clock.js';
 import { mulberry32 as rng } from '../../src/engine/weights.js';
 
-
 interface Kernel {
   submit: number;
   begin: number;
@@ -87,9 +86,19 @@ describe('alignClock', () => {
     let shift = 0;
     const spread = samples.map((s, i) => {
       shift = i * 250_000_000;
-      return { ...s, cpuSubmitNs: s.cpuSubmitNs + shift, cpuDoneNs: s.cpuDoneNs + shift, firstTick: s.firstTick + shift / (1 - 3e-4), lastTick: s.lastTick + shift / (1 - 3e-4) };
+      return {
+        ...s,
+        cpuSubmitNs: s.cpuSubmitNs + shift,
+        cpuDoneNs: s.cpuDoneNs + shift,
+        firstTick: s.firstTick + shift / (1 - 3e-4),
+        lastTick: s.lastTick + shift / (1 - 3e-4),
+      };
     });
-    const spreadKernels = kernels.map((k) => ({ ...k, begin: k.begin + (k.submit * 250_000_000) / (1 - 3e-4), end: k.end + (k.submit * 250_000_000) / (1 - 3e-4) }));
+    const spreadKernels = kernels.map((k) => ({
+      ...k,
+      begin: k.begin + (k.submit * 250_000_000) / (1 - 3e-4),
+      end: k.end + (k.submit * 250_000_000) / (1 - 3e-4),
+    }));
     const lo1 = Math.max(...spread.map((s) => offsetBounds(s).lo));
     const hi1 = Math.min(...spread.map((s) => offsetBounds(s).hi));
     assert.ok(lo1 > hi1, 'precondition: no single offset works at scale 1');

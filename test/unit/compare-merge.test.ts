@@ -92,7 +92,13 @@ describe('wgprof compare', () => {
   });
 
   it('exits 2 on bad usage and 1 on a trace it cannot read', async () => {
-    for (const argv of [[GOLDEN], [GOLDEN, GOLDEN, GOLDEN], [GOLDEN, GOLDEN, '--threshold', 'x'], [GOLDEN, GOLDEN, '--rows', 'gpu'], [GOLDEN, GOLDEN, '--bogus']]) {
+    for (const argv of [
+      [GOLDEN],
+      [GOLDEN, GOLDEN, GOLDEN],
+      [GOLDEN, GOLDEN, '--threshold', 'x'],
+      [GOLDEN, GOLDEN, '--rows', 'gpu'],
+      [GOLDEN, GOLDEN, '--bogus'],
+    ]) {
       const r = await cli(runCompare, ...argv);
       assert.equal(r.code, 2, argv.join(' '));
       assert.match(r.err, /^wgprof compare: /);
@@ -132,7 +138,9 @@ describe('wgprof merge', () => {
     const want = [...body(A), ...body(B)].map(shape).sort();
     assert.deepEqual(body(merged).map(shape).sort(), want);
     // Shard B: host pid 4242 taken by A → renumbered; device 0 → 1; ids shifted; times 1.5 s later.
-    const info = (merged as unknown as { wgprof: { merged: { pids: Record<string, number>; devices: Record<string, number>; idOffset: number; shiftNs: number }[] } }).wgprof.merged;
+    const info = (
+      merged as unknown as { wgprof: { merged: { pids: Record<string, number>; devices: Record<string, number>; idOffset: number; shiftNs: number }[] } }
+    ).wgprof.merged;
     assert.deepEqual(info[0]!.pids, { 4242: 4242 });
     assert.notEqual(info[1]!.pids[4242], 4242);
     assert.deepEqual(info[1]!.devices, { 0: 1 });
@@ -164,7 +172,12 @@ describe('wgprof merge', () => {
     const nowhere = await cli(runMerge, GOLDEN, GOLDEN, '-o', join(dir, 'no/such/dir/m.json'));
     assert.equal(nowhere.code, 1);
     assert.match(nowhere.err, /MERGE_WRITE_FAILED: could not write .*m\.json/);
-    for (const argv of [[GOLDEN, GOLDEN], [GOLDEN, '-o', out], [GOLDEN, out, '-o', out], [GOLDEN, GOLDEN, '-o']]) {
+    for (const argv of [
+      [GOLDEN, GOLDEN],
+      [GOLDEN, '-o', out],
+      [GOLDEN, out, '-o', out],
+      [GOLDEN, GOLDEN, '-o'],
+    ]) {
       assert.equal((await cli(runMerge, ...argv)).code, 2, argv.join(' '));
     }
   });

@@ -57,15 +57,18 @@ test("the docs' dotted form builds a whole config", () => {
 
 test("dotted values are typed as vLLM types them, then converted as pydantic's lax mode does", () => {
   const one = (key: string, value: string) => profilerConfigFromArgs([`--profiler-config.${key}=${value}`]).config as Record<string, unknown>;
-  for (const word of ['true', 'True', 'TRUE', '1', 'yes', 'on', 't', 'y']) assert.equal(one('torch_profiler_with_flops', word)['torch_profiler_with_flops'], true, word);
-  for (const word of ['false', 'False', '0', 'no', 'off', 'f', 'n']) assert.equal(one('torch_profiler_with_flops', word)['torch_profiler_with_flops'], false, word);
+  for (const word of ['true', 'True', 'TRUE', '1', 'yes', 'on', 't', 'y'])
+    assert.equal(one('torch_profiler_with_flops', word)['torch_profiler_with_flops'], true, word);
+  for (const word of ['false', 'False', '0', 'no', 'off', 'f', 'n'])
+    assert.equal(one('torch_profiler_with_flops', word)['torch_profiler_with_flops'], false, word);
   assert.equal(one('profiler', 'null')['profiler'], null);
   assert.equal(one('profiler', 'cuda')['profiler'], 'cuda');
   assert.equal(one('profiler', '"cuda"')['profiler'], 'cuda');
   assert.equal(one('max_iterations', '7')['max_iterations'], 7);
   assert.equal(one('max_iterations', '2.0')['max_iterations'], 2);
   assert.equal(one('max_iterations', '1k')['max_iterations'], 1000);
-  const dir = (value: string) => profilerConfigFromArgs(['--profiler-config.profiler=torch', `--profiler-config.torch_profiler_dir=${value}`]).config?.torch_profiler_dir;
+  const dir = (value: string) =>
+    profilerConfigFromArgs(['--profiler-config.profiler=torch', `--profiler-config.torch_profiler_dir=${value}`]).config?.torch_profiler_dir;
   assert.equal(dir('"quoted dir"'), resolve('quoted dir'));
   assert.equal(dir('~/x'), resolve(homedir(), 'x'));
   // Behaviour change (issue 9): what is JSON is parsed as JSON, as vLLM does, so these are not strings and vLLM rejects them.
@@ -74,7 +77,11 @@ test("dotted values are typed as vLLM types them, then converted as pydantic's l
     assert.match(error.message, /torch_profiler_dir: given .*; expected a directory path or URI as a string/, value);
   }
   assert.match(configError(() => dir('2024')).message, /quote it, e\.g\. --profiler-config\.torch_profiler_dir='"2024"'/);
-  for (const bad of ['maybe', 'None']) assert.ok(configError(() => profilerConfigFromArgs([`--profiler-config.torch_profiler_with_stack=${bad}`, `--profiler-config.profiler=${bad}`])).issues.length === 2);
+  for (const bad of ['maybe', 'None'])
+    assert.ok(
+      configError(() => profilerConfigFromArgs([`--profiler-config.torch_profiler_with_stack=${bad}`, `--profiler-config.profiler=${bad}`])).issues.length ===
+        2,
+    );
 });
 
 test('the list form KEY+ builds torch_profiler_activities, as vLLM does', () => {
@@ -86,7 +93,13 @@ test('the list form KEY+ builds torch_profiler_activities, as vLLM does', () => 
     '--profiler-config.torch_profiler_activities+=CUDA',
   ]);
   assert.deepEqual(config?.torch_profiler_activities, ['CPU', 'CUDA']);
-  const twice = configError(() => profilerConfigFromArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/t', '--profiler-config.torch_profiler_activities+=CPU,CPU']));
+  const twice = configError(() =>
+    profilerConfigFromArgs([
+      '--profiler-config.profiler=torch',
+      '--profiler-config.torch_profiler_dir=/t',
+      '--profiler-config.torch_profiler_activities+=CPU,CPU',
+    ]),
+  );
   assert.match(twice.message, /torch_profiler_activities: given an array \["CPU","CPU"\]; expected a non-empty list of distinct activities/);
 });
 
@@ -122,7 +135,7 @@ test('dotted values with the wrong type are reported against the field', () => {
   assert.match(error.message, /max_iterations: given 1\.5; expected an integer >= 0/);
 });
 
-test("vLLM keeps only the last --profiler-config, and the dotted keys come last wherever they stand", () => {
+test('vLLM keeps only the last --profiler-config, and the dotted keys come last wherever they stand', () => {
   // Behaviour change (issue 9): vllm/utils/argparse_utils.py appends the dotted keys as one JSON after
   // every argument, and argparse stores only the last value, so the JSON is dropped whole.
   const json = '{"profiler":"torch","torch_profiler_dir":"/traces","max_iterations":5,"ignore_frontend":true}';
@@ -156,7 +169,9 @@ test('a key set twice in the same form: the later value wins, with a warning', (
 });
 
 test('unknown dotted keys name the nearest valid key', () => {
-  const error = configError(() => profilerConfigFromArgs([...['--profiler-config', TORCH_JSON], '--profiler-config.max-iterations=3', '--profiler-config.delay=1']));
+  const error = configError(() =>
+    profilerConfigFromArgs([...['--profiler-config', TORCH_JSON], '--profiler-config.max-iterations=3', '--profiler-config.delay=1']),
+  );
   assert.deepEqual(error.issues.map((i) => i.path).sort(), ['delay', 'max-iterations']);
   assert.match(error.message, /unknown key "max-iterations"\. Did you mean "max_iterations"\?/);
   assert.match(error.message, /unknown key "delay"\. Did you mean "delay_iterations"\?/);
@@ -203,7 +218,9 @@ test('the rules apply to the dotted keys together', () => {
 test('browser runtime option is passed through', () => {
   const { config } = profilerConfigFromArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=runs/a'], { runtime: 'browser' });
   assert.equal(config?.torch_profiler_dir, 'runs/a');
-  const error = configError(() => profilerConfigFromArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=~/a'], { runtime: 'browser' }));
+  const error = configError(() =>
+    profilerConfigFromArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=~/a'], { runtime: 'browser' }),
+  );
   assert.match(error.message, /browser has no home directory/);
 });
 

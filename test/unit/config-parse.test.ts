@@ -140,10 +140,7 @@ test('the overhead warning is logged once per process, only when vLLM logs it', 
   parseProfilerConfig({ ...TORCH, delay_iterations: 2 });
   parseProfilerConfig({ ...TORCH, max_iterations: 2 });
   assert.deepEqual(logged, [{ level: 'warn', message: OVERHEAD_WARNING }]);
-  assert.match(
-    OVERHEAD_WARNING,
-    /^Using 'torch' profiler with delay_iterations or max_iterations while ignore_frontend is False may result in high overhead/,
-  );
+  assert.match(OVERHEAD_WARNING, /^Using 'torch' profiler with delay_iterations or max_iterations while ignore_frontend is False may result in high overhead/);
 
   for (const quiet of [
     { ...TORCH, max_iterations: 2, ignore_frontend: true },
@@ -197,7 +194,10 @@ test('Node: s3:// and gs:// need their SDK package; the error names the package 
     );
     assert.deepEqual(asked, [pkg]);
     assert.equal(error.issues[0]!.path, 'torch_profiler_dir');
-    assert.match(error.message, new RegExp(`written through the optional package ${pkg.replace('/', '\\/')}, which is not installed\\. Run: npm install ${pkg.replace('/', '\\/')}`));
+    assert.match(
+      error.message,
+      new RegExp(`written through the optional package ${pkg.replace('/', '\\/')}, which is not installed\\. Run: npm install ${pkg.replace('/', '\\/')}`),
+    );
   }
   // The default probe resolves like the sink's import(): a package that exists here, and one that does not.
   assert.equal(packageResolves('zod'), true);
@@ -208,7 +208,11 @@ test('Node: any other scheme is an error naming the supported ones; URIs are one
   for (const uri of ['hdfs://namenode:8020/p', 'my_fs://bucket/x', 'abfs://c@a/p', './odd://x']) {
     const error = configError(() => parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: uri }));
     assert.equal(error.issues.length, 1, uri);
-    assert.match(error.message, /wgprof cannot write to ".*:\/\/" dirs\. Use a local directory, file:\/\/, http\(s\):\/\/ .*s3:\/\/ \(with @aws-sdk\/client-s3 installed\) or gs:\/\//, uri);
+    assert.match(
+      error.message,
+      /wgprof cannot write to ".*:\/\/" dirs\. Use a local directory, file:\/\/, http\(s\):\/\/ .*s3:\/\/ \(with @aws-sdk\/client-s3 installed\) or gs:\/\//,
+      uri,
+    );
   }
   // The sinks classify with the same function: my_fs:// is a scheme there too, never a relative folder.
   assert.equal(uriScheme('my_fs://bucket/x'), 'my_fs');
@@ -331,7 +335,10 @@ test('an unknown key names the key and the nearest valid key', () => {
 
 test('keys named like Object.prototype members are plain unknown keys', () => {
   const error = configError(() => parseProfilerConfig('{"__proto__": {"profiler": "torch"}, "constructor": 1, "toString": 2, "hasOwnProperty": 3}'));
-  assert.deepEqual(error.issues.map((i) => i.path), ['__proto__', 'constructor', 'toString', 'hasOwnProperty']);
+  assert.deepEqual(
+    error.issues.map((i) => i.path),
+    ['__proto__', 'constructor', 'toString', 'hasOwnProperty'],
+  );
   for (const issue of error.issues) assert.match(issue.message, /^unknown key ".*"\. Did you mean "/);
   assert.doesNotMatch(error.message, /native code|newer vLLM|\[object Object\]/);
 });
@@ -353,15 +360,23 @@ test('a huge key or value is echoed clipped: the message stays small', () => {
 });
 
 test("vLLM main's newer fields: defaults, ranges and rules", () => {
-  const config = parseProfilerConfig({ ...TORCH, warmup_iterations: 2, active_iterations: 3, wait_iterations: 1, detailed_trace_annotation: true, torch_profiler_activities: ['CUDA'] });
+  const config = parseProfilerConfig({
+    ...TORCH,
+    warmup_iterations: 2,
+    active_iterations: 3,
+    wait_iterations: 1,
+    detailed_trace_annotation: true,
+    torch_profiler_activities: ['CUDA'],
+  });
   assert.equal(config.warmup_iterations, 2);
   assert.equal(config.active_iterations, 3);
   assert.equal(config.wait_iterations, 1);
   assert.deepEqual(config.torch_profiler_activities, ['CUDA']);
-  const bad = configError(() =>
-    parseProfilerConfig({ ...TORCH, active_iterations: 0, warmup_iterations: -1, torch_profiler_activities: ['CPU', 'CPU'] }),
+  const bad = configError(() => parseProfilerConfig({ ...TORCH, active_iterations: 0, warmup_iterations: -1, torch_profiler_activities: ['CPU', 'CPU'] }));
+  assert.deepEqual(
+    bad.issues.map((i) => i.path),
+    ['warmup_iterations', 'active_iterations', 'torch_profiler_activities'],
   );
-  assert.deepEqual(bad.issues.map((i) => i.path), ['warmup_iterations', 'active_iterations', 'torch_profiler_activities']);
   assert.match(bad.message, /active_iterations: given 0; expected an integer >= 1\. It cannot be 0: use 1 or more/);
   assert.match(bad.message, /torch_profiler_activities: given an array \["CPU","CPU"\]; expected a non-empty list of distinct activities/);
   for (const activities of [[], ['XPU'], ['INVALID'], 'CPU']) {
@@ -443,16 +458,27 @@ test("pydantic's lax mode: what vLLM rejects stays rejected", () => {
   ];
   for (const [input, path] of cases) {
     const error = configError(() => parseProfilerConfig(input));
-    assert.deepEqual(error.issues.map((i) => i.path).filter((p) => p === path), [path], JSON.stringify(input));
+    assert.deepEqual(
+      error.issues.map((i) => i.path).filter((p) => p === path),
+      [path],
+      JSON.stringify(input),
+    );
   }
-  assert.match(configError(() => parseProfilerConfig({ delay_iterations: '-3' })).message, /given the string "-3"; expected an integer >= 0\. Iterations cannot be negative/);
+  assert.match(
+    configError(() => parseProfilerConfig({ delay_iterations: '-3' })).message,
+    /given the string "-3"; expected an integer >= 0\. Iterations cannot be negative/,
+  );
 });
 
 test('wrong types name the field, what was given and the fix', () => {
   const cases: [ProfilerConfigInput | Record<string, unknown>, string, RegExp][] = [
     // (Behaviour change, issue 9: "false", 1, "yes", "2" and true are converted now, as vLLM's pydantic does.)
     [{ torch_profiler_use_gzip: null }, 'torch_profiler_use_gzip', /given null; expected a boolean/],
-    [{ torch_profiler_with_flops: 'sure' }, 'torch_profiler_with_flops', /given the string "sure"; expected a boolean.*--profiler-config\.torch_profiler_with_flops=true\|false/],
+    [
+      { torch_profiler_with_flops: 'sure' },
+      'torch_profiler_with_flops',
+      /given the string "sure"; expected a boolean.*--profiler-config\.torch_profiler_with_flops=true\|false/,
+    ],
     [{ delay_iterations: 'two' }, 'delay_iterations', /given the string "two"; expected an integer >= 0\. Use a whole number of engine iterations such as 2/],
     [{ max_iterations: [3] }, 'max_iterations', /given an array \[3\]; expected an integer >= 0/],
     [{ profiler: 'Torch' }, 'profiler', /given the string "Torch"; expected "torch", "cuda" or null\. Did you mean "torch"\?/],
@@ -476,7 +502,10 @@ test('wrong types name the field, what was given and the fix', () => {
 
 test('negative and non-integer iteration counts are rejected', () => {
   const negative = configError(() => parseProfilerConfig({ delay_iterations: -1 }));
-  assert.match(negative.message, /delay_iterations: given -1; expected an integer >= 0\. Iterations cannot be negative: use 0 or more \(0 starts profiling immediately\)/);
+  assert.match(
+    negative.message,
+    /delay_iterations: given -1; expected an integer >= 0\. Iterations cannot be negative: use 0 or more \(0 starts profiling immediately\)/,
+  );
   const float = configError(() => parseProfilerConfig({ max_iterations: 2.5 }));
   assert.match(float.message, /max_iterations: given 2\.5; expected an integer >= 0\. Round it to a whole number such as 3 \(0 means no limit\)/);
   const negativeFloat = configError(() => parseProfilerConfig({ max_iterations: -0.5 }));

@@ -66,7 +66,10 @@ describe('globalThis.wgprofCaptureRange (default onRange)', () => {
     assert.deepEqual(await profiler.stop(), []);
     assert.deepEqual(calls, ['start@2', 'stop@4'], 'stop() after the auto-stop: no second stop edge');
     assert.ok(perf.names.includes(`measure:${PROFILE_MEASURE}`));
-    assert.deepEqual(logs.filter((l) => l.level === 'warn'), []);
+    assert.deepEqual(
+      logs.filter((l) => l.level === 'warn'),
+      [],
+    );
   });
 
   it('the start edge comes after the start mark, the stop edge after the window measure', () => {
@@ -107,7 +110,10 @@ describe('globalThis.wgprofCaptureRange (default onRange)', () => {
     const marker = new CudaRangeMarker({ performance: new FakePerformance() });
     marker.startRange();
     marker.stopRange();
-    assert.deepEqual(logs.filter((l) => l.level === 'warn'), []);
+    assert.deepEqual(
+      logs.filter((l) => l.level === 'warn'),
+      [],
+    );
   });
 
   it('a rejecting hook is logged once per failed call, not thrown; the profiler carries on', async () => {

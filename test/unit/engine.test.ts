@@ -62,7 +62,9 @@ class FakeRunner implements ModelRunner {
   }
 }
 
-async function fakeEngine(options: { maxSlots?: number; maxBatchTokens?: number; seed?: number; profiler?: EngineProfilerHooks } = {}): Promise<{ engine: Engine; runner: FakeRunner }> {
+async function fakeEngine(
+  options: { maxSlots?: number; maxBatchTokens?: number; seed?: number; profiler?: EngineProfilerHooks } = {},
+): Promise<{ engine: Engine; runner: FakeRunner }> {
   const runner = new FakeRunner(options.maxSlots ?? 4, options.maxBatchTokens ?? 16);
   const engineOptions: Parameters<typeof createEngine>[0] = { runner };
   if (options.seed !== undefined) engineOptions.seed = options.seed;
@@ -139,18 +141,29 @@ describe('engine loop (fake runner)', () => {
     const a1 = await solo.engine.generate('first caller', { maxTokens: 6, seed: 1 });
     const b1 = await solo.engine.generate(['second', 'third'], { maxTokens: 4, seed: 2 });
     const { engine, runner } = await fakeEngine({ maxBatchTokens: 32 });
-    const [a2, b2] = await Promise.all([engine.generate('first caller', { maxTokens: 6, seed: 1 }), engine.generate(['second', 'third'], { maxTokens: 4, seed: 2 })]);
+    const [a2, b2] = await Promise.all([
+      engine.generate('first caller', { maxTokens: 6, seed: 1 }),
+      engine.generate(['second', 'third'], { maxTokens: 4, seed: 2 }),
+    ]);
     assert.deepEqual(a2.tokenIds, a1.tokenIds);
-    assert.deepEqual(b2.map((r) => r.tokenIds), b1.map((r) => r.tokenIds));
+    assert.deepEqual(
+      b2.map((r) => r.tokenIds),
+      b1.map((r) => r.tokenIds),
+    );
     assert.equal(runner.batches[0]?.length, 3, 'all three requests shared the first iteration');
     assert.equal(engine.hasUnfinishedRequests(), false);
     await solo.engine.destroy();
     await engine.destroy();
   });
 
-  it("startProfile() with no profiler configured is vLLM's \"Profiling is not enabled\"", async () => {
+  it('startProfile() with no profiler configured is vLLM\'s "Profiling is not enabled"', async () => {
     const { engine } = await fakeEngine();
-    assert.throws(() => engine.startProfile(), (e: unknown) => isCode('PROFILER_NOT_ENABLED')(e) && /Profiling is not enabled\. Create the engine with profiler hooks, or with a profilerConfig/.test((e as Error).message));
+    assert.throws(
+      () => engine.startProfile(),
+      (e: unknown) =>
+        isCode('PROFILER_NOT_ENABLED')(e) &&
+        /Profiling is not enabled\. Create the engine with profiler hooks, or with a profilerConfig/.test((e as Error).message),
+    );
     await engine.destroy();
   });
 
@@ -232,12 +245,21 @@ describe('engine loop (fake runner)', () => {
   it('rejects bad requests clearly without disturbing the others', async () => {
     const { engine } = await fakeEngine();
     const good = engine.addRequest('fine', { maxTokens: 4, seed: 9 });
-    assert.throws(() => engine.addRequest('y'.repeat(48)), (e: unknown) => isCode('PROMPT_TOO_LONG')(e) && /48 tokens.*at most 47/.test((e as Error).message));
-    assert.throws(() => engine.addRequest('ok', { maxTokens: 0 }), (e: unknown) => isCode('INVALID_SAMPLING_PARAMS')(e) && /maxTokens must be an integer ≥ 1.*\(got 0\)/.test((e as Error).message));
+    assert.throws(
+      () => engine.addRequest('y'.repeat(48)),
+      (e: unknown) => isCode('PROMPT_TOO_LONG')(e) && /48 tokens.*at most 47/.test((e as Error).message),
+    );
+    assert.throws(
+      () => engine.addRequest('ok', { maxTokens: 0 }),
+      (e: unknown) => isCode('INVALID_SAMPLING_PARAMS')(e) && /maxTokens must be an integer ≥ 1.*\(got 0\)/.test((e as Error).message),
+    );
     assert.throws(() => engine.addRequest('ok', { temperature: -1 }), /temperature must be a finite number ≥ 0/);
     assert.throws(() => engine.addRequest('ok', { stop: [''] }), /stop\[0\] must be a non-empty string/);
     assert.throws(() => engine.addRequest(''), isCode('EMPTY_PROMPT'));
-    assert.throws(() => engine.addRequest({ promptTokenIds: [1, 256] }), (e: unknown) => isCode('INVALID_TOKEN_ID')(e) && /promptTokenIds\[1\] is 256/.test((e as Error).message));
+    assert.throws(
+      () => engine.addRequest({ promptTokenIds: [1, 256] }),
+      (e: unknown) => isCode('INVALID_TOKEN_ID')(e) && /promptTokenIds\[1\] is 256/.test((e as Error).message),
+    );
     await assert.rejects(engine.generate(['fine', 'z'.repeat(60)]), (e: unknown) => isCode('PROMPT_TOO_LONG')(e) && /prompts\[1\]/.test((e as Error).message));
     assert.equal(engine.stats.requestsAdded, 1, 'nothing of the rejected generate() was queued');
     const next = engine.addRequest('next');
@@ -288,7 +310,10 @@ describe('engine loop (fake runner)', () => {
     await assert.rejects(createEngine({}), /needs `model`/);
     assert.throws(() => resolveModelConfig({ ...fakeConfig, nHeads: 3 }), /multiple of nHeads/);
     assert.throws(() => resolveModelConfig({ ...fakeConfig, dModel: 0 }), isCode('INVALID_MODEL_CONFIG'));
-    assert.throws(() => resolveModelConfig('huge' as 'tiny'), (e: unknown) => isCode('UNKNOWN_MODEL')(e) && /valid presets: tiny, small, gpt2/.test((e as Error).message));
+    assert.throws(
+      () => resolveModelConfig('huge' as 'tiny'),
+      (e: unknown) => isCode('UNKNOWN_MODEL')(e) && /valid presets: tiny, small, gpt2/.test((e as Error).message),
+    );
     await assert.rejects(createEngine({ model: 'gpt3' as 'tiny' }), isCode('UNKNOWN_MODEL'));
     assert.equal(resolveModelConfig('tiny').dModel, 64);
   });

@@ -11,7 +11,10 @@ function fakeClock(): { nowNs: () => number; advance: (ns: number) => void } {
 describe('FrontendProfiler', () => {
   it('records nothing and returns fn() unchanged while not running', () => {
     const f = new FrontendProfiler();
-    assert.equal(f.span('tokenize', () => 42), 42);
+    assert.equal(
+      f.span('tokenize', () => 42),
+      42,
+    );
     assert.equal(f.stop(), null, 'stop without start hands over nothing');
   });
 
@@ -77,7 +80,10 @@ describe('FrontendProfiler', () => {
     const spans = f.stop() ?? [];
     release();
     await open;
-    assert.deepEqual(spans.map((s) => s.name), ['http_request']);
+    assert.deepEqual(
+      spans.map((s) => s.name),
+      ['http_request'],
+    );
     assert.equal(spans[0]?.endNs, 1_100);
     // Restarted: a promise from the previous window does not leak into the new one.
     f.start();

@@ -71,7 +71,11 @@ describe('parseWorkgroupMemoryBytes', () => {
     assert.equal(parseWorkgroupMemoryBytes(code), 4 * (8 * 4 * 16) + 4 * (16 * 16 * 4 - 16));
     assert.equal(parseWorkgroupMemoryBytes(code, 'main', { WG_Y: 2, '3': 1 }), 4 * (2 * 4 * 16) + 4 * (16 * 4 - 16));
     const tiled = readFileSync(new URL('../../kernels/matmulTiled.wgsl', import.meta.url), 'utf8');
-    assert.equal(parseWorkgroupMemoryBytes(tiled, 'main', { WG_X: 8, WG_Y: 8, WG_Z: 1 }), 2 * 4 * (8 * 4 * 16), 'the repo\'s tiled matmul: two 8x4x16 f32 tiles');
+    assert.equal(
+      parseWorkgroupMemoryBytes(tiled, 'main', { WG_X: 8, WG_Y: 8, WG_Z: 1 }),
+      2 * 4 * (8 * 4 * 16),
+      "the repo's tiled matmul: two 8x4x16 f32 tiles",
+    );
   });
 
   test('counts only what the entry point reaches (its callees, transitively); none used is 0', () => {
@@ -157,7 +161,10 @@ describe('MemoryTracker', () => {
 
 describe('cleanStack', () => {
   test('folds runs of wasm and library frames into one marker each, keeps the user frames, and caps after folding', () => {
-    const wasm = Array.from({ length: 22 }, (_, i) => `    at ort.wasm.wasm-function[${100 + i}] (wasm://wasm/0123abcd:wasm-function[${100 + i}]:0x${(i * 16).toString(16)})`);
+    const wasm = Array.from(
+      { length: 22 },
+      (_, i) => `    at ort.wasm.wasm-function[${100 + i}] (wasm://wasm/0123abcd:wasm-function[${100 + i}]:0x${(i * 16).toString(16)})`,
+    );
     const stack = [
       'Error',
       '    at GPUComputePassEncoder.dispatchWorkgroups (http://127.0.0.1/ort/ort.webgpu.min.mjs:6:1234)',
@@ -243,7 +250,9 @@ describe('DispatchLog', () => {
   test('keeps every field through growth and copies shared arrays into the record', () => {
     const log = new DispatchLog(2);
     const shared = [7, 8];
-    const indices = [1, 2, 3, 4, 5].map((id) => log.push(id === 4 ? { ...entry(id), boundBufferBytes: shared, workgroupSize: [8, 8], workgroupMemoryBytes: 4096 } : entry(id)));
+    const indices = [1, 2, 3, 4, 5].map((id) =>
+      log.push(id === 4 ? { ...entry(id), boundBufferBytes: shared, workgroupSize: [8, 8], workgroupMemoryBytes: 4096 } : entry(id)),
+    );
     assert.deepEqual(indices, [0, 1, 2, 3, 4]);
     assert.equal(log.length, 5);
     const r = log.record(3, 32);

@@ -253,7 +253,13 @@ class FakeQueue {
             break;
           case 'dispatch':
             if (!st!.pipeline) world.errors.push('dispatch without a pipeline');
-            world.executed.push({ pass: pass!.id, pipeline: st!.pipeline, groups: [...st!.groups], immediates: st!.immediates.join(' '), debug: [...st!.debug] });
+            world.executed.push({
+              pass: pass!.id,
+              pipeline: st!.pipeline,
+              groups: [...st!.groups],
+              immediates: st!.immediates.join(' '),
+              debug: [...st!.debug],
+            });
             cpu += DISPATCH_NS;
             break;
           case 'writeTimestamp':
@@ -371,7 +377,10 @@ describe('pass splitting (pass-boundaries mode)', () => {
     const ownFns = (obj: object) => Object.getOwnPropertyNames(obj).filter((n) => typeof (obj as Record<string, unknown>)[n] === 'function');
     assert.deepEqual(ownFns(pass), [], 'its methods live on its prototype');
     const encoderProto = Object.getPrototypeOf(encoder) as object;
-    assert.ok(encoderProto !== FakeEncoder.prototype && Object.getPrototypeOf(encoderProto) === FakeEncoder.prototype, 'a captured encoder is instrumented until finish()');
+    assert.ok(
+      encoderProto !== FakeEncoder.prototype && Object.getPrototypeOf(encoderProto) === FakeEncoder.prototype,
+      'a captured encoder is instrumented until finish()',
+    );
     assert.deepEqual(ownFns(encoder), [], 'through its prototype: nothing is defined on the encoder itself');
     const cb = encoder.finish();
     assert.equal(Object.getPrototypeOf(encoder), FakeEncoder.prototype, 'and restored by finish()');
@@ -390,7 +399,14 @@ describe('pass splitting (pass-boundaries mode)', () => {
     );
     assert.equal(new Set(world.executed.map((e) => e.pass)).size, 3, 'three real passes');
     assert.equal(captured.stats.passSplits, 2);
-    assert.deepEqual(captured.dispatches.map((d) => [d.kernel, d.workgroups]), [['A', [1, 1, 1]], ['A', [2, 1, 1]], ['B', [3, 1, 1]]]);
+    assert.deepEqual(
+      captured.dispatches.map((d) => [d.kernel, d.workgroups]),
+      [
+        ['A', [1, 1, 1]],
+        ['A', [2, 1, 1]],
+        ['B', [3, 1, 1]],
+      ],
+    );
     assert.equal(world.submits[0], 2, 'the resolve command buffer rides along in the same submit');
     assert.equal(captured.stats.timedDispatches, 3);
     assert.equal(captured.clock?.method, 'submit-completion-bracket');
@@ -665,7 +681,14 @@ describe('modes and window', () => {
       inst.setCapturing(false);
       const captured = await inst.flush();
       assert.deepEqual(world.errors, []);
-      assert.deepEqual(captured.dispatches.map((d) => [d.kernel, d.gpuStartNs !== undefined]), [['early', false], ['A', true], ['A', true]]);
+      assert.deepEqual(
+        captured.dispatches.map((d) => [d.kernel, d.gpuStartNs !== undefined]),
+        [
+          ['early', false],
+          ['A', true],
+          ['A', true],
+        ],
+      );
       assert.equal(captured.timestamps.mode, 'inside-passes');
       assert.match(captured.timestamps.reason ?? '', /only "chromium-experimental-timestamp-query-inside-passes".*probe found its timestamp query sets valid/);
       assert.equal(warnings.filter((w) => /GPU timing mode inside-passes/.test(w)).length, 1);
@@ -677,7 +700,17 @@ describe('modes and window', () => {
   test('…and when the probe finds timestamp query sets invalid there: no GPU times, and the note says why', async () => {
     const restore = setLogSink(() => undefined);
     try {
-      const world: World = { clock: makeClock(), executed: [], errors: [], submits: [], destroyed: [], quantumNs: 0, failMaps: false, passCount: 0, timestampQueriesInvalid: true };
+      const world: World = {
+        clock: makeClock(),
+        executed: [],
+        errors: [],
+        submits: [],
+        destroyed: [],
+        quantumNs: 0,
+        failMaps: false,
+        passCount: 0,
+        timestampQueriesInvalid: true,
+      };
       const device = new FakeDevice(world, new Set(['chromium-experimental-timestamp-query-inside-passes']));
       const inst = new Instrumentation({ clock: () => world.clock.read(), clockPings: 0 });
       inst.attach(device as unknown as GPUDevice);
@@ -720,7 +753,10 @@ describe('modes and window', () => {
     assert.equal(withPings.captured.dispatches.length, 1);
     assert.equal(withPings.captured.submits.length, 1, 'pings are not workload submits');
     assert.equal(withPings.captured.clock?.samples, 7);
-    assert.ok(withPings.captured.clock!.uncertaintyNs < without.captured.clock!.uncertaintyNs, `${withPings.captured.clock!.uncertaintyNs} vs ${without.captured.clock!.uncertaintyNs}`);
+    assert.ok(
+      withPings.captured.clock!.uncertaintyNs < without.captured.clock!.uncertaintyNs,
+      `${withPings.captured.clock!.uncertaintyNs} vs ${without.captured.clock!.uncertaintyNs}`,
+    );
     const d = withPings.captured.dispatches[0]!;
     const submit = withPings.captured.submits[0]!;
     assert.ok(d.gpuStartNs! >= submit.cpuSubmitNs && d.gpuEndNs! <= submit.cpuDoneNs!, 'still inside its own submit');
@@ -729,7 +765,10 @@ describe('modes and window', () => {
   test('outside the window: native encoders, plain submits, nothing recorded', async () => {
     const { world, gpu, inst, pipeline } = setup();
     const encoder = gpu.createCommandEncoder();
-    assert.deepEqual(Object.getOwnPropertyNames(encoder).filter((n) => typeof (encoder as unknown as Record<string, unknown>)[n] === 'function'), []);
+    assert.deepEqual(
+      Object.getOwnPropertyNames(encoder).filter((n) => typeof (encoder as unknown as Record<string, unknown>)[n] === 'function'),
+      [],
+    );
     assert.equal(Object.getPrototypeOf(encoder), FakeEncoder.prototype, 'the encoder is untouched');
     const pass = encoder.beginComputePass();
     assert.equal(Object.getPrototypeOf(pass), FakePass.prototype, 'the pass is untouched');
@@ -759,7 +798,14 @@ describe('modes and window', () => {
     encoder.copyBufferToBuffer(a, 8, r, 0);
     gpu.queue.submit([encoder.finish()]);
     const { copies } = await inst.flush();
-    assert.deepEqual(copies.map((c) => [c.kind, c.bytes]), [['DtoD', 32], ['DtoH', 64], ['DtoH', 56]]);
+    assert.deepEqual(
+      copies.map((c) => [c.kind, c.bytes]),
+      [
+        ['DtoD', 32],
+        ['DtoH', 64],
+        ['DtoH', 56],
+      ],
+    );
   });
 
   test('detach while a readback is in flight: its buffers are destroyed when it completes, not pooled', async () => {
@@ -780,7 +826,7 @@ describe('modes and window', () => {
   });
 });
 
-describe('copyBufferToBuffer timing (the neighbouring passes\' ticks; an empty tick pass only where there is none)', () => {
+describe("copyBufferToBuffer timing (the neighbouring passes' ticks; an empty tick pass only where there is none)", () => {
   /** dispatch, 64-byte copy, dispatch on one encoder; returns the flush. */
   async function dispatchCopyDispatch(features: string[], spoil?: (encoder: GPUCommandEncoder) => void) {
     const { world, gpu, inst, pipeline } = setup(features);
@@ -814,7 +860,10 @@ describe('copyBufferToBuffer timing (the neighbouring passes\' ticks; an empty t
     test(`${mode}: a copy between two timed passes is timed by their ticks alone (no extra pass), and still runs`, async () => {
       const { world, captured, cmds, b } = await dispatchCopyDispatch([...features]);
       assert.deepEqual(world.errors, []);
-      assert.ok(b.data.every((v) => v === 7), 'the copy ran');
+      assert.ok(
+        b.data.every((v) => v === 7),
+        'the copy ran',
+      );
       const begins = cmds.filter((c) => c.op === 'begin').map((c) => (c.args[0] as GPUComputePassDescriptor | undefined)?.label);
       assert.deepEqual(begins, [undefined, undefined], 'only the two passes of the workload');
       assert.equal(captured.stats.copyTickPasses, 0);
@@ -849,7 +898,9 @@ describe('copyBufferToBuffer timing (the neighbouring passes\' ticks; an empty t
     inst.setCapturing(false);
     const captured = await inst.flush();
     assert.deepEqual(world.errors, []);
-    const ops = cmds.filter((c) => c.op === 'begin' || c.op === 'copy').map((c) => (c.op === 'copy' ? 'copy' : ((c.args[0] as GPUComputePassDescriptor | undefined)?.label ?? 'pass')));
+    const ops = cmds
+      .filter((c) => c.op === 'begin' || c.op === 'copy')
+      .map((c) => (c.op === 'copy' ? 'copy' : ((c.args[0] as GPUComputePassDescriptor | undefined)?.label ?? 'pass')));
     assert.deepEqual(ops, ['wgprof.copy-tick', 'copy', 'wgprof.copy-tick', 'copy', 'pass', 'copy', 'wgprof.copy-tick']);
     assert.equal(captured.stats.copyTickPasses, 3);
     assert.equal(captured.stats.timedCopies, 3);
@@ -878,13 +929,17 @@ describe('copyBufferToBuffer timing (the neighbouring passes\' ticks; an empty t
     inst.setCapturing(false);
     const captured = await inst.flush();
     assert.deepEqual(world.errors, []);
-    const ops = cmds.filter((c) => ['begin', 'copy', 'clear'].includes(c.op)).map((c) => (c.op === 'begin' ? ((c.args[0] as GPUComputePassDescriptor | undefined)?.label ?? 'pass') : c.op));
+    const ops = cmds
+      .filter((c) => ['begin', 'copy', 'clear'].includes(c.op))
+      .map((c) => (c.op === 'begin' ? ((c.args[0] as GPUComputePassDescriptor | undefined)?.label ?? 'pass') : c.op));
     assert.deepEqual(ops, ['pass', 'copy', 'wgprof.copy-tick', 'clear', 'pass']);
     assert.equal(captured.stats.timedCopies, 1);
   });
 
   test('a submit that did not run: the copy gets no interval', async () => {
-    const { captured } = await dispatchCopyDispatch(['timestamp-query'], (encoder) => (encoder as unknown as FakeEncoder).invalid('simulated validation error'));
+    const { captured } = await dispatchCopyDispatch(['timestamp-query'], (encoder) =>
+      (encoder as unknown as FakeEncoder).invalid('simulated validation error'),
+    );
     assert.equal(captured.copies[0]?.gpuStartNs, undefined);
     assert.equal(captured.copies[0]?.gpuEndNs, undefined);
     assert.equal(captured.stats.timedCopies, 0);
@@ -915,7 +970,10 @@ describe('copyBufferToBuffer timing (the neighbouring passes\' ticks; an empty t
     const b = none.gpu.createBuffer({ size: 64, usage: 0 });
     let encoder = none.gpu.createCommandEncoder();
     encoder.copyBufferToBuffer(a, b);
-    assert.deepEqual((encoder as unknown as FakeEncoder).cmds.map((c) => c.op), ['copy']);
+    assert.deepEqual(
+      (encoder as unknown as FakeEncoder).cmds.map((c) => c.op),
+      ['copy'],
+    );
     none.gpu.queue.submit([encoder.finish()]);
     const noneCaptured = await none.inst.flush();
     assert.equal(noneCaptured.copies[0]?.gpuStartNs, undefined);
@@ -924,13 +982,19 @@ describe('copyBufferToBuffer timing (the neighbouring passes\' ticks; an empty t
     const { gpu, inst } = setup();
     encoder = gpu.createCommandEncoder();
     encoder.copyBufferToBuffer(a, b);
-    assert.deepEqual((encoder as unknown as FakeEncoder).cmds.map((c) => c.op), ['copy']);
+    assert.deepEqual(
+      (encoder as unknown as FakeEncoder).cmds.map((c) => c.op),
+      ['copy'],
+    );
     inst.setCapturing(true);
     encoder = gpu.createCommandEncoder();
     const pass = encoder.beginComputePass();
     encoder.copyBufferToBuffer(a, b); // the caller's validation error: left alone
     pass.end();
-    assert.deepEqual((encoder as unknown as FakeEncoder).cmds.map((c) => c.op), ['begin', 'copy', 'end']);
+    assert.deepEqual(
+      (encoder as unknown as FakeEncoder).cmds.map((c) => c.op),
+      ['begin', 'copy', 'end'],
+    );
     assert.equal(inst.querySetsCreated, 1);
   });
 

@@ -103,7 +103,18 @@ const coverage: Partial<Record<keyof typeof kernels, (shape: never) => [number, 
 };
 
 const oddShape = {
-  tokens: 37, dModel: 44, vocabSize: 259, contextLength: 13, rows: 37, cols: 45, m: 37, n: 45, k: 29, maxSlots: 3, nHeads: 4, attendedKeys: 100,
+  tokens: 37,
+  dModel: 44,
+  vocabSize: 259,
+  contextLength: 13,
+  rows: 37,
+  cols: 45,
+  m: 37,
+  n: 45,
+  k: 29,
+  maxSlots: 3,
+  nHeads: 4,
+  attendedKeys: 100,
 };
 
 describe('descriptors', () => {
@@ -135,14 +146,21 @@ describe('descriptors', () => {
       const inputs = kernel.inputs?.(oddShape);
       assert.ok(inputs);
       assert.equal(inputs.dims.length, inputs.types.length);
-      for (const dims of inputs.dims) assert.ok(dims.every((v) => Number.isInteger(v) && v > 0), JSON.stringify(dims));
+      for (const dims of inputs.dims)
+        assert.ok(
+          dims.every((v) => Number.isInteger(v) && v > 0),
+          JSON.stringify(dims),
+        );
     });
   }
 
-  test('the WGSL files on disk are the descriptors\' sources (static, not generated)', () => {
+  test("the WGSL files on disk are the descriptors' sources (static, not generated)", () => {
     for (const file of ['matmul', 'matmulTiled', 'attention', 'sample']) {
       const text = readFileSync(new URL(`../../kernels/${file}.wgsl`, import.meta.url), 'utf8');
-      assert.ok(Object.values(kernels).some((k) => k.source === text), `${file}.wgsl`);
+      assert.ok(
+        Object.values(kernels).some((k) => k.source === text),
+        `${file}.wgsl`,
+      );
     }
   });
 

@@ -61,8 +61,14 @@ describe('key averages on a browser trace (5 µs clock: zero-length ops, launche
     assert.equal((matmul.gpuAvgUs / 1000).toFixed(2), '4.17');
     // Every ORT op launched exactly one kernel: calls equal kernels on every kernel row (414 in all).
     const kernelRows = ka.rows.filter((r) => r.kernels > 0);
-    assert.deepEqual(kernelRows.filter((r) => r.calls !== r.kernels).map((r) => r.name), []);
-    assert.equal(kernelRows.reduce((n, r) => n + r.calls, 0), 414);
+    assert.deepEqual(
+      kernelRows.filter((r) => r.calls !== r.kernels).map((r) => r.name),
+      [],
+    );
+    assert.equal(
+      kernelRows.reduce((n, r) => n + r.calls, 0),
+      414,
+    );
     // And the launches are still under their ops: all GPU time reaches ProfilerStep* and ort_run_wg.
     assert.equal(row(ka.rows, 'ort_run_wg').gpuTotalUs, ka.selfGpuTotalUs);
   });
@@ -81,9 +87,15 @@ describe('key averages on a browser trace (5 µs clock: zero-length ops, launche
     const strict = { launchesInsideOps: true };
     const problems = validateTrace(await parseTraceFile(ORT), strict);
     assert.equal(problems.length, 51);
-    assert.match(problems[0]!, /^traceEvents\[19\]: the launch with External id 26571 starts where its op ends \(5463238369840008 ns\): consumers that nest by time .* outside op traceEvents\[18\]/);
+    assert.match(
+      problems[0]!,
+      /^traceEvents\[19\]: the launch with External id 26571 starts where its op ends \(5463238369840008 ns\): consumers that nest by time .* outside op traceEvents\[18\]/,
+    );
     assert.match(problems[1]!, /External id 26573 starts where its op ends \(5463238370275008 ns, a zero-length op\)/);
-    assert.ok(problems.slice(0, 50).every((p) => /the launch with External id \d+ starts where its op ends/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.slice(0, 50).every((p) => /the launch with External id \d+ starts where its op ends/.test(p)),
+      problems.join('\n'),
+    );
     assert.equal(problems[50], '... and 343 more problems');
     // Off by default (the writer does not guarantee it yet): the rest of the contract holds.
     assert.deepEqual(validateTrace(await parseTraceFile(ORT)), []);
@@ -118,11 +130,17 @@ describe('KeyAveragesAccumulator', () => {
 
   it('links GPU activities that arrive before their launch', async () => {
     const trace = await parseTraceFile(GOLDEN);
-    const gpuFirst = (events: TraceEvent[]) => [...events.filter((e) => e.cat === 'kernel' || e.cat === 'gpu_memcpy'), ...events.filter((e) => e.cat !== 'kernel' && e.cat !== 'gpu_memcpy')];
+    const gpuFirst = (events: TraceEvent[]) => [
+      ...events.filter((e) => e.cat === 'kernel' || e.cat === 'gpu_memcpy'),
+      ...events.filter((e) => e.cat !== 'kernel' && e.cat !== 'gpu_memcpy'),
+    ];
     const { acc } = streamed(trace, gpuFirst);
     const ka = new KeyAveragesAccumulator();
     for (const e of trace.traceEvents) ka.add(e);
-    assert.deepEqual(acc.result().rows.map((r) => [r.name, r.calls, r.gpuTotalUs]), ka.result().rows.map((r) => [r.name, r.calls, r.gpuTotalUs]));
+    assert.deepEqual(
+      acc.result().rows.map((r) => [r.name, r.calls, r.gpuTotalUs]),
+      ka.result().rows.map((r) => [r.name, r.calls, r.gpuTotalUs]),
+    );
     assert.equal(acc.stats.unlinkedGpu, 0);
   });
 
@@ -130,7 +148,10 @@ describe('KeyAveragesAccumulator', () => {
     const trace = await parseTraceFile(TORCH_STACK);
     const { acc } = streamed(trace);
     assert.equal(acc.stats.outOfOrder, 1);
-    assert.match(acc.stats.firstOutOfOrder!, /^python_function "gen_traces\.py\(69\): <module>" at \d+ ns on pid\/tid 18621\/18621 arrived after a span starting at \d+ ns$/);
+    assert.match(
+      acc.stats.firstOutOfOrder!,
+      /^python_function "gen_traces\.py\(69\): <module>" at \d+ ns on pid\/tid 18621\/18621 arrived after a span starting at \d+ ns$/,
+    );
     // The file reader falls back to sorting: summarize's digest equals the in-memory key averages.
     const digest = await digestTrace(TORCH_STACK);
     assert.equal(digest.keyAveragesReread, true);
@@ -140,7 +161,10 @@ describe('KeyAveragesAccumulator', () => {
   it('gives its result once', () => {
     const acc = new KeyAveragesAccumulator();
     acc.result();
-    assert.throws(() => acc.add({ ph: 'X', cat: 'cpu_op', name: 'x', pid: 1, tid: 1, ts: 0, dur: 1 }), (e: unknown) => e instanceof WgprofError && e.code === 'KEY_AVERAGES_FINISHED');
+    assert.throws(
+      () => acc.add({ ph: 'X', cat: 'cpu_op', name: 'x', pid: 1, tid: 1, ts: 0, dur: 1 }),
+      (e: unknown) => e instanceof WgprofError && e.code === 'KEY_AVERAGES_FINISHED',
+    );
   });
 
   it('keeps only a bounded set of launches waiting for GPU work (oldest dropped and counted)', () => {
@@ -197,7 +221,7 @@ describe('checkStepTotals: key averages vs the trace’s own per-step totals', (
     const bad = checkStepTotals(golden);
     assert.deepEqual(bad.problems, [
       "key averages' Self GPU total is 24 µs; the steps' gpu_time_us add up to 25 µs",
-      'the ProfilerStep* row has 24 µs of GPU time under it; the steps\' gpu_time_us add up to 25 µs (GPU work attributed outside its step)',
+      "the ProfilerStep* row has 24 µs of GPU time under it; the steps' gpu_time_us add up to 25 µs (GPU work attributed outside its step)",
     ]);
   });
 

@@ -60,7 +60,10 @@ describe('keyAverages', () => {
       kernels: 3,
     });
     const softmax = row(ka.rows, 'softmax');
-    assert.deepEqual([softmax.calls, softmax.selfGpuUs, softmax.flops, softmax.bytes, softmax.gflopPerS, softmax.unestimatedCalls], [1, 7, null, null, null, 1]);
+    assert.deepEqual(
+      [softmax.calls, softmax.selfGpuUs, softmax.flops, softmax.bytes, softmax.gflopPerS, softmax.unestimatedCalls],
+      [1, 7, null, null, null, 1],
+    );
     const launch = row(ka.rows, 'dispatchWorkgroups');
     assert.deepEqual([launch.calls, launch.selfCpuUs, launch.gpuTotalUs, launch.selfGpuUs], [4, 12, 22, 0]);
     const copy = row(ka.rows, 'Memcpy HtoD (Pageable -> Device)');
@@ -68,7 +71,11 @@ describe('keyAverages', () => {
     const steps = row(ka.rows, 'ProfilerStep*');
     assert.deepEqual([steps.calls, steps.selfCpuUs, steps.cpuTotalUs, steps.gpuTotalUs], [2, 4, 200, 24]);
     assert.equal(row(ka.rows, 'execute_context_1(7)_generation_0(0)').gpuTotalUs, 11);
-    assert.deepEqual(ka.rows.slice(0, 3).map((r) => r.name), ['matmul', 'softmax', 'Memcpy HtoD (Pageable -> Device)'], 'sorted by self GPU');
+    assert.deepEqual(
+      ka.rows.slice(0, 3).map((r) => r.name),
+      ['matmul', 'softmax', 'Memcpy HtoD (Pageable -> Device)'],
+      'sorted by self GPU',
+    );
   });
 
   it('gives the same numbers from the record and from the trace file written for it', async () => {
@@ -95,7 +102,10 @@ describe('keyAverages', () => {
     assert.equal(sortKeyAverages(ka, 'self_cpu').rows[0]!.name, 'execute_context_0(0)_generation_1(1)');
     assert.equal(sortKeyAverages(ka, 'cpu_total').rows[0]!.name, 'ProfilerStep*');
     assert.equal(sortKeyAverages(ka, 'flops').rows[0]!.name, 'matmul');
-    assert.throws(() => sortKeyAverages(ka, 'fastest' as 'calls'), (e: unknown) => e instanceof WgprofError && e.code === 'KEY_AVERAGES_BAD_SORT');
+    assert.throws(
+      () => sortKeyAverages(ka, 'fastest' as 'calls'),
+      (e: unknown) => e instanceof WgprofError && e.code === 'KEY_AVERAGES_BAD_SORT',
+    );
   });
 
   it('attributes GPU time of a real torch CUDA-shaped trace to kernels and the ops that launched them', async () => {
@@ -120,8 +130,14 @@ describe('formatKeyAveragesTable', () => {
   it('adds GPU and FLOPs columns, "--" for unknown costs, and both footers', () => {
     const table = formatKeyAveragesTable(keyAverages(withFlops()));
     const lines = table.trimEnd().split('\n');
-    assert.match(lines[1]!, /Name +Self CPU % +Self CPU +CPU total % +CPU total +CPU time avg +Self GPU +Self GPU % +GPU total +GPU time avg +# of Calls +Total KFLOPs +GFLOP\/s +Total bytes +GB\/s/);
-    assert.match(table, / matmul +10\.50% +21\.000us +15\.00% +30\.000us +10\.000us +15\.000us +62\.50% +15\.000us +5\.000us +3 +196\.608 +13\.107 +36\.00 KB +2\.458 /);
+    assert.match(
+      lines[1]!,
+      /Name +Self CPU % +Self CPU +CPU total % +CPU total +CPU time avg +Self GPU +Self GPU % +GPU total +GPU time avg +# of Calls +Total KFLOPs +GFLOP\/s +Total bytes +GB\/s/,
+    );
+    assert.match(
+      table,
+      / matmul +10\.50% +21\.000us +15\.00% +30\.000us +10\.000us +15\.000us +62\.50% +15\.000us +5\.000us +3 +196\.608 +13\.107 +36\.00 KB +2\.458 /,
+    );
     assert.match(table, / softmax .* 1 +-- +-- +-- +-- +\n/);
     assert.deepEqual(lines.slice(-2), ['Self CPU time total: 200.000us', 'Self GPU time total: 24.000us']);
     assert.equal(lines[0], lines[2]);
@@ -185,7 +201,10 @@ describe('wgprof summarize', () => {
     assert.equal(r.code, 0);
     const json = JSON.parse(r.out);
     assert.equal(json.sortBy, 'calls');
-    assert.deepEqual(json.rows.map((x: KeyAverageRow) => x.name), ['dispatchWorkgroups', 'matmul']);
+    assert.deepEqual(
+      json.rows.map((x: KeyAverageRow) => x.name),
+      ['dispatchWorkgroups', 'matmul'],
+    );
     assert.equal(json.selfGpuTotalUs, 24);
     const softmax = (await run(golden, '--json')).out;
     assert.equal(JSON.parse(softmax).rows.find((x: KeyAverageRow) => x.name === 'softmax').flops, null);
@@ -219,7 +238,11 @@ describe('wgprof summarize', () => {
 
   it('runs as `wgprof summarize` from the command line', () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
-    const result = spawnSync(process.execPath, ['scripts/run-ts.mjs', 'src/cli/main.ts', 'summarize', golden, '--limit', '1'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const result = spawnSync(process.execPath, ['scripts/run-ts.mjs', 'src/cli/main.ts', 'summarize', golden, '--limit', '1'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /matmul/);
     assert.match(result.stdout, /Self GPU time total: 24\.000us/);

@@ -38,15 +38,25 @@ const read = (path: string): Uint8Array => {
 
 describe('browser build size', () => {
   test('an entry loads itself and its static chunks, transitively and once each; not lazy chunks or externals', () => {
-    assert.deepEqual(entryFiles(metafile, 'dist/browser/wgprof.js'), ['dist/browser/wgprof.js', 'dist/browser/chunks/shared.js', 'dist/browser/chunks/nested.js']);
+    assert.deepEqual(entryFiles(metafile, 'dist/browser/wgprof.js'), [
+      'dist/browser/wgprof.js',
+      'dist/browser/chunks/shared.js',
+      'dist/browser/chunks/nested.js',
+    ]);
     assert.throws(() => entryFiles(metafile, 'dist/browser/missing.js'), /dist\/browser\/missing\.js is not an output of this build/);
   });
 
   test('sizes add up per file, raw and gzipped (as a server sends each file)', () => {
     const size = entrySize(metafile, 'dist/browser/wgprof.js', read);
     const files = ['dist/browser/wgprof.js', 'dist/browser/chunks/shared.js', 'dist/browser/chunks/nested.js'];
-    assert.equal(size.rawBytes, files.reduce((sum, f) => sum + read(f).length, 0));
-    assert.equal(size.gzipBytes, files.reduce((sum, f) => sum + gzipSync(read(f), { level: 6 }).length, 0));
+    assert.equal(
+      size.rawBytes,
+      files.reduce((sum, f) => sum + read(f).length, 0),
+    );
+    assert.equal(
+      size.gzipBytes,
+      files.reduce((sum, f) => sum + gzipSync(read(f), { level: 6 }).length, 0),
+    );
     assert.ok(size.gzipBytes < size.rawBytes);
   });
 
@@ -54,7 +64,10 @@ describe('browser build size', () => {
     const size = { entry: 'dist/browser/wgprof.js', files: [], rawBytes: 600_000, gzipBytes: 151_234 };
     assert.equal(BROWSER_BUDGET_GZIP_BYTES, 150_000);
     const message = budgetError(size);
-    assert.match(message ?? '', /^BROWSER_BUDGET_EXCEEDED: dist\/browser\/wgprof\.js with its chunks is 151\.2 kB gzipped \(1\.2 kB over its 150\.0 kB budget\)/);
+    assert.match(
+      message ?? '',
+      /^BROWSER_BUDGET_EXCEEDED: dist\/browser\/wgprof\.js with its chunks is 151\.2 kB gzipped \(1\.2 kB over its 150\.0 kB budget\)/,
+    );
     assert.match(message ?? '', /node scripts\/build\.mjs --no-types --analyze/);
     assert.equal(budgetError({ ...size, gzipBytes: 150_000 }), undefined);
     assert.match(budgetError({ ...size, gzipBytes: 1001 }, 1000) ?? '', /0\.0 kB over its 1\.0 kB budget/);

@@ -47,7 +47,10 @@ describe('package.json', () => {
   });
 
   test('every export lists "types" first and "default" last, any "browser" target between them, all under ./dist/', () => {
-    assert.ok(conditionEntries.some(([key]) => key === '.'), 'has a "." export');
+    assert.ok(
+      conditionEntries.some(([key]) => key === '.'),
+      'has a "." export',
+    );
     assert.equal(pkg.exports?.['./package.json'], './package.json');
     for (const [key, conditions] of conditionEntries) {
       assert.equal(typeof conditions, 'object', `exports["${key}"] is a conditions object`);
@@ -55,7 +58,11 @@ describe('package.json', () => {
       // Resolvers take the first condition that matches: "types" after "default" is never read, nor is anything after "default".
       assert.equal(names[0], 'types', `exports["${key}"]: "types" first (got ${names.join(', ')})`);
       assert.equal(names.at(-1), 'default', `exports["${key}"]: "default" last (got ${names.join(', ')})`);
-      assert.deepEqual(names.slice(1, -1).filter((n) => n !== 'browser'), [], `exports["${key}"]: only "browser" between (got ${names.join(', ')})`);
+      assert.deepEqual(
+        names.slice(1, -1).filter((n) => n !== 'browser'),
+        [],
+        `exports["${key}"]: only "browser" between (got ${names.join(', ')})`,
+      );
       assert.match(conditions['types']!, /^\.\/dist\/types\/.+\.d\.ts$/, `exports["${key}"].types`);
       assert.match(conditions['default']!, /^\.\/dist\/[^/]+\.js$/, `exports["${key}"].default is a Node build at the top of dist/`);
       if (conditions['browser'] !== undefined) assert.match(conditions['browser'], /^\.\/dist\/browser\/[^/]+\.js$/, `exports["${key}"].browser`);
@@ -103,7 +110,10 @@ describe('package.json', () => {
   test('package-lock.json agrees with package.json (npm ci would refuse otherwise)', () => {
     const lock = JSON.parse(readFileSync(`${root}package-lock.json`, 'utf8')) as {
       version: string;
-      packages: Record<string, { version?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }>;
+      packages: Record<
+        string,
+        { version?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }
+      >;
     };
     const rootEntry = lock.packages[''];
     assert.ok(rootEntry);

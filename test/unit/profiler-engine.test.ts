@@ -61,6 +61,9 @@ describe('createEngine with profilerConfig (engine ↔ profiler hook-up)', () =>
     const source = readFileSync(new URL('../../src/engine/engine.ts', import.meta.url), 'utf8');
     const imports = [...source.matchAll(/^import[^;]*from '([^']+)'/gm)].map((m) => m[1]!);
     assert.ok(imports.length > 3, 'the file was read');
-    assert.deepEqual(imports.filter((path) => /profiler\/(?!hooks\.js)|config\//.test(path)), []);
+    assert.deepEqual(
+      imports.filter((path) => /profiler\/(?!hooks\.js)|config\//.test(path)),
+      [],
+    );
   });
 });

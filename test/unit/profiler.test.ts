@@ -121,7 +121,10 @@ class FakeOutput implements TraceOutput {
   /** Fails the table writes with this error. */
   failTable: Error | undefined;
   private n = 0;
-  async exportTrace(record: CaptureRecord, options: { workerName: string; useGzip: boolean; table: boolean; launchNames?: LaunchNames }): Promise<ExportedTrace> {
+  async exportTrace(
+    record: CaptureRecord,
+    options: { workerName: string; useGzip: boolean; table: boolean; launchNames?: LaunchNames },
+  ): Promise<ExportedTrace> {
     if (this.failWrite === true || (this.failWrite instanceof RegExp && this.failWrite.test(options.workerName))) throw new Error('disk full');
     this.traces.push({ record, ...options });
     const name = `${options.workerName}.${++this.n}.pt.trace.json${options.useGzip ? '.gz' : ''}`;
@@ -192,8 +195,14 @@ describe('Profiler (torch mode, fake capture)', () => {
     const worker = r.output.traces[0]!;
     assert.equal(worker.workerName, 'w-rank-0');
     const { steps, dispatches } = worker.record;
-    assert.deepEqual(steps.map((s) => s.number), [2, 3, 4]);
-    assert.deepEqual(steps.map((s) => s.annotation), [2, 3, 4].map((i) => `execute_context_0(0)_generation_1(${i})`));
+    assert.deepEqual(
+      steps.map((s) => s.number),
+      [2, 3, 4],
+    );
+    assert.deepEqual(
+      steps.map((s) => s.annotation),
+      [2, 3, 4].map((i) => `execute_context_0(0)_generation_1(${i})`),
+    );
     assert.deepEqual([...new Set(dispatches.map((d) => d.kernel))], ['matmul_it2', 'matmul_it3', 'matmul_it4']);
     for (const d of dispatches) {
       const step = steps.find((s) => d.kernel === `matmul_it${s.number}`)!;
@@ -220,7 +229,10 @@ describe('Profiler (torch mode, fake capture)', () => {
     // The frontend saw every iteration's schedule span, delay and after-auto-stop included.
     const frontend = r.output.traces[1]!;
     assert.equal(frontend.workerName, 'host_1.async_llm');
-    assert.deepEqual(frontend.record.cpuSpans.map((s) => s.args?.['step']), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      frontend.record.cpuSpans.map((s) => s.args?.['step']),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
     assert.equal(frontend.record.meta.adapter, undefined, 'frontend is CPU-only');
     assert.equal(frontend.record.meta.withMemory, false);
     assert.equal(frontend.record.steps.length, 0);
@@ -242,7 +254,10 @@ describe('Profiler (torch mode, fake capture)', () => {
     r.iterate(); // the engine keeps stepping
     await r.profiler.flushed();
     assert.equal(r.output.traces.length, 1);
-    assert.deepEqual(r.output.traces[0]!.record.steps.map((s) => s.number), [1, 2]);
+    assert.deepEqual(
+      r.output.traces[0]!.record.steps.map((s) => s.number),
+      [1, 2],
+    );
     // stop() after the auto-stop: the machine ignores it, the file written meanwhile is reported.
     assert.deepEqual(await r.profiler.stop(), ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt']);
     assert.deepEqual(await r.profiler.stop(), [], 'reported once');
@@ -257,7 +272,10 @@ describe('Profiler (torch mode, fake capture)', () => {
     r.iterate();
     const files = await r.profiler.stop();
     assert.deepEqual(files, ['/out/w-rank-0.1.pt.trace.json.gz']);
-    assert.deepEqual(r.output.traces[0]!.record.steps.map((s) => s.number), [1, 2]);
+    assert.deepEqual(
+      r.output.traces[0]!.record.steps.map((s) => s.number),
+      [1, 2],
+    );
     assert.equal(r.output.tables.length, 0, 'no key-averages without dump_cuda_time_total');
   });
 
@@ -281,10 +299,16 @@ describe('Profiler (torch mode, fake capture)', () => {
     const r = rig({ ignore_frontend: true });
     r.profiler.start();
     assert.equal(r.profiler.frontendRunning, false);
-    assert.equal(r.profiler.frontendSpan('tokenize', () => 'ok'), 'ok');
+    assert.equal(
+      r.profiler.frontendSpan('tokenize', () => 'ok'),
+      'ok',
+    );
     r.iterate();
     await r.profiler.stop();
-    assert.deepEqual(r.output.traces.map((t) => t.workerName), ['w-rank-0']);
+    assert.deepEqual(
+      r.output.traces.map((t) => t.workerName),
+      ['w-rank-0'],
+    );
   });
 
   it('use_gzip false: the writer is asked for plain JSON for both traces', async () => {
@@ -293,7 +317,10 @@ describe('Profiler (torch mode, fake capture)', () => {
     r.iterate();
     const files = await r.profiler.stop();
     assert.ok(files.every((f) => !f.endsWith('.gz')));
-    assert.deepEqual(r.output.traces.map((t) => t.useGzip), [false, false]);
+    assert.deepEqual(
+      r.output.traces.map((t) => t.useGzip),
+      [false, false],
+    );
   });
 
   it('duplicate start and stop are ignored', async () => {
@@ -304,7 +331,10 @@ describe('Profiler (torch mode, fake capture)', () => {
     r.iterate();
     assert.equal((await r.profiler.stop()).length, 2);
     assert.deepEqual(await r.profiler.stop(), []);
-    assert.deepEqual(r.output.traces[0]!.record.steps.map((s) => s.number), [1, 2]);
+    assert.deepEqual(
+      r.output.traces[0]!.record.steps.map((s) => s.number),
+      [1, 2],
+    );
   });
 
   it('restart right after an auto-stop: each window gets its own trace with its own dispatches', async () => {
@@ -317,8 +347,14 @@ describe('Profiler (torch mode, fake capture)', () => {
     const files = await r.profiler.stop();
     assert.equal(files.length, 2);
     const [first, second] = r.output.traces;
-    assert.deepEqual(first!.record.dispatches.map((d) => d.kernel), ['matmul_it1', 'matmul_it1']);
-    assert.deepEqual(second!.record.dispatches.map((d) => d.kernel), ['matmul_it2', 'matmul_it2']);
+    assert.deepEqual(
+      first!.record.dispatches.map((d) => d.kernel),
+      ['matmul_it1', 'matmul_it1'],
+    );
+    assert.deepEqual(
+      second!.record.dispatches.map((d) => d.kernel),
+      ['matmul_it2', 'matmul_it2'],
+    );
   });
 
   it('beforeExport sees each worker capture before it is written (an adapter renames its ops); a throwing one is logged and the capture written as it stands', async () => {
@@ -337,14 +373,27 @@ describe('Profiler (torch mode, fake capture)', () => {
     r.iterate();
     await r.profiler.stop();
     assert.deepEqual(seen, [3]);
-    assert.deepEqual(r.output.traces[0]!.record.dispatches.map((d) => d.opName), ['Renamed', 'Renamed', 'Renamed']);
+    assert.deepEqual(
+      r.output.traces[0]!.record.dispatches.map((d) => d.opName),
+      ['Renamed', 'Renamed', 'Renamed'],
+    );
 
-    const failing = rig({ max_iterations: 1 }, { beforeExport: () => { throw new Error('adapter broke'); } });
+    const failing = rig(
+      { max_iterations: 1 },
+      {
+        beforeExport: () => {
+          throw new Error('adapter broke');
+        },
+      },
+    );
     failing.profiler.start();
     failing.iterate(2);
     failing.iterate();
     const files = await failing.profiler.stop();
-    assert.ok(files.some((f) => f.includes('w-rank-0')), 'the worker trace is still written');
+    assert.ok(
+      files.some((f) => f.includes('w-rank-0')),
+      'the worker trace is still written',
+    );
     assert.equal(failing.output.traces[0]!.record.dispatches.length, 2);
     assert.ok(logs.some((l) => l.level === 'warn' && /beforeExport threw: adapter broke/.test(l.message)));
   });
@@ -381,7 +430,7 @@ describe('Profiler (torch mode, fake capture)', () => {
     ]);
   });
 
-  it('the default worker name is vLLM v0.13\'s {5 hex}-rank-{rank}', () => {
+  it("the default worker name is vLLM v0.13's {5 hex}-rank-{rank}", () => {
     const p = new Profiler(parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/out' }), { rank: 3, output: new FakeOutput() });
     assert.match(p.workerName, /^[0-9a-f]{5}-rank-3$/);
   });
@@ -412,10 +461,14 @@ describe('Profiler (torch mode, fake capture)', () => {
   it('rejects a bad launch-names value, naming where it came from; a profiler that writes no trace ignores the variable', () => {
     const saved = process.env['WGPROF_LAUNCH_NAMES'];
     const config = parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/out' });
-    const invalid = (from: RegExp) => (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_LAUNCH_NAMES' && from.test(e.message) && /expected "webgpu" .* or "cuda"/.test(e.message);
+    const invalid = (from: RegExp) => (e: unknown) =>
+      e instanceof WgprofError && e.code === 'INVALID_LAUNCH_NAMES' && from.test(e.message) && /expected "webgpu" .* or "cuda"/.test(e.message);
     try {
       delete process.env['WGPROF_LAUNCH_NAMES'];
-      assert.throws(() => new Profiler(config, { launchNames: 'hip' as LaunchNames, output: new FakeOutput() }), invalid(/^INVALID_LAUNCH_NAMES: ProfilerOptions\.launchNames is "hip"/));
+      assert.throws(
+        () => new Profiler(config, { launchNames: 'hip' as LaunchNames, output: new FakeOutput() }),
+        invalid(/^INVALID_LAUNCH_NAMES: ProfilerOptions\.launchNames is "hip"/),
+      );
       process.env['WGPROF_LAUNCH_NAMES'] = 'CUDA';
       assert.throws(() => new Profiler(config, { output: new FakeOutput() }), invalid(/the environment variable WGPROF_LAUNCH_NAMES is "CUDA"/));
       assert.doesNotThrow(() => new Profiler(parseProfilerConfig({ profiler: 'cuda' })));
@@ -441,7 +494,7 @@ describe('Profiler (torch mode, fake capture)', () => {
     assert.throws(() => new Profiler({ profiler: 'torch' } as never), /PROFILER_CONFIG_INVALID.*\n.*torch_profiler_dir must be set/);
   });
 
-  it("stop({ interrupted }) marks the worker trace it writes (wgprof.interrupted), and only that window", async () => {
+  it('stop({ interrupted }) marks the worker trace it writes (wgprof.interrupted), and only that window', async () => {
     const r = rig({ ignore_frontend: true });
     r.profiler.start();
     r.iterate();
@@ -469,11 +522,18 @@ describe('Profiler: each stop() reports its own windows', () => {
     // Awaited in the other order, so the later stop() settles first.
     assert.deepEqual(await second, ['/out/w-rank-0.3.pt.trace.json.gz', '/out/w-rank-0.3.profiler_out.txt', '/out/host_1.async_llm.4.pt.trace.json.gz']);
     assert.deepEqual(await first, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt', '/out/host_1.async_llm.2.pt.trace.json.gz']);
-    assert.deepEqual(r.output.tables.map((t) => t.name), ['w-rank-0.1.profiler_out.txt', 'w-rank-0.3.profiler_out.txt'], 'one table per window');
-    assert.deepEqual(r.output.traces[2]!.record.steps.map((s) => s.number), [1, 2]);
+    assert.deepEqual(
+      r.output.tables.map((t) => t.name),
+      ['w-rank-0.1.profiler_out.txt', 'w-rank-0.3.profiler_out.txt'],
+      'one table per window',
+    );
+    assert.deepEqual(
+      r.output.traces[2]!.record.steps.map((s) => s.number),
+      [1, 2],
+    );
   });
 
-  it('a window auto-stopped before a stop() is that stop()\'s, even when a new window is open by then', async () => {
+  it("a window auto-stopped before a stop() is that stop()'s, even when a new window is open by then", async () => {
     const r = rig({ max_iterations: 1, ignore_frontend: true, torch_profiler_dump_cuda_time_total: false });
     r.profiler.start();
     r.iterate();
@@ -495,11 +555,25 @@ describe('Profiler: the memory budget cuts a window into segments', () => {
     const files = await r.profiler.stop();
     assert.equal(files.length, 3, files.join());
     const records = r.output.traces.map((t) => t.record);
-    assert.deepEqual(records.map((rec) => rec.steps.map((s) => s.number)), [[1, 2], [3, 4], [5]]);
-    assert.deepEqual(records.map((rec) => rec.meta.extra?.['segment']), [0, 1, 2]);
-    assert.deepEqual(records.map((rec) => rec.dispatches.length), [4, 4, 2], 'every dispatch in exactly one segment');
+    assert.deepEqual(
+      records.map((rec) => rec.steps.map((s) => s.number)),
+      [[1, 2], [3, 4], [5]],
+    );
+    assert.deepEqual(
+      records.map((rec) => rec.meta.extra?.['segment']),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      records.map((rec) => rec.dispatches.length),
+      [4, 4, 2],
+      'every dispatch in exactly one segment',
+    );
     for (const rec of records) {
-      for (const d of rec.dispatches) assert.ok(rec.steps.some((s) => d.kernel === `matmul_it${s.number}`), `${d.kernel} in its own segment`);
+      for (const d of rec.dispatches)
+        assert.ok(
+          rec.steps.some((s) => d.kernel === `matmul_it${s.number}`),
+          `${d.kernel} in its own segment`,
+        );
     }
     const warnings = logs.filter((l) => l.level === 'warn' && /memory budget/.test(l.message));
     assert.equal(warnings.length, 1, 'warned once, not per segment');
@@ -511,7 +585,13 @@ describe('Profiler: the memory budget cuts a window into segments', () => {
     r.profiler.start();
     for (let i = 0; i < 6; i++) r.iterate();
     await r.profiler.flushed();
-    assert.deepEqual(r.output.traces.map((t) => t.record.steps.map((s) => s.number)), [[1, 2], [3, 4]]);
+    assert.deepEqual(
+      r.output.traces.map((t) => t.record.steps.map((s) => s.number)),
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    );
     assert.equal(r.profiler.active, false, 'auto-stopped after 4 iterations in all');
     assert.equal(logs.filter((l) => l.level === 'warn').length, 0);
     assert.equal(logs.filter((l) => l.level === 'info' && /segment 0 written/.test(l.message)).length, 1);
@@ -555,14 +635,24 @@ describe('Profiler: schedule (warmup / active / wait), activities, per-session b
     await r.profiler.flushed();
     assert.equal(r.output.traces.length, 1, 'written before stop()');
     const { steps, dispatches } = r.output.traces[0]!.record;
-    assert.deepEqual(steps.map((s) => s.number), [2, 3, 4]);
-    assert.deepEqual(steps.map((s) => s.annotation), [2, 3, 4].map((i) => `execute_context_0(0)_generation_1(${i})`));
+    assert.deepEqual(
+      steps.map((s) => s.number),
+      [2, 3, 4],
+    );
+    assert.deepEqual(
+      steps.map((s) => s.annotation),
+      [2, 3, 4].map((i) => `execute_context_0(0)_generation_1(${i})`),
+    );
     assert.deepEqual([...new Set(dispatches.map((d) => d.kernel))], ['matmul_it2', 'matmul_it3', 'matmul_it4'], 'nothing of the warmup');
     assert.equal(r.source.flushes, 2, 'the warmup window was collected (its readbacks released) and dropped');
     assert.deepEqual(r.output.traces[0]!.record.meta.extra?.['schedule'], { wait: 0, warmup: 2, active: 3 });
     const files = await r.profiler.stop();
     assert.deepEqual(files, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt', '/out/host_1.async_llm.2.pt.trace.json.gz']);
-    assert.deepEqual(r.output.traces[1]!.record.cpuSpans.map((s) => s.args?.['step']), [1, 2, 3, 4, 5, 6], 'the frontend covers start..stop');
+    assert.deepEqual(
+      r.output.traces[1]!.record.cpuSpans.map((s) => s.args?.['step']),
+      [1, 2, 3, 4, 5, 6],
+      'the frontend covers start..stop',
+    );
   });
 
   it('wait 2, warmup 1, active 2: nothing captured while waiting; ProfilerStep#3, #4', async () => {
@@ -579,8 +669,17 @@ describe('Profiler: schedule (warmup / active / wait), activities, per-session b
     assert.deepEqual(capturing, [false, true, true, true, false, false]);
     await r.profiler.stop();
     const { steps, dispatches } = r.output.traces[0]!.record;
-    assert.deepEqual(steps.map((s) => [s.number, s.annotation]), [[3, 'it3'], [4, 'it4']]);
-    assert.deepEqual(dispatches.map((d) => d.kernel), ['k3', 'k4']);
+    assert.deepEqual(
+      steps.map((s) => [s.number, s.annotation]),
+      [
+        [3, 'it3'],
+        [4, 'it4'],
+      ],
+    );
+    assert.deepEqual(
+      dispatches.map((d) => d.kernel),
+      ['k3', 'k4'],
+    );
   });
 
   it('delay 2 with a schedule: the schedule starts at the delayed start (warmup 2, active 1 → ProfilerStep#3)', async () => {
@@ -588,7 +687,10 @@ describe('Profiler: schedule (warmup / active / wait), activities, per-session b
     r.profiler.start();
     for (let i = 0; i < 6; i++) r.iterate();
     await r.profiler.stop();
-    assert.deepEqual(r.output.traces[0]!.record.steps.map((s) => s.number), [3]);
+    assert.deepEqual(
+      r.output.traces[0]!.record.steps.map((s) => s.number),
+      [3],
+    );
   });
 
   it('stop() during the warmup writes no worker trace and drops the warmup window', async () => {
@@ -598,7 +700,10 @@ describe('Profiler: schedule (warmup / active / wait), activities, per-session b
     assert.deepEqual(await r.profiler.stop(), ['/out/host_1.async_llm.1.pt.trace.json.gz']);
     assert.equal(r.source.capturing, false);
     assert.equal(r.source.flushes, 1, 'collected and dropped');
-    assert.deepEqual(r.output.traces.map((t) => t.workerName), ['host_1.async_llm']);
+    assert.deepEqual(
+      r.output.traces.map((t) => t.workerName),
+      ['host_1.async_llm'],
+    );
   });
 
   it("'cuda' mode has no schedule (vLLM's CudaProfilerWrapper): warmup_iterations changes nothing", async () => {
@@ -609,7 +714,10 @@ describe('Profiler: schedule (warmup / active / wait), activities, per-session b
     profiler.beginIteration('a');
     profiler.endIteration();
     await profiler.stop();
-    assert.deepEqual(perf.entries.map((e) => e.name), [PROFILE_START_MARK, 'ProfilerStep#1', 'a', PROFILE_STOP_MARK, PROFILE_MEASURE]);
+    assert.deepEqual(
+      perf.entries.map((e) => e.name),
+      [PROFILE_START_MARK, 'ProfilerStep#1', 'a', PROFILE_STOP_MARK, PROFILE_MEASURE],
+    );
   });
 
   it("torch_profiler_activities: without 'CUDA' no GPU timestamps; without 'CPU' no frontend trace and no JS stacks; ['CPU'] alone writes the table anyway", async () => {
@@ -658,13 +766,25 @@ describe('Profiler: schedule (warmup / active / wait), activities, per-session b
     r.iterate();
     await r.profiler.stop();
     const [bounded, plain] = r.output.traces.map((t) => t.record);
-    assert.deepEqual(bounded!.steps.map((s) => s.number), [2]);
+    assert.deepEqual(
+      bounded!.steps.map((s) => s.number),
+      [2],
+    );
     assert.equal(bounded!.meta.extra?.['delay_iterations'], 2);
     assert.equal(bounded!.meta.extra?.['max_iterations'], 1);
-    assert.deepEqual(plain!.steps.map((s) => s.number), [1, 2]);
+    assert.deepEqual(
+      plain!.steps.map((s) => s.number),
+      [1, 2],
+    );
     assert.equal(plain!.meta.extra?.['max_iterations'], 0);
-    assert.throws(() => r.profiler.start({ delayIterations: -1 }), /INVALID_OPTION: profiler\.start\(\{ delayIterations \}\) must be an integer >= 0 \(0 = start at once\); got -1/);
-    assert.throws(() => r.profiler.start({ maxIterations: 1.5 }), /INVALID_OPTION: profiler\.start\(\{ maxIterations \}\) must be an integer >= 0 \(0 = no limit\); got 1\.5/);
+    assert.throws(
+      () => r.profiler.start({ delayIterations: -1 }),
+      /INVALID_OPTION: profiler\.start\(\{ delayIterations \}\) must be an integer >= 0 \(0 = start at once\); got -1/,
+    );
+    assert.throws(
+      () => r.profiler.start({ maxIterations: 1.5 }),
+      /INVALID_OPTION: profiler\.start\(\{ maxIterations \}\) must be an integer >= 0 \(0 = no limit\); got 1\.5/,
+    );
     assert.equal(r.profiler.active, false);
   });
 });
@@ -702,9 +822,18 @@ describe('Profiler failures', () => {
       assert.equal(error.code, 'PROFILER_EXPORT_FAILED');
       assert.deepEqual(error.files, ['/out/w-rank-0.1.pt.trace.json.gz', '/out/w-rank-0.1.profiler_out.txt']);
       assert.deepEqual(error.failures, [
-        { kind: 'frontend', file: 'host_1.async_llm.*.pt.trace.json.gz', code: 'PROFILER_EXPORT_FAILED', message: 'host_1.async_llm.*.pt.trace.json.gz was not written: disk full', fallback: null },
+        {
+          kind: 'frontend',
+          file: 'host_1.async_llm.*.pt.trace.json.gz',
+          code: 'PROFILER_EXPORT_FAILED',
+          message: 'host_1.async_llm.*.pt.trace.json.gz was not written: disk full',
+          fallback: null,
+        },
       ]);
-      assert.match(error.message, /1 profile file\(s\) could not be written \(2 were\):\n {2}frontend trace: host_1\.async_llm\.\*\.pt\.trace\.json\.gz was not written: disk full/);
+      assert.match(
+        error.message,
+        /1 profile file\(s\) could not be written \(2 were\):\n {2}frontend trace: host_1\.async_llm\.\*\.pt\.trace\.json\.gz was not written: disk full/,
+      );
       assert.ok(logs.some((l) => l.level === 'warn' && l.message.includes('frontend trace not written')));
       assert.deepEqual(await r.profiler.stop(), [], 'reported once');
     }
@@ -712,13 +841,19 @@ describe('Profiler failures', () => {
 
   it('a table that could not be written (a sink error) is a failure naming the table, its code and the cause', async () => {
     const r = rig({ ignore_frontend: true });
-    r.output.failTable = new TraceSinkError('TRACE_DISK_FULL', 'could not write /out/w-rank-0.1.profiler_out.txt: no space left (ENOSPC).', { file: '/out/w-rank-0.1.profiler_out.txt', errno: 'ENOSPC' });
+    r.output.failTable = new TraceSinkError('TRACE_DISK_FULL', 'could not write /out/w-rank-0.1.profiler_out.txt: no space left (ENOSPC).', {
+      file: '/out/w-rank-0.1.profiler_out.txt',
+      errno: 'ENOSPC',
+    });
     r.profiler.start();
     r.iterate();
     await assert.rejects(r.profiler.stop(), (e: unknown) => {
       assert.ok(e instanceof ProfilerExportError);
       assert.deepEqual(e.files, ['/out/w-rank-0.1.pt.trace.json.gz']);
-      assert.deepEqual(e.failures.map((f) => [f.kind, f.file, f.code]), [['key_averages', '/out/w-rank-0.1.profiler_out.txt', 'TRACE_DISK_FULL']]);
+      assert.deepEqual(
+        e.failures.map((f) => [f.kind, f.file, f.code]),
+        [['key_averages', '/out/w-rank-0.1.profiler_out.txt', 'TRACE_DISK_FULL']],
+      );
       return true;
     });
   });
@@ -733,7 +868,10 @@ describe('Profiler failures', () => {
       assert.doesNotThrow(() => r.iterate());
       await assert.rejects(r.profiler.stop(), (e: unknown) => {
         assert.ok(e instanceof ProfilerExportError);
-        assert.deepEqual(e.failures.map((f) => [f.kind, f.file]), [['worker', 'w-rank-0.*.pt.trace.json.gz']]);
+        assert.deepEqual(
+          e.failures.map((f) => [f.kind, f.file]),
+          [['worker', 'w-rank-0.*.pt.trace.json.gz']],
+        );
         assert.match(e.failures[0]!.message, /flush exploded/);
         return true;
       });
@@ -747,7 +885,10 @@ describe('Profiler failures', () => {
     auto.source.failEnd = true;
     assert.doesNotThrow(() => auto.profiler.step(), 'the auto-stop in the 2nd step()');
     assert.equal(auto.profiler.active, false);
-    await assert.rejects(auto.profiler.stop(), (e: unknown) => e instanceof ProfilerExportError && /end exploded/.test(e.message) && e.failures[0]?.kind === 'worker');
+    await assert.rejects(
+      auto.profiler.stop(),
+      (e: unknown) => e instanceof ProfilerExportError && /end exploded/.test(e.message) && e.failures[0]?.kind === 'worker',
+    );
 
     const shut = rig({ ignore_frontend: true }, { strict: true });
     shut.profiler.start();
@@ -772,7 +913,10 @@ describe('Profiler failures', () => {
     assert.doesNotThrow(() => r.iterate());
     await assert.rejects(r.profiler.stop(), (e: unknown) => {
       assert.ok(e instanceof ProfilerExportError);
-      assert.deepEqual(e.failures.map((f) => [f.kind, f.file, f.message]), [['worker', 'w-rank-0.*.pt.trace.json.gz', 'w-rank-0.*.pt.trace.json.gz was not written: capture refused']]);
+      assert.deepEqual(
+        e.failures.map((f) => [f.kind, f.file, f.message]),
+        [['worker', 'w-rank-0.*.pt.trace.json.gz', 'w-rank-0.*.pt.trace.json.gz was not written: capture refused']],
+      );
       return true;
     });
 
@@ -810,11 +954,14 @@ describe('Profiler failures', () => {
   });
 
   it('a throwing onTraceWritten callback is logged, not fatal', async () => {
-    const r = rig({ ignore_frontend: true }, {
-      onTraceWritten: () => {
-        throw new Error('callback bug');
+    const r = rig(
+      { ignore_frontend: true },
+      {
+        onTraceWritten: () => {
+          throw new Error('callback bug');
+        },
       },
-    });
+    );
     r.profiler.start();
     r.iterate();
     assert.equal((await r.profiler.stop()).length, 2);
@@ -846,7 +993,10 @@ describe('Profiler with the real trace writer (fake capture): files and failures
   async function profileInto(dir: string, extra: ProfilerConfigInput = {}): Promise<{ profiler: Profiler; result: Promise<string[]> }> {
     const clock = new Clock();
     const source = new FakeSource(clock);
-    const config = { ...parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/placeholder', ignore_frontend: true, ...extra }), torch_profiler_dir: dir };
+    const config = {
+      ...parseProfilerConfig({ profiler: 'torch', torch_profiler_dir: '/placeholder', ignore_frontend: true, ...extra }),
+      torch_profiler_dir: dir,
+    };
     const profiler = new Profiler(config, { nowNs: clock.now, createCaptureSource: () => source, workerName: 'real-rank-0' });
     profiler.attach(fakeDevice);
     profiler.start();
@@ -878,7 +1028,10 @@ describe('Profiler with the real trace writer (fake capture): files and failures
     const { result } = await profileInto(dir);
     await assert.rejects(result, (e: unknown) => {
       assert.ok(e instanceof ProfilerExportError, String(e));
-      assert.deepEqual(e.failures.map((f) => [f.kind, f.code]), [['worker', 'TRACE_PATH_TOO_LONG']]);
+      assert.deepEqual(
+        e.failures.map((f) => [f.kind, f.code]),
+        [['worker', 'TRACE_PATH_TOO_LONG']],
+      );
       assert.ok(e.failures[0]!.message.includes(dir.slice(0, 40)), e.failures[0]!.message);
       return true;
     });
@@ -916,7 +1069,10 @@ describe('Profiler with profiler: null', () => {
     p.step();
     p.beginIteration('x');
     p.endIteration();
-    assert.equal(p.frontendSpan('f', () => 7), 7);
+    assert.equal(
+      p.frontendSpan('f', () => 7),
+      7,
+    );
     assert.equal(p.active, false);
     assert.deepEqual(await p.stop(), []);
     p.detach();
@@ -1035,7 +1191,10 @@ describe("Profiler with profiler: 'cuda'", () => {
     r.profiler.start();
     r.iterate(1);
     await r.profiler.stop();
-    assert.deepEqual(r.perf.entries.map((e) => e.name), [PROFILE_START_MARK, 'ProfilerStep#1', 'execute_context_0(0)_generation_1(1)', PROFILE_STOP_MARK, PROFILE_MEASURE]);
+    assert.deepEqual(
+      r.perf.entries.map((e) => e.name),
+      [PROFILE_START_MARK, 'ProfilerStep#1', 'execute_context_0(0)_generation_1(1)', PROFILE_STOP_MARK, PROFILE_MEASURE],
+    );
   });
 
   it('the real performance API accepts the marks (Node perf_hooks)', async () => {

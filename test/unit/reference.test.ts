@@ -121,12 +121,15 @@ describe('presets and weights', () => {
   });
 
   test('an unknown preset fails with UNKNOWN_MODEL listing the valid names', () => {
-    assert.throws(() => getPreset('huge'), (error: unknown) => {
-      assert.ok(error instanceof WgprofError);
-      assert.equal(error.code, 'UNKNOWN_MODEL');
-      assert.match(error.message, /"huge".*tiny, small, gpt2/);
-      return true;
-    });
+    assert.throws(
+      () => getPreset('huge'),
+      (error: unknown) => {
+        assert.ok(error instanceof WgprofError);
+        assert.equal(error.code, 'UNKNOWN_MODEL');
+        assert.match(error.message, /"huge".*tiny, small, gpt2/);
+        return true;
+      },
+    );
   });
 
   test('validateModelConfig rejects shapes the kernels cannot run', () => {
@@ -144,7 +147,11 @@ describe('presets and weights', () => {
     assert.notDeepEqual(a.wte, c.wte);
     for (const t of namedTensors(tiny)) {
       const data = t.get(a);
-      assert.equal(data.length, t.shape.reduce((x, y) => x * y, 1), t.name);
+      assert.equal(
+        data.length,
+        t.shape.reduce((x, y) => x * y, 1),
+        t.name,
+      );
       assert.ok(data.every(Number.isFinite), t.name);
     }
     // GPT-2's init scaled to the width: std 0.55/√d for wte.

@@ -43,7 +43,11 @@ interface PageData {
     totals: { selfGpuTotalUs: number; topKernel: string | null; peakGpuMemoryBytes: number | null };
     rows: { name: string }[];
     steps: { n: number; peakBytes: number | null }[];
-    roofline: { points: { name: string; intensity: number; gflops: number }[]; unestimated: string[]; peak: { source: string; gflops: number | null; gbps: number | null; detail: string } };
+    roofline: {
+      points: { name: string; intensity: number; gflops: number }[];
+      unestimated: string[];
+      peak: { source: string; gflops: number | null; gbps: number | null; detail: string };
+    };
     timeline: { events: unknown[]; lanes: { label: string }[] };
     facts: [string, string][];
   }[];
@@ -64,21 +68,39 @@ describe('wgprof report', () => {
     assert.equal(r.out, `wrote ${out} (2 traces)\n`);
     assert.deepEqual(readdirSync(dir), ['r.html']);
     const html = readFileSync(out, 'utf8');
-    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">/);
+    assert.match(
+      html,
+      /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">/,
+    );
     assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|@import/);
     assert.ok(html.includes(`version="${ECHARTS_VERSION}"`) || html.includes(`"${ECHARTS_VERSION}"`), 'echarts inlined');
     assert.match(html, /<title>two &lt;traces&gt;<\/title>/);
     const data = pageData(html);
-    assert.deepEqual(data.traces.map((t) => t.name), ['golden.1795829617273139504.pt.trace.json.gz', 'ort-cls-generic-attach.pt.trace.json.gz']);
+    assert.deepEqual(
+      data.traces.map((t) => t.name),
+      ['golden.1795829617273139504.pt.trace.json.gz', 'ort-cls-generic-attach.pt.trace.json.gz'],
+    );
     const golden = data.traces[0]!;
     const ka = keyAverages(await parseTraceFile(GOLDEN));
     assert.equal(golden.totals.selfGpuTotalUs, ka.selfGpuTotalUs);
     assert.equal(golden.totals.topKernel, 'matmul');
     assert.equal(golden.totals.peakGpuMemoryBytes, 8192);
-    assert.deepEqual(golden.steps.map((s) => [s.n, s.peakBytes]), [[2, 8192], [3, 8192]]);
-    assert.deepEqual(golden.rows.map((r) => r.name), ka.rows.map((r) => r.name));
+    assert.deepEqual(
+      golden.steps.map((s) => [s.n, s.peakBytes]),
+      [
+        [2, 8192],
+        [3, 8192],
+      ],
+    );
+    assert.deepEqual(
+      golden.rows.map((r) => r.name),
+      ka.rows.map((r) => r.name),
+    );
     // Roofline: matmul has FLOPs and bytes (65536 FLOPs / 12288 bytes per call); softmax has no cost.
-    assert.deepEqual(golden.roofline.points.map((p) => [p.name, p.intensity]), [['matmul', 65_536 / 12_288]]);
+    assert.deepEqual(
+      golden.roofline.points.map((p) => [p.name, p.intensity]),
+      [['matmul', 65_536 / 12_288]],
+    );
     assert.deepEqual(golden.roofline.unestimated, ['softmax']);
     assert.deepEqual(golden.roofline.peak, { gflops: 40, gbps: 12.5, source: 'given', detail: '40 GFLOP/s and 12.5 GB/s given on the command line' });
     assert.ok(golden.facts.some(([k, v]) => k === 'clock-fit error' && v.startsWith('±0.800us')));
@@ -97,7 +119,12 @@ describe('wgprof report', () => {
     writeFileSync(withPeak, JSON.stringify(trace));
     const out = join(dir, 'r.html');
     assert.equal((await report(withPeak, '-o', out, '--peak-gflops', '1', '--peak-gbps', '1')).code, 0);
-    assert.deepEqual(pageData(readFileSync(out, 'utf8')).traces[0]!.roofline.peak, { gflops: 123, gbps: 45, source: 'trace', detail: 'from the trace (wgprof.devicePeak, vendor sheet)' });
+    assert.deepEqual(pageData(readFileSync(out, 'utf8')).traces[0]!.roofline.peak, {
+      gflops: 123,
+      gbps: 45,
+      source: 'trace',
+      detail: 'from the trace (wgprof.devicePeak, vendor sheet)',
+    });
     const warnings: string[] = [];
     const restore = setLogSink((level, message) => warnings.push(`${level} ${message}`));
     try {
@@ -108,7 +135,10 @@ describe('wgprof report', () => {
     const peak = pageData(readFileSync(out, 'utf8')).traces[0]!.roofline.peak;
     assert.deepEqual([peak.source, peak.gflops, peak.gbps], ['none', null, null]);
     assert.match(peak.detail, /not measured \(--no-calibrate\); give --peak-gflops and --peak-gbps/);
-    assert.ok(warnings.some((w) => /^warn wgprof report: no device peak for .*golden/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /^warn wgprof report: no device peak for .*golden/.test(w)),
+      warnings.join('\n'),
+    );
   });
 
   it('fails without leaving a file: a trace it cannot read, a place it cannot write', async () => {

@@ -133,7 +133,10 @@ describe('Scheduler', () => {
     s.add(b!);
     s.add(c!);
     let out = s.schedule();
-    assert.deepEqual(out.admitted.map((x) => x.id), [0, 1]);
+    assert.deepEqual(
+      out.admitted.map((x) => x.id),
+      [0, 1],
+    );
     assert.equal(c!.slot, undefined);
     assert.equal(s.numWaiting, 1);
     assert.equal(s.numFreeSlots, 0);
@@ -185,12 +188,21 @@ describe('Scheduler', () => {
   });
 
   it('rejects bad configuration and bad requests with named errors', () => {
-    assert.throws(() => new Scheduler(config({ maxSlots: 0 })), (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_ENGINE_OPTION' && /maxSlots/.test(e.message));
+    assert.throws(
+      () => new Scheduler(config({ maxSlots: 0 })),
+      (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_ENGINE_OPTION' && /maxSlots/.test(e.message),
+    );
     assert.throws(() => new Scheduler(config({ maxBatchTokens: 2.5 })), /maxBatchTokens must be an integer/);
     assert.throws(() => new Scheduler(config({ maxSlots: 8, maxBatchTokens: 4 })), /maxBatchTokens \(4\) must be ≥ maxSlots \(8\)/);
     const s = new Scheduler(config({ contextLength: 8 }));
-    assert.throws(() => s.add(seq(0, 0)), (e: unknown) => e instanceof WgprofError && e.code === 'EMPTY_PROMPT');
-    assert.throws(() => s.add(seq(1, 8)), (e: unknown) => e instanceof WgprofError && e.code === 'PROMPT_TOO_LONG' && /at most 7 tokens/.test(e.message));
+    assert.throws(
+      () => s.add(seq(0, 0)),
+      (e: unknown) => e instanceof WgprofError && e.code === 'EMPTY_PROMPT',
+    );
+    assert.throws(
+      () => s.add(seq(1, 8)),
+      (e: unknown) => e instanceof WgprofError && e.code === 'PROMPT_TOO_LONG' && /at most 7 tokens/.test(e.message),
+    );
     const ok = seq(2, 3);
     s.add(ok);
     assert.throws(() => s.add(ok), /already added/);

@@ -32,7 +32,20 @@ function rejects400(body: unknown, param: string | null, message: RegExp): void 
 describe('/v1/completions body', () => {
   it('maps OpenAI fields onto the engine: prompt forms, sampling, stop, streaming', () => {
     const r = parseCompletionRequest(
-      { model: 'tiny', prompt: 'Hi', max_tokens: 7, temperature: 0.5, top_k: 3, seed: -4, stop: '.', stream: true, stream_options: { include_usage: true }, n: 1, top_p: 1, user: 'x' },
+      {
+        model: 'tiny',
+        prompt: 'Hi',
+        max_tokens: 7,
+        temperature: 0.5,
+        top_k: 3,
+        seed: -4,
+        stop: '.',
+        stream: true,
+        stream_options: { include_usage: true },
+        n: 1,
+        top_p: 1,
+        user: 'x',
+      },
       'tiny',
     );
     assert.deepEqual(r, { prompts: ['Hi'], params: { maxTokens: 7, temperature: 0.5, topK: 3, seed: -4, stop: ['.'] }, stream: true, includeUsage: true });
@@ -69,7 +82,10 @@ describe('/v1/completions body', () => {
   });
 
   it('a model other than the served one is 404, as OpenAI and vLLM answer', () => {
-    assert.throws(() => parseCompletionRequest({ model: 'gpt-4', prompt: 'x' }, 'tiny'), (e: unknown) => e instanceof HttpError && e.status === 404 && /does not exist; this server serves "tiny"/.test(e.message));
+    assert.throws(
+      () => parseCompletionRequest({ model: 'gpt-4', prompt: 'x' }, 'tiny'),
+      (e: unknown) => e instanceof HttpError && e.status === 404 && /does not exist; this server serves "tiny"/.test(e.message),
+    );
   });
 });
 
@@ -126,7 +142,13 @@ describe('streamed text', () => {
 
   it('a tokenizer call that creates no decoder reports that nothing was bound', () => {
     const tokenizer = new StreamingTokenizer(byteTokenizer);
-    assert.equal(tokenizer.track(() => undefined, () => 1).bound, false);
+    assert.equal(
+      tokenizer.track(
+        () => undefined,
+        () => 1,
+      ).bound,
+      false,
+    );
     assert.equal(tokenizer.decode(tokenizer.encode('héllo')), 'héllo');
   });
 });
@@ -140,7 +162,10 @@ describe('/start_profile body', () => {
 
   it('anything else is a 400 INVALID_PARAMETER naming the field', () => {
     const bad = (body: unknown, param: string | null, message: RegExp) =>
-      assert.throws(() => parseStartProfileBody(body), (e: unknown) => e instanceof HttpError && e.status === 400 && e.code === 'INVALID_PARAMETER' && e.param === param && message.test(e.message));
+      assert.throws(
+        () => parseStartProfileBody(body),
+        (e: unknown) => e instanceof HttpError && e.status === 400 && e.code === 'INVALID_PARAMETER' && e.param === param && message.test(e.message),
+      );
     bad({ max_iterations: -1 }, 'max_iterations', /"max_iterations" must be an integer >= 0 \(0 = no limit\); got -1/);
     bad({ delay_iterations: '2' }, 'delay_iterations', /got "2"/);
     bad({ delay_iterations: 1.5 }, 'delay_iterations', /integer/);
@@ -198,8 +223,34 @@ const usage = (fn: () => unknown, message: RegExp): void => {
 describe('wgprof serve / bench serve arguments', () => {
   it('serve: every flag, the profiler config, the key from the environment', () => {
     const o = parseServeArgs(
-      ['--model', 'small', '--host', '::1', '--port', '0', '--seed=-3', '--max-slots', '8', '--max-batch-tokens', '64', '--backend', 'null', '--max-body-bytes', '2048',
-        '--served-model-name', 'm', '--trace-fallback-dir', '/tmp/fb', '--upload-attempts', '2', '--launch-names', 'cuda', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t', '--profiler-config.max_iterations=3'],
+      [
+        '--model',
+        'small',
+        '--host',
+        '::1',
+        '--port',
+        '0',
+        '--seed=-3',
+        '--max-slots',
+        '8',
+        '--max-batch-tokens',
+        '64',
+        '--backend',
+        'null',
+        '--max-body-bytes',
+        '2048',
+        '--served-model-name',
+        'm',
+        '--trace-fallback-dir',
+        '/tmp/fb',
+        '--upload-attempts',
+        '2',
+        '--launch-names',
+        'cuda',
+        '--profiler-config.profiler=torch',
+        '--profiler-config.torch_profiler_dir=/tmp/t',
+        '--profiler-config.max_iterations=3',
+      ],
       { WGPROF_API_KEY: 'k1' },
     );
     assert.equal(o.model, 'small');
@@ -230,10 +281,19 @@ describe('wgprof serve / bench serve arguments', () => {
     usage(() => parseServeArgs(['--api-key', ''], {}), /--api-key must not be empty/);
     usage(() => parseServeArgs(['--seed', '0x10'], {}), /--seed must be an integer .*got "0x10"/);
     usage(() => parseServeArgs(['extra'], {}), /unexpected argument "extra"/);
-    usage(() => parseServeArgs(['--launch-names', 'hip', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], {}), /--launch-names must be one of webgpu, cuda; got "hip"/);
+    usage(
+      () => parseServeArgs(['--launch-names', 'hip', '--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], {}),
+      /--launch-names must be one of webgpu, cuda; got "hip"/,
+    );
     usage(() => parseServeArgs(['--launch-names', 'cuda'], {}), /--launch-names .* needs --profiler-config with "profiler": "torch"/);
-    usage(() => parseServeArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], { WGPROF_LAUNCH_NAMES: 'hta' }), /WGPROF_LAUNCH_NAMES is "hta"/);
-    assert.throws(() => parseServeArgs(['--profiler-config', '{"profiler":"torch"}'], {}), (e: unknown) => e instanceof WgprofError && e.code === 'PROFILER_CONFIG_INVALID');
+    usage(
+      () => parseServeArgs(['--profiler-config.profiler=torch', '--profiler-config.torch_profiler_dir=/tmp/t'], { WGPROF_LAUNCH_NAMES: 'hta' }),
+      /WGPROF_LAUNCH_NAMES is "hta"/,
+    );
+    assert.throws(
+      () => parseServeArgs(['--profiler-config', '{"profiler":"torch"}'], {}),
+      (e: unknown) => e instanceof WgprofError && e.code === 'PROFILER_CONFIG_INVALID',
+    );
   });
 
   it('bench serve: defaults as vllm bench serve, every flag, and mistakes', () => {
@@ -243,8 +303,38 @@ describe('wgprof serve / bench serve arguments', () => {
     assert.equal(d.temperature, 0);
     assert.deepEqual(d.percentiles, [50, 90, 99]);
     const o = parseBenchServeArgs(
-      ['--host', '::1', '--port', '9', '--num-prompts', '5', '--request-rate', '2.5', '--burstiness', '0.5', '--max-concurrency', '3', '--num-warmups', '0', '--seed', '4',
-        '--prompt', 'a', '--prompt', 'b', '--random-output-len', '7', '--top-k', '5', '--profile', '--json', '--metric-percentiles', '25,75', '--request-timeout-s', '2'],
+      [
+        '--host',
+        '::1',
+        '--port',
+        '9',
+        '--num-prompts',
+        '5',
+        '--request-rate',
+        '2.5',
+        '--burstiness',
+        '0.5',
+        '--max-concurrency',
+        '3',
+        '--num-warmups',
+        '0',
+        '--seed',
+        '4',
+        '--prompt',
+        'a',
+        '--prompt',
+        'b',
+        '--random-output-len',
+        '7',
+        '--top-k',
+        '5',
+        '--profile',
+        '--json',
+        '--metric-percentiles',
+        '25,75',
+        '--request-timeout-s',
+        '2',
+      ],
       { OPENAI_API_KEY: 'ok' },
     );
     assert.equal(o.baseUrl, 'http://[::1]:9');

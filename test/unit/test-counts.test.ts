@@ -29,7 +29,13 @@ describe('Playwright JSON', () => {
       {
         title: 'a.spec.ts',
         specs: [spec('ok', 'expected'), spec('retried', 'flaky'), spec('broken', 'unexpected')],
-        suites: [{ title: 'serial', specs: [spec('after a failure', 'skipped'), spec('on purpose', 'skipped', 'skipped')], suites: [{ title: 'deep', specs: [spec('ok too', 'expected')] }] }],
+        suites: [
+          {
+            title: 'serial',
+            specs: [spec('after a failure', 'skipped'), spec('on purpose', 'skipped', 'skipped')],
+            suites: [{ title: 'deep', specs: [spec('ok too', 'expected')] }],
+          },
+        ],
       },
     ]);
     assert.deepEqual(countsFromPlaywrightJson(text), { passed: 3, failed: 2, skipped: 1 });

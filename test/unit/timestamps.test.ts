@@ -11,7 +11,7 @@ function randomTicks(count: number, seed = 12345): bigint[] {
   const out: bigint[] = [];
   for (let i = 0; i < count; i++) {
     state = (state * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n);
-    out.push(536_931_259_873n + (state >> 24n) % 1_000_000_000n);
+    out.push(536_931_259_873n + ((state >> 24n) % 1_000_000_000n));
   }
   return out;
 }

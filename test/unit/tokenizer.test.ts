@@ -73,7 +73,10 @@ describe('SeededRandom', () => {
     assert.equal(seeds.size, 100);
     assert.equal(deriveSeed(5, 3), deriveSeed(5, 3));
     assert.notEqual(deriveSeed(5, 3), deriveSeed(6, 3));
-    assert.throws(() => new SeededRandom(1.5), (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_SEED');
+    assert.throws(
+      () => new SeededRandom(1.5),
+      (e: unknown) => e instanceof WgprofError && e.code === 'INVALID_SEED',
+    );
     assert.throws(() => deriveSeed(Number.NaN, 0), /safe integer/);
   });
 });

@@ -15,7 +15,9 @@ import { BASE_NS, NASTY_STRINGS, baseMeta, noTimestampRecord, relUs, twoStepReco
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const torchFull = (): Record<string, unknown> =>
-  JSON.parse(new TextDecoder().decode(gunzipSync(readFileSync(fixture('torch/torch-2.13-full-with-stack.rank0.1795829617273139504.pt.trace.json.gz'))))) as Record<string, unknown>;
+  JSON.parse(
+    new TextDecoder().decode(gunzipSync(readFileSync(fixture('torch/torch-2.13-full-with-stack.rank0.1795829617273139504.pt.trace.json.gz')))),
+  ) as Record<string, unknown>;
 
 function text(record: CaptureRecord, chunkChars?: number): string {
   return [...serializeTrace(record, chunkChars !== undefined ? { chunkChars } : {})].join('');
@@ -30,10 +32,27 @@ const named = (t: KinetoTrace, name: string): TraceEvent[] => t.traceEvents.filt
 describe('top level', () => {
   it('has Kineto’s keys in Kineto’s order, as torch 2.13 writes them', () => {
     const keys = Object.keys(parsed(full()));
-    assert.deepEqual(keys, ['schemaVersion', 'deviceProperties', 'with_stack', 'profile_memory', 'record_shapes', 'with_flops', 'distributedInfo', 'wgprof', 'displayTimeUnit', 'baseTimeNanoseconds', 'traceEvents', 'traceName']);
+    assert.deepEqual(keys, [
+      'schemaVersion',
+      'deviceProperties',
+      'with_stack',
+      'profile_memory',
+      'record_shapes',
+      'with_flops',
+      'distributedInfo',
+      'wgprof',
+      'displayTimeUnit',
+      'baseTimeNanoseconds',
+      'traceEvents',
+      'traceName',
+    ]);
     const torchKeys = Object.keys(torchFull());
     const common = keys.filter((k) => torchKeys.includes(k));
-    assert.deepEqual(common, torchKeys.filter((k) => keys.includes(k)), 'shared keys keep torch’s relative order');
+    assert.deepEqual(
+      common,
+      torchKeys.filter((k) => keys.includes(k)),
+      'shared keys keep torch’s relative order',
+    );
     assert.ok(common.length >= 8);
   });
 
@@ -73,10 +92,26 @@ describe('top level', () => {
   it('describes device i at deviceProperties[i], with WebGPU limits as proxies and no made-up memory size', () => {
     const t = buildTrace(twoStepRecord());
     assert.deepEqual(t.deviceProperties, [
-      { id: 0, name: 'SwiftShader Device (Subzero)', maxBufferSize: 268_435_456, computeMajor: 0, computeMinor: 0, maxThreadsPerBlock: 256, warpSize: 4, sharedMemPerBlock: 16_384, numSms: 0, vendor: 'google', architecture: 'swiftshader', backend: 'vulkan' },
+      {
+        id: 0,
+        name: 'SwiftShader Device (Subzero)',
+        maxBufferSize: 268_435_456,
+        computeMajor: 0,
+        computeMinor: 0,
+        maxThreadsPerBlock: 256,
+        warpSize: 4,
+        sharedMemPerBlock: 16_384,
+        numSms: 0,
+        vendor: 'google',
+        architecture: 'swiftshader',
+        backend: 'vulkan',
+      },
     ]);
     const second = buildTrace(twoStepRecord({ deviceIndex: 2 }));
-    assert.deepEqual(second.deviceProperties.map((p) => p.id), [0, 1, 2]);
+    assert.deepEqual(
+      second.deviceProperties.map((p) => p.id),
+      [0, 1, 2],
+    );
     assert.equal(second.deviceProperties[2]!.name, 'SwiftShader Device (Subzero)');
     for (const p of second.deviceProperties) assert.equal('totalGlobalMem' in p, false, 'WebGPU tells no memory size');
     assert.equal(second.traceEvents.find((e) => e.cat === 'kernel')!.pid, 2);
@@ -160,7 +195,12 @@ describe('events', () => {
     const ours = parsed(full()).traceEvents;
     const torch = torchFull()['traceEvents'] as Record<string, unknown>[];
     const shape = (e: Record<string, unknown>): string => Object.keys(e).join(',');
-    for (const [ph, cat] of [['M', undefined], ['X', 'cpu_op'], ['X', 'user_annotation'], ['i', 'cpu_instant_event']] as const) {
+    for (const [ph, cat] of [
+      ['M', undefined],
+      ['X', 'cpu_op'],
+      ['X', 'user_annotation'],
+      ['i', 'cpu_instant_event'],
+    ] as const) {
       const mine = ours.find((e) => e.ph === ph && e.cat === cat)!;
       const theirs = torch.find((e) => e['ph'] === ph && e['cat'] === cat)!;
       assert.equal(shape(mine as unknown as Record<string, unknown>), shape(theirs), `${ph} ${cat}`);
@@ -227,7 +267,10 @@ describe('events', () => {
   it('writes ProfilerStep#N and vLLM’s annotation as user_annotations, and a gpu_user_annotation over the step’s GPU work', () => {
     const t = buildTrace(full());
     const steps = t.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'user_annotation' && /^ProfilerStep\s*#\s*(\d+)$/.exec(e.name));
-    assert.deepEqual(steps.map((s) => s.name), ['ProfilerStep#2', 'ProfilerStep#3']);
+    assert.deepEqual(
+      steps.map((s) => s.name),
+      ['ProfilerStep#2', 'ProfilerStep#3'],
+    );
     const ann = named(t, 'execute_context_1(7)_generation_0(0)')[0]!;
     assert.equal(ann.cat, 'user_annotation');
     assert.deepEqual([ann.ts, ann.dur], [relUs(1_001_000), 98]);
@@ -279,7 +322,10 @@ describe('events', () => {
   it('adds Input Dims / Input type with record_shapes and Call stack with with_stack', () => {
     const first = (t: KinetoTrace): TraceEvent => byCat(t, 'cpu_op').find((o) => o.args!['External id'] === 100)!;
     const op = first(buildTrace(full()));
-    assert.deepEqual(op.args!['Input Dims'], [[32, 32], [32, 32]]);
+    assert.deepEqual(op.args!['Input Dims'], [
+      [32, 32],
+      [32, 32],
+    ]);
     assert.deepEqual(op.args!['Input type'], ['float32', 'float32']);
     const record = full();
     record.dispatches[0]!.stack = ['inner (a.ts:1:2)', 'outer (b.ts:3:4)'];
@@ -304,10 +350,13 @@ describe('events', () => {
     });
     assert.equal(mem[1]!.args!['Bytes'], -8192);
     const counters = t.traceEvents.filter((e) => e.ph === 'C');
-    assert.deepEqual(counters.map((c) => [c.name, c.args!['bytes'], c.ts]), [
-      ['GPU Memory Allocated', 8192, relUs(1_001_500)],
-      ['GPU Memory Allocated', 0, relUs(1_150_000)],
-    ]);
+    assert.deepEqual(
+      counters.map((c) => [c.name, c.args!['bytes'], c.ts]),
+      [
+        ['GPU Memory Allocated', 8192, relUs(1_001_500)],
+        ['GPU Memory Allocated', 0, relUs(1_150_000)],
+      ],
+    );
     // Step #3 starts with 8192 B allocated, freed mid-step: peak is the level it started at.
     assert.equal(named(t, 'ProfilerStep#3')[0]!.args!['peak_allocated_bytes'], 8192);
     const off = buildTrace(twoStepRecord());
@@ -328,7 +377,9 @@ describe('events', () => {
     assert.equal(tok.args!['request'], 'r1');
     const fn = named(t, 'engine.ts(12): step')[0]!;
     assert.deepEqual(fn.args, { 'Python id': 1, 'Python parent id': null });
-    const ids = t.traceEvents.filter((e) => e.args?.['External id'] !== undefined && (e.cat === 'cpu_op' || e.cat === 'user_annotation')).map((e) => e.args!['External id']);
+    const ids = t.traceEvents
+      .filter((e) => e.args?.['External id'] !== undefined && (e.cat === 'cpu_op' || e.cat === 'user_annotation'))
+      .map((e) => e.args!['External id']);
     assert.equal(new Set(ids).size, ids.length, 'External ids are unique across ops and annotations');
     assert.deepEqual(validateTrace(t), []);
   });
@@ -386,7 +437,17 @@ describe('nesting', () => {
       record.dispatches = Array.from({ length: 30 }, (_, i) => {
         const s = at();
         const g = at();
-        return { ...record.dispatches[0]!, externalId: i + 1, correlation: 500 + i, opStartNs: s, opEndNs: s + at() / 10, launchStartNs: at(), launchEndNs: at(), gpuStartNs: g, gpuEndNs: g + at() / 20 };
+        return {
+          ...record.dispatches[0]!,
+          externalId: i + 1,
+          correlation: 500 + i,
+          opStartNs: s,
+          opEndNs: s + at() / 10,
+          launchStartNs: at(),
+          launchEndNs: at(),
+          gpuStartNs: g,
+          gpuEndNs: g + at() / 20,
+        };
       });
       record.copies = Array.from({ length: 5 }, (_, i) => {
         const g = at();
@@ -417,7 +478,9 @@ describe('serialization', () => {
   });
 
   it('is compact: no whitespace outside strings except the "rank": N space and newlines between events', () => {
-    const raw = text(full()).replace('"rank": ', '"rank":').replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    const raw = text(full())
+      .replace('"rank": ', '"rank":')
+      .replace(/"(?:[^"\\]|\\.)*"/g, '""');
     assert.equal(raw.replace(/\n/g, '').match(/\s/), null);
   });
 
@@ -505,7 +568,10 @@ describe('validateTrace', () => {
       const t = good();
       mutate(t);
       const problems = validateTrace(t);
-      assert.ok(problems.some((p) => pattern.test(p)), `${pattern} not in ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => pattern.test(p)),
+        `${pattern} not in ${JSON.stringify(problems)}`,
+      );
     };
     const kernel = (t: KinetoTrace): TraceEvent => t.traceEvents.find((e) => e.cat === 'kernel')!;
     expect((t) => (kernel(t).args!['correlation'] = 424242), /no launch \(cuda_runtime\) has correlation 424242/);

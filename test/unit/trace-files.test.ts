@@ -9,7 +9,18 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'fflate';
-import { CallbackSink, FsSink, GcsSink, HttpSink, S3Sink, buildTrace, sanitizeWorkerName, sinkForDir, traceFileName, writeTrace } from '../../src/trace/index.js';
+import {
+  CallbackSink,
+  FsSink,
+  GcsSink,
+  HttpSink,
+  S3Sink,
+  buildTrace,
+  sanitizeWorkerName,
+  sinkForDir,
+  traceFileName,
+  writeTrace,
+} from '../../src/trace/index.js';
 import { profilerOutFileName } from '../../src/trace/files.js';
 import { parseTraceBytes, parseTraceFile, validateTrace } from '../../src/report/index.js';
 import type { TraceSink, TraceSinkWriter } from '../../src/trace/index.js';
@@ -155,7 +166,10 @@ describe('writeTrace to a directory', () => {
 
   it('needs a destination and a known gzip engine', async () => {
     await assert.rejects(writeTrace(twoStepRecord(), {}), isCode('TRACE_NO_SINK'));
-    await assert.rejects(writeTrace(twoStepRecord(), { sink: new CallbackSink(() => undefined), gzipEngine: 'brotli' as 'fflate' }), isCode('TRACE_BAD_OPTION'));
+    await assert.rejects(
+      writeTrace(twoStepRecord(), { sink: new CallbackSink(() => undefined), gzipEngine: 'brotli' as 'fflate' }),
+      isCode('TRACE_BAD_OPTION'),
+    );
   });
 
   it('lets the event loop run while a large trace is written', async () => {
@@ -181,7 +195,10 @@ describe('sinks', () => {
     assert.ok(sinkForDir('https://example.com/t') instanceof HttpSink);
     assert.ok(sinkForDir('s3://bucket/traces') instanceof S3Sink);
     assert.ok(sinkForDir('gs://bucket/traces') instanceof GcsSink);
-    assert.throws(() => sinkForDir('ftp://host/traces'), (e: unknown) => isCode('TRACE_SINK_UNSUPPORTED')(e) && /"ftp:\/\/"/.test((e as Error).message));
+    assert.throws(
+      () => sinkForDir('ftp://host/traces'),
+      (e: unknown) => isCode('TRACE_SINK_UNSUPPORTED')(e) && /"ftp:\/\/"/.test((e as Error).message),
+    );
   });
 
   it('CallbackSink hands over the whole file once, on commit', async () => {
@@ -211,12 +228,22 @@ describe('sinks', () => {
       const written = await writeTrace(twoStepRecord(), { dir: base, timeNs: TIME_NS });
       assert.equal(written.path, `${base}abc12-rank-0.1795829617273139504.pt.trace.json.gz`);
       assert.equal(received.length, 1);
-      assert.deepEqual([received[0]!.method, received[0]!.url, received[0]!.type], ['PUT', '/upload/abc12-rank-0.1795829617273139504.pt.trace.json.gz', 'application/gzip']);
+      assert.deepEqual(
+        [received[0]!.method, received[0]!.url, received[0]!.type],
+        ['PUT', '/upload/abc12-rank-0.1795829617273139504.pt.trace.json.gz', 'application/gzip'],
+      );
       assert.deepEqual(validateTrace(parseTraceBytes(received[0]!.body)), []);
       status = 500;
       const sink = new HttpSink(base, { method: 'POST', retry: { attempts: 2, baseDelayMs: 1 } });
-      await assert.rejects(writeTrace(twoStepRecord(), { sink, timeNs: TIME_NS }), (e: unknown) => isCode('TRACE_UPLOAD_FAILED')(e) && /answered 500/.test((e as Error).message) && /2 tries/.test((e as Error).message));
-      assert.deepEqual(received.slice(1).map((r) => r.method), ['POST', 'POST'], 'a 500 is retried');
+      await assert.rejects(
+        writeTrace(twoStepRecord(), { sink, timeNs: TIME_NS }),
+        (e: unknown) => isCode('TRACE_UPLOAD_FAILED')(e) && /answered 500/.test((e as Error).message) && /2 tries/.test((e as Error).message),
+      );
+      assert.deepEqual(
+        received.slice(1).map((r) => r.method),
+        ['POST', 'POST'],
+        'a 500 is retried',
+      );
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -245,7 +272,10 @@ describe('reading traces back', () => {
     writeFileSync(join(dir, 'bad.json'), '{"traceEvents": [');
     await assert.rejects(parseTraceFile(join(dir, 'bad.json')), isCode('TRACE_PARSE_ERROR'));
     writeFileSync(join(dir, 'legacy.json'), '[{"name":"aten::mm","ph":"X","ts":1,"dur":2,"tid":1,"pid":"CPU functions","args":{}}]');
-    await assert.rejects(parseTraceFile(join(dir, 'legacy.json')), (e: unknown) => isCode('TRACE_NOT_KINETO')(e) && /legacy autograd/.test((e as Error).message));
+    await assert.rejects(
+      parseTraceFile(join(dir, 'legacy.json')),
+      (e: unknown) => isCode('TRACE_NOT_KINETO')(e) && /legacy autograd/.test((e as Error).message),
+    );
     writeFileSync(join(dir, 'other.json'), '{"name":"wgprof"}');
     await assert.rejects(parseTraceFile(join(dir, 'other.json')), isCode('TRACE_NOT_KINETO'));
     const gz = readFileSync(join(fixtures, GOLDEN_NAME + '.gz'));

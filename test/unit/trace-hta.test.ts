@@ -43,7 +43,8 @@ describe('launch names', () => {
     assert.equal(row(renamed, 'cudaLaunchKernel').gpuTotalUs, row(webgpu, 'dispatchWorkgroups').gpuTotalUs);
     assert.equal(row(renamed, 'cudaMemcpyAsync').calls, row(webgpu, 'writeBuffer').calls);
     assert.equal(row(renamed, 'cudaMemcpyAsync').gpuTotalUs, 2, 'the memcpy’s 2 µs count under its launch');
-    for (const name of ['matmul', 'softmax', 'wgprof::writeBuffer', 'Memcpy HtoD (Pageable -> Device)']) assert.deepEqual(row(renamed, name), row(webgpu, name), name);
+    for (const name of ['matmul', 'softmax', 'wgprof::writeBuffer', 'Memcpy HtoD (Pageable -> Device)'])
+      assert.deepEqual(row(renamed, name), row(webgpu, name), name);
     assert.equal(renamed.selfGpuTotalUs, webgpu.selfGpuTotalUs);
   });
 
@@ -61,9 +62,20 @@ describe('launch names', () => {
 describe('every launch and GPU activity reaches a host op', () => {
   it('wraps each copy in a wgprof:: op that carries its External id, as aten::copy_ wraps cudaMemcpyAsync', () => {
     const record = twoStepRecord();
-    record.copies.push({ externalId: 91, correlation: 991, kind: 'DtoH', bytes: 64, launch: 'copyBufferToBuffer', launchStartNs: 1_120_000, launchEndNs: 1_121_000 });
+    record.copies.push({
+      externalId: 91,
+      correlation: 991,
+      kind: 'DtoH',
+      bytes: 64,
+      launch: 'copyBufferToBuffer',
+      launchStartNs: 1_120_000,
+      launchEndNs: 1_121_000,
+    });
     const t = buildTrace(record);
-    for (const [ext, name] of [[90, 'wgprof::writeBuffer'], [91, 'wgprof::copyBufferToBuffer']] as const) {
+    for (const [ext, name] of [
+      [90, 'wgprof::writeBuffer'],
+      [91, 'wgprof::copyBufferToBuffer'],
+    ] as const) {
       const op = byCat(t, 'cpu_op').find((o) => o.args!['External id'] === ext)!;
       assert.equal(op.name, name);
       const launch = byCat(t, 'cuda_runtime').find((l) => l.args!['External id'] === ext)!;
@@ -81,8 +93,14 @@ describe('every launch and GPU activity reaches a host op', () => {
     const launch = byCat(t, 'cuda_runtime').find((l) => l.name === 'dispatchWorkgroups')!;
     launch.args!['External id'] = 999_999;
     const problems = validateTrace(t, { attributed: true });
-    assert.ok(problems.some((p) => /"gpu_memcpy".*GPU activity without an integer External id: no op owns it/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /"dispatchWorkgroups".*External id 999999 links to no cpu_op/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => /"gpu_memcpy".*GPU activity without an integer External id: no op owns it/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /"dispatchWorkgroups".*External id 999999 links to no cpu_op/.test(p)),
+      problems.join('\n'),
+    );
     const op = byCat(t, 'cpu_op').find((o) => o.name === 'wgprof::writeBuffer')!;
     t.traceEvents.splice(t.traceEvents.indexOf(op), 1);
     assert.ok(validateTrace(t, { attributed: true }).some((p) => /"writeBuffer".*External id 90 links to no cpu_op/.test(p)));
@@ -95,7 +113,10 @@ describe('GPU step annotations come after the host events', () => {
     const t = buildTrace(twoStepRecord());
     const events = t.traceEvents;
     const gpuSteps = events.map((e, i) => [e, i] as const).filter(([e]) => e.cat === 'gpu_user_annotation');
-    assert.deepEqual(gpuSteps.map(([e]) => e.name), ['ProfilerStep#2', 'ProfilerStep#3']);
+    assert.deepEqual(
+      gpuSteps.map(([e]) => e.name),
+      ['ProfilerStep#2', 'ProfilerStep#3'],
+    );
     const lastHost = Math.max(...events.map((e, i) => (e.pid === 4242 && e.ph === 'X' ? i : -1)));
     for (const [, i] of gpuSteps) assert.ok(i > lastHost);
     assert.equal(events[events.length - 1]!.name, 'Record Window End');
@@ -108,7 +129,10 @@ describe('GPU step annotations come after the host events', () => {
     const hostStep2 = t.traceEvents.findIndex((e) => e.cat === 'user_annotation' && e.name === 'ProfilerStep#2');
     t.traceEvents.splice(hostStep2 + 1, 0, gpu2);
     const problems = validateTrace(t, { hta: true });
-    assert.ok(problems.some((p) => /gpu_user_annotation "ProfilerStep#2"\) comes before host step .*instance_id=k\) takes the k-th such row in file order/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => /gpu_user_annotation "ProfilerStep#2"\) comes before host step .*instance_id=k\) takes the k-th such row in file order/.test(p)),
+      problems.join('\n'),
+    );
     // HTA's instance 1 is then the GPU annotation of step #2, not step #3.
     const cp = htaCriticalPath(htaModel(t), 1);
     assert.equal(cp.annotation?.cat, 'gpu_user_annotation');
@@ -126,10 +150,19 @@ describe('kernel args and device facts', () => {
     assert.equal(args(1000)['shared memory'], 8192);
     assert.equal(args(1001)['shared memory'], 0);
     assert.equal('shared memory' in args(1002), false, 'unknown: absent, never a guess');
-    assert.deepEqual(Object.keys(args(1000)).slice(0, 7), ['External id', 'queued', 'device', 'stream', 'correlation', 'shared memory', 'grid'], 'Kineto’s order');
-    for (const k of kernels) for (const key of ['registers per thread', 'blocks per SM', 'warps per SM', 'est. achieved occupancy %']) assert.equal(key in k.args!, false, `${key} is not invented`);
+    assert.deepEqual(
+      Object.keys(args(1000)).slice(0, 7),
+      ['External id', 'queued', 'device', 'stream', 'correlation', 'shared memory', 'grid'],
+      'Kineto’s order',
+    );
+    for (const k of kernels)
+      for (const key of ['registers per thread', 'blocks per SM', 'warps per SM', 'est. achieved occupancy %'])
+        assert.equal(key in k.args!, false, `${key} is not invented`);
     record.dispatches[2]!.workgroupMemoryBytes = -1;
-    assert.throws(() => buildTrace(record), (e: unknown) => e instanceof WgprofError && /dispatches\[2\]\.workgroupMemoryBytes is -1; expected an integer >= 0/.test(e.message));
+    assert.throws(
+      () => buildTrace(record),
+      (e: unknown) => e instanceof WgprofError && /dispatches\[2\]\.workgroupMemoryBytes is -1; expected an integer >= 0/.test(e.message),
+    );
   });
 
   it('the validator takes deviceProperties without totalGlobalMem, and rejects a non-integer one', () => {
@@ -169,11 +202,20 @@ describe('HTA’s launch analyses (the model of its source, and the hta rule)', 
       const t = clone(cuda());
       mutate(t);
       const problems = validateTrace(t, { hta: true });
-      assert.ok(problems.some((p) => pattern.test(p)), `${pattern}:\n${problems.join('\n')}`);
+      assert.ok(
+        problems.some((p) => pattern.test(p)),
+        `${pattern}:\n${problems.join('\n')}`,
+      );
     };
     const launchOf = (t: KinetoTrace, corr: number) => byCat(t, 'cuda_runtime').find((l) => l.args!['correlation'] === corr)!;
-    expect((t) => (launchOf(t, 1000).cat = 'privateuse1_runtime'), /graph nodes only of cuda_runtime and cuda_driver launches \("Could not find runtime index"\)/);
-    expect((t) => (launchOf(t, 1001).name = 'cudaMemcpyAsync'), /a kernel launched by "cudaMemcpyAsync": HTA counts it as another kind of launch; name it cudaLaunchKernel/);
+    expect(
+      (t) => (launchOf(t, 1000).cat = 'privateuse1_runtime'),
+      /graph nodes only of cuda_runtime and cuda_driver launches \("Could not find runtime index"\)/,
+    );
+    expect(
+      (t) => (launchOf(t, 1001).name = 'cudaMemcpyAsync'),
+      /a kernel launched by "cudaMemcpyAsync": HTA counts it as another kind of launch; name it cudaLaunchKernel/,
+    );
     expect((t) => (byCat(t, 'kernel')[0]!.ts = launchOf(t, 1000).ts - 5), /starts before its launch .*negative edge/);
     expect((t) => (byCat(t, 'kernel')[1]!.args!['correlation'] = 1000), /correlation 1000 is shared by 2 GPU activities/);
     // Every host event of step #2 and its GPU work shorter than a whole µs: HTA's rounding leaves no positive edge.

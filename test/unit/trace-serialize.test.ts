@@ -32,18 +32,57 @@ describe('ByteOut', () => {
       x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
       samples.push(Math.floor((x / 2_147_483_648) * 8e15));
     }
-    for (const ns of samples) assert.equal(written((out) => out.us(ns)), fmtUs(ns), `ns ${ns}`);
-    assert.equal(written((out) => out.us(4_972_591_005_123)), '4972591005.123');
-    assert.equal(written((out) => out.us(42)), '0.042');
+    for (const ns of samples)
+      assert.equal(
+        written((out) => out.us(ns)),
+        fmtUs(ns),
+        `ns ${ns}`,
+      );
+    assert.equal(
+      written((out) => out.us(4_972_591_005_123)),
+      '4972591005.123',
+    );
+    assert.equal(
+      written((out) => out.us(42)),
+      '0.042',
+    );
   });
 
   it('writes numbers and values exactly as jsonText (so JSON.parse gives buildTrace’s values)', () => {
     const numbers = [0, -0, 7, -7, 2 ** 31, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53 + 2, 1.5, -2.048, 1e21, 1e-7, 0.1 + 0.2, NaN, Infinity, -Infinity];
-    for (const v of numbers) assert.equal(written((out) => out.num(v)), jsonText(v), `number ${v}`);
+    for (const v of numbers)
+      assert.equal(
+        written((out) => out.num(v)),
+        jsonText(v),
+        `number ${v}`,
+      );
     const sparse: number[] = [1];
     sparse[2] = 3;
-    const values: unknown[] = [[4, 2, 1], [], [[]], [[32, 32], [32, -32]], [1, [2, [3, [4]]]], [1.5, 2], [1, NaN], sparse, ['float32', 'f16'], { a: [1, 2], b: 'x' }, 'say "hi"', null, true, 10n];
-    for (const v of values) assert.equal(written((out) => out.value(v)), jsonText(v), JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)));
+    const values: unknown[] = [
+      [4, 2, 1],
+      [],
+      [[]],
+      [
+        [32, 32],
+        [32, -32],
+      ],
+      [1, [2, [3, [4]]]],
+      [1.5, 2],
+      [1, NaN],
+      sparse,
+      ['float32', 'f16'],
+      { a: [1, 2], b: 'x' },
+      'say "hi"',
+      null,
+      true,
+      10n,
+    ];
+    for (const v of values)
+      assert.equal(
+        written((out) => out.value(v)),
+        jsonText(v),
+        JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)),
+      );
   });
 
   it('hands out chunks that later writes never touch, growing for an event larger than a chunk', () => {
@@ -80,7 +119,10 @@ describe('serializeTraceBytes', () => {
   it('checks the record before the first chunk', () => {
     const record = twoStepRecord();
     record.dispatches[0]!.gpuEndNs = NaN;
-    assert.throws(() => serializeTraceBytes(record), (e: unknown) => e instanceof WgprofError && e.code === 'TRACE_INVALID_RECORD');
+    assert.throws(
+      () => serializeTraceBytes(record),
+      (e: unknown) => e instanceof WgprofError && e.code === 'TRACE_INVALID_RECORD',
+    );
   });
 
   it('feeds encodeTrace as it is, giving the same bytes as text chunks', () => {
@@ -148,7 +190,12 @@ describe('Node gzip in writeTrace', () => {
     const record = manyDispatchRecord(1500);
     const text = [...serializeTrace(record, { traceName: 't' })].join('');
     let streamed: Uint8Array = new Uint8Array();
-    const written = await writeTrace(record, { sink: new CallbackSink((_n, b) => void (streamed = b)), timeNs: TIME_NS, gzipEngine: 'compression-stream', traceName: 't' });
+    const written = await writeTrace(record, {
+      sink: new CallbackSink((_n, b) => void (streamed = b)),
+      timeNs: TIME_NS,
+      gzipEngine: 'compression-stream',
+      traceName: 't',
+    });
     assert.equal(written.bytes, streamed.length);
     assert.equal(zlibGunzip(streamed).toString('utf8'), text, 'node zlib (checks CRC-32 and size)');
     let auto: Uint8Array = new Uint8Array();
@@ -156,7 +203,7 @@ describe('Node gzip in writeTrace', () => {
     assert.deepEqual(auto, await gz(record));
   });
 
-  it("a sink that fails while CompressionStream output drains rejects the write and aborts the sink", async () => {
+  it('a sink that fails while CompressionStream output drains rejects the write and aborts the sink', async () => {
     let aborted = false;
     let writes = 0;
     const sink = {

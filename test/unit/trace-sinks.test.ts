@@ -22,7 +22,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseTraceBytes, validateTrace } from '../../src/report/index.js';
-import { DEAD_WRITER_GRACE_MS, FsSink, GcsSink, HttpSink, S3Sink, STALE_TEMP_MS, TraceSinkError, sinkForDir, tempFileName, traceFsError } from '../../src/trace/sinks.js';
+import {
+  DEAD_WRITER_GRACE_MS,
+  FsSink,
+  GcsSink,
+  HttpSink,
+  S3Sink,
+  STALE_TEMP_MS,
+  TraceSinkError,
+  sinkForDir,
+  tempFileName,
+  traceFsError,
+} from '../../src/trace/sinks.js';
 import { writeTrace } from '../../src/trace/write.js';
 import { setLogSink } from '../../src/util/log.js';
 import { twoStepRecord } from './fixtures/trace-records.js';
@@ -135,7 +146,12 @@ describe('local write failures: typed, naming the file and the cause', () => {
       try { await new FsSink(${JSON.stringify(target)}).open('x.pt.trace.json'); console.log('{}'); }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, errno: e.errno })); }`;
     const register = fileURLToPath(new URL('../../scripts/register.mjs', import.meta.url));
-    const child = spawnSync(process.execPath, ['--import', register, '--input-type=module', '-e', script], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 60_000 });
+    const child = spawnSync(process.execPath, ['--import', register, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      uid: 65534,
+      gid: 65534,
+      timeout: 60_000,
+    });
     assert.equal(child.status, 0, child.stderr);
     const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as { code: string; message: string; errno: string };
     assert.equal(result.code, 'TRACE_PERMISSION_DENIED');
@@ -146,7 +162,10 @@ describe('local write failures: typed, naming the file and the cause', () => {
   it('a path under a regular file (ENOTDIR): TRACE_NOT_A_DIRECTORY naming the file in the way', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'plain'), 'x');
-    await assert.rejects(writeTrace(twoStepRecord(), { dir: join(dir, 'plain', 'a', 'b'), timeNs: TIME_NS }), sinkError('TRACE_NOT_A_DIRECTORY', `${join(dir, 'plain')} is a file`));
+    await assert.rejects(
+      writeTrace(twoStepRecord(), { dir: join(dir, 'plain', 'a', 'b'), timeNs: TIME_NS }),
+      sinkError('TRACE_NOT_A_DIRECTORY', `${join(dir, 'plain')} is a file`),
+    );
     await assert.rejects(writeTrace(twoStepRecord(), { dir: join(dir, 'plain'), timeNs: TIME_NS }), sinkError('TRACE_NOT_A_DIRECTORY', join(dir, 'plain')));
   });
 
@@ -260,7 +279,10 @@ describe('http(s):// directories', () => {
     try {
       const written = await writeTrace(twoStepRecord(), { sink: sinkForDir(`${up.url}/t`, { retry: FAST, fallbackDir: tempDir() }), timeNs: TIME_NS });
       assert.equal(written.path, `${up.url}/t/${NAME}`);
-      assert.deepEqual(up.received.map((r) => r.url), [`/t/${NAME}`, `/t/${NAME}`, `/t/${NAME}`]);
+      assert.deepEqual(
+        up.received.map((r) => r.url),
+        [`/t/${NAME}`, `/t/${NAME}`, `/t/${NAME}`],
+      );
       assert.deepEqual(validateTrace(parseTraceBytes(up.received[2]!.body)), []);
     } finally {
       await up.close();
@@ -276,7 +298,10 @@ describe('http(s):// directories', () => {
       assert.equal(e.errno, 'ECONNREFUSED');
       assert.equal(e.file, `${base}/${NAME}`);
       assert.equal(e.fallbackPath, join(fallbackDir, NAME));
-      assert.match(e.message, new RegExp(`could not upload ${NAME.replace(/\./g, '\\.')} to .*\\(3 tries\\): PUT failed: connection refused.*The file is kept at ${fallbackDir}`));
+      assert.match(
+        e.message,
+        new RegExp(`could not upload ${NAME.replace(/\./g, '\\.')} to .*\\(3 tries\\): PUT failed: connection refused.*The file is kept at ${fallbackDir}`),
+      );
       return true;
     });
     assert.deepEqual(validateTrace(parseTraceBytes(readFileSync(join(fallbackDir, NAME)))), []);
@@ -306,7 +331,10 @@ describe('http(s):// directories', () => {
 
   it('without a fallback the error says the trace was not kept', async () => {
     const base = `http://127.0.0.1:${await deadPort()}/t`;
-    await assert.rejects(writeTrace(twoStepRecord(), { sink: new HttpSink(base, { retry: { attempts: 1 } }), timeNs: TIME_NS }), /No local fallback directory is set, so the trace was not kept/);
+    await assert.rejects(
+      writeTrace(twoStepRecord(), { sink: new HttpSink(base, { retry: { attempts: 1 } }), timeNs: TIME_NS }),
+      /No local fallback directory is set, so the trace was not kept/,
+    );
   });
 });
 
@@ -349,12 +377,15 @@ describe('s3:// directories (@aws-sdk/client-s3 against s3rver, a local S3-compa
 
   it('a missing bucket fails without retries and keeps the file in the fallback dir', async () => {
     const fallbackDir = tempDir();
-    await assert.rejects(writeTrace(twoStepRecord(), { sink: sinkForDir('s3://no-such-bucket/x', { retry: FAST, fallbackDir }), timeNs: TIME_NS }), (e: unknown) => {
-      assert.ok(e instanceof TraceSinkError && e.code === 'TRACE_UPLOAD_FAILED', String(e));
-      assert.match(e.message, /to s3:\/\/no-such-bucket\/x\/.*\(1 try\).*HTTP 404.*The file is kept at/);
-      assert.equal(e.fallbackPath, join(fallbackDir, NAME));
-      return true;
-    });
+    await assert.rejects(
+      writeTrace(twoStepRecord(), { sink: sinkForDir('s3://no-such-bucket/x', { retry: FAST, fallbackDir }), timeNs: TIME_NS }),
+      (e: unknown) => {
+        assert.ok(e instanceof TraceSinkError && e.code === 'TRACE_UPLOAD_FAILED', String(e));
+        assert.match(e.message, /to s3:\/\/no-such-bucket\/x\/.*\(1 try\).*HTTP 404.*The file is kept at/);
+        assert.equal(e.fallbackPath, join(fallbackDir, NAME));
+        return true;
+      },
+    );
     assert.ok(existsSync(join(fallbackDir, NAME)));
   });
 
@@ -447,7 +478,9 @@ describe('gs:// directories (@google-cloud/storage against a recorded-protocol f
         const name = new URLSearchParams(match[2]).get('name') ?? metadata.name;
         objects.set(`${match[1]}/${name}`, { contentType: metadata.contentType ?? String(req.headers['x-upload-content-type'] ?? ''), body: data });
         const md5Hash = createHash('md5').update(data).digest('base64');
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'storage#object', bucket: match[1], name, size: String(data.length), md5Hash }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ kind: 'storage#object', bucket: match[1], name, size: String(data.length), md5Hash }));
       });
     });
     await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));

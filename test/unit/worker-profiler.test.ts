@@ -455,7 +455,10 @@ describe('WorkerProfiler: torch.profiler.schedule (warmup/wait/active, vLLM main
 
   it('a driver without warmup support still follows the schedule (warmup iterations are simply not recorded)', () => {
     const calls: string[] = [];
-    const p = new WorkerProfiler({ startCapture: () => calls.push('start'), stopCapture: (r) => calls.push(`stop:${r}`) }, { delayIterations: 0, maxIterations: 0, warmupIterations: 2, activeIterations: 1 });
+    const p = new WorkerProfiler(
+      { startCapture: () => calls.push('start'), stopCapture: (r) => calls.push(`stop:${r}`) },
+      { delayIterations: 0, maxIterations: 0, warmupIterations: 2, activeIterations: 1 },
+    );
     p.start();
     p.step();
     p.step();
@@ -476,4 +479,3 @@ describe('WorkerProfiler: torch.profiler.schedule (warmup/wait/active, vLLM main
     assert.throws(() => strict.p.step(), /Simulated start failure/);
   });
 });
-

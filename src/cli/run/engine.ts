@@ -89,7 +89,12 @@ export async function runEngine(
           // A prompt the model cannot take is a usage error (e.g. longer than the context).
           throw error instanceof WgprofError ? new UsageError(`request ${i} (prompt ${JSON.stringify(prompt)}): ${error.message}`) : error;
         }
-        settled.push(handle.result.then((r) => (outcomes[i] = r), (e: unknown) => (outcomes[i] = e instanceof Error ? e : new Error(String(e)))));
+        settled.push(
+          handle.result.then(
+            (r) => (outcomes[i] = r),
+            (e: unknown) => (outcomes[i] = e instanceof Error ? e : new Error(String(e))),
+          ),
+        );
       }
       while (engine.hasUnfinishedRequests() && !interrupted()) {
         await engine.step();

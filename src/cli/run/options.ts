@@ -66,7 +66,10 @@ const RUN_OPTIONS = {
  */
 export function parseRunArgs(argv: readonly string[]): RunOptions & { promptsFile: string | undefined } {
   const { values: v, profilerConfig } = parseCommandArgs(argv, { command: 'run', options: RUN_OPTIONS, profilerConfig: true });
-  for (const [flag, list] of [['--prompt', v.prompt], ['--stop', v.stop]] as const) {
+  for (const [flag, list] of [
+    ['--prompt', v.prompt],
+    ['--stop', v.stop],
+  ] as const) {
     if (list?.includes('')) throw new UsageError(`${flag} must not be empty.`);
   }
   const int = (flag: keyof typeof RUN_OPTIONS, min: number, max: number, what: string) => {
@@ -118,7 +121,8 @@ export async function loadPrompts(options: { prompts: string[]; promptsFile: str
       throw new UsageError(`--prompts-file ${JSON.stringify(options.promptsFile)} cannot be read: ${errorMessage(error)}.`);
     }
     const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
-    if (lines.length === 0) throw new UsageError(`--prompts-file ${JSON.stringify(options.promptsFile)} has no prompts (one per line; empty lines are skipped).`);
+    if (lines.length === 0)
+      throw new UsageError(`--prompts-file ${JSON.stringify(options.promptsFile)} has no prompts (one per line; empty lines are skipped).`);
     prompts.push(...lines);
   }
   return prompts.length > 0 ? prompts : [...DEFAULT_PROMPTS];

@@ -75,7 +75,10 @@ export async function writeBigTrace(path: string, o: BigTraceOptions): Promise<B
         `{"ph": "X", "cat": "kernel", "name": "${name}", "pid": 0, "tid": 7, "ts": ${t + 4}.0, "dur": ${(kDurNs / 1000).toFixed(3)}, "args": {"External id": ${ext}, "device": 0, "stream": 7, "correlation": ${corr}}}`,
       );
     }
-    await ev(`{"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#${s}", "pid": 7, "tid": 1, "ts": ${ts}.0, "dur": ${stepDur}.0, "args": {"External id": ${id++}, "kernels": ${o.dispatchesPerStep}, "gpu_time_us": ${gpuNs / 1000}}}`, ...ops);
+    await ev(
+      `{"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#${s}", "pid": 7, "tid": 1, "ts": ${ts}.0, "dur": ${stepDur}.0, "args": {"External id": ${id++}, "kernels": ${o.dispatchesPerStep}, "gpu_time_us": ${gpuNs / 1000}}}`,
+      ...ops,
+    );
     ts += stepDur + 10;
   }
   await ev(`{"ph": "i", "s": "g", "name": "Record Window End", "pid": "", "tid": "", "ts": ${ts}.0}`);
