@@ -135,7 +135,8 @@ export function installAuto(options: AutoOptions = {}): WgprofAuto {
   if (!gpu) {
     throw new WgprofError(
       'WEBGPU_UNAVAILABLE',
-      'wgprof/auto: navigator.gpu is undefined: serve the page from http://127.0.0.1 or https (a secure context) and, in headless Chromium, launch with --enable-unsafe-webgpu.',
+      'wgprof/auto: navigator.gpu is undefined: serve the page from http://127.0.0.1 or https (a secure context) and, in headless Chromium, launch ' +
+        'with --enable-unsafe-webgpu.',
     );
   }
   const config = parseProfilerConfig(options.config ?? { profiler: 'torch', torch_profiler_dir: 'wgprof_traces' });

@@ -94,7 +94,8 @@ export async function runCompare(argv: string[], io: CommandIo): Promise<number>
   else io.out(formatCompare(result, args.limit));
   if (result.regressions.length > 0) {
     io.err(
-      `wgprof compare: ${result.regressions.length} row(s) regressed past ${args.thresholdPct}% beyond noise: ${result.regressions.map((r) => `${r.name} (${r.kind}, +${r.deltaPct!.toFixed(1)}%)`).join(', ')}\n`,
+      `wgprof compare: ${result.regressions.length} row(s) regressed past ${args.thresholdPct}% beyond noise: ` +
+        `${result.regressions.map((r) => `${r.name} (${r.kind}, +${r.deltaPct!.toFixed(1)}%)`).join(', ')}\n`,
     );
     return 1;
   }

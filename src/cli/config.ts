@@ -40,7 +40,9 @@ const help = [
   "usage: wgprof config [--profiler-config '<json>'] [--profiler-config.KEY=VALUE ...] [--json] [--runtime node|browser]",
   '',
   ...wrap(
-    'Validates a profiler config exactly as vLLM\'s --profiler-config takes it (a vLLM user\'s config works unchanged) and prints it normalized: every key, defaults filled in, torch_profiler_dir made absolute and checked writable. Then prints its hash, and which values were converted as vLLM\'s pydantic converts them in lax mode ("2" → 2, "false" → false). With no --profiler-config it prints the defaults.',
+    "Validates a profiler config exactly as vLLM's --profiler-config takes it (a vLLM user's config works unchanged) and prints it normalized: " +
+      'every key, defaults filled in, torch_profiler_dir made absolute and checked writable. Then prints its hash, and which values were converted as ' +
+      'vLLM\'s pydantic converts them in lax mode ("2" → 2, "false" → false). With no --profiler-config it prints the defaults.',
     '',
   ),
   '',
@@ -58,7 +60,8 @@ const help = [
   ...fieldsHelp(),
   '',
   ...wrap(
-    `hash: vLLM's ProfilerConfig.compute_hash(), the md5 of str([]) = ${computeHash(PROFILER_CONFIG_DEFAULTS)}. It is the same for every config, as in vLLM: no profiler field affects the computation graph.`,
+    `hash: vLLM's ProfilerConfig.compute_hash(), the md5 of str([]) = ${computeHash(PROFILER_CONFIG_DEFAULTS)}. It is the same for every config, as ` +
+      `in vLLM: no profiler field affects the computation graph.`,
     '',
   ),
   '',

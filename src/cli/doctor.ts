@@ -85,21 +85,22 @@ export async function doctor(backend: GpuBackend): Promise<DoctorReport> {
 function formatText(r: DoctorReport): string {
   if (!r.adapter) return `WebGPU: NOT WORKING\n  ${r.error?.message ?? 'unknown error'}`;
   const a = r.adapter;
+  const adapterName = [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || a.device;
+  const quantization = r.quantized === null ? 'unknown (too few samples)' : r.quantized ? `QUANTIZED to ${r.quantumNs} ns` : 'not quantized (ns resolution)';
   const lines = [
     `WebGPU: ${r.ok ? 'ok' : 'NOT WORKING'}`,
     `  runtime          ${a.runtime} (backend ${a.backend}${a.vulkanIcd ? `, Vulkan ICD ${a.vulkanIcd}` : ''})`,
-    `  adapter          ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || a.device}${a.isFallbackAdapter ? ' (fallback adapter)' : ''}`,
+    `  adapter          ${adapterName}${a.isFallbackAdapter ? ' (fallback adapter)' : ''}`,
     `  features         ${a.features.join(', ') || 'none'}`,
     `  timestamp mode   ${a.timestampMode}`,
-    `  timestamps       ${r.quantized === null ? 'unknown (too few samples)' : r.quantized ? `QUANTIZED to ${r.quantumNs} ns` : 'not quantized (ns resolution)'}`,
+    `  timestamps       ${quantization}`,
   ];
   if (r.probe && a.backend === 'null') {
     lines.push('  probe kernel     not checked (the null backend runs no GPU work)');
   } else if (r.probe) {
     const d = r.probe.gpuDurationsNs;
-    lines.push(
-      `  probe kernel     max |GPU-CPU| = ${r.probe.maxAbsError.toExponential(2)}${d.length ? `; GPU time per pass ${(Math.min(...d) / 1e3).toFixed(1)}..${(Math.max(...d) / 1e3).toFixed(1)} µs` : ''}`,
-    );
+    const perPass = d.length ? `; GPU time per pass ${(Math.min(...d) / 1e3).toFixed(1)}..${(Math.max(...d) / 1e3).toFixed(1)} µs` : '';
+    lines.push(`  probe kernel     max |GPU-CPU| = ${r.probe.maxAbsError.toExponential(2)}${perPass}`);
   }
   if (a.backend === 'null') lines.push('  note             the null backend runs no GPU work; use it only for CPU-overhead measurements');
   if (r.error) lines.push(`  error            ${r.error.code}: ${r.error.message}`);

@@ -67,7 +67,8 @@ export async function runMerge(argv: string[], io: CommandIo): Promise<number> {
     io.out(`wrote ${result.path}: ${result.events} events from ${result.inputs.length} traces\n`);
     for (const i of result.inputs)
       io.out(
-        `  ${i.path}: ${i.events} events, ids +${i.idOffset}, times +${(i.shiftNs / 1e9).toFixed(3)} s, pids ${JSON.stringify(i.pids)}, devices ${JSON.stringify(i.devices)}\n`,
+        `  ${i.path}: ${i.events} events, ids +${i.idOffset}, times +${(i.shiftNs / 1e9).toFixed(3)} s, pids ${JSON.stringify(i.pids)}, devices ` +
+          `${JSON.stringify(i.devices)}\n`,
       );
   }
   return 0;

@@ -119,7 +119,9 @@ function lazyMeasuredPeak(backend: GpuBackend): () => Promise<DevicePeak> {
           gflops: m.gflops,
           gbps: m.gbps,
           source: 'measured',
-          detail: `${m.gflops.toFixed(2)} GFLOP/s and ${m.gbps.toFixed(2)} GB/s measured on "${adapter}" by kernels peakFlops (${(m.flops.flops / 1e6).toFixed(0)} MFLOP) and peakBandwidth (${(m.bandwidth.bytes / 2 ** 20).toFixed(0)} MiB moved), timed by ${m.timing}`,
+          detail:
+            `${m.gflops.toFixed(2)} GFLOP/s and ${m.gbps.toFixed(2)} GB/s measured on "${adapter}" by kernels peakFlops ` +
+            `(${(m.flops.flops / 1e6).toFixed(0)} MFLOP) and peakBandwidth (${(m.bandwidth.bytes / 2 ** 20).toFixed(0)} MiB moved), timed by ${m.timing}`,
         };
       } catch (error) {
         return { gflops: null, gbps: null, source: 'none', detail: `none: measuring it failed (${errorMessage(error)}); give --peak-gflops and --peak-gbps` };

@@ -138,7 +138,8 @@ export const command: Command = {
     // A second signal: out at once.
     for (const name of ['SIGINT', 'SIGTERM'] as const) process.once(name, () => process.exit(SIGNAL_EXIT[name]));
     process.stderr.write(
-      `wgprof serve: ${signal}: finishing ${server.inFlight} request(s) in flight${server.profile?.active ? ' and writing the active profile' : ''}; send it again to exit at once.\n`,
+      `wgprof serve: ${signal}: finishing ${server.inFlight} request(s) in flight${server.profile?.active ? ' and writing the active profile' : ''}; ` +
+        `send it again to exit at once.\n`,
     );
     const stopped = await server.close();
     for (const file of stopped?.files ?? []) process.stdout.write(`wgprof serve: trace ${file}\n`);

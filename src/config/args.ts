@@ -85,7 +85,9 @@ export function profilerConfigFromArgs(
   for (const { option, value } of values) {
     try {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        const message = `${option}: given ${describeGiven(value)}; expected a JSON object such as '{"profiler": "torch", "torch_profiler_dir": "./vllm_profile"}'. To set one key use ${option}.KEY=VALUE.`;
+        const message =
+          `${option}: given ${describeGiven(value)}; expected a JSON object such as '{"profiler": "torch", "torch_profiler_dir": ` +
+          `"./vllm_profile"}'. To set one key use ${option}.KEY=VALUE.`;
         throw new ProfilerConfigError([{ path: '', message }]);
       }
       last = validateProfilerConfig(value, options);
@@ -117,13 +119,17 @@ function dottedKeyProblem(option: string, key: string, list: boolean): ProfilerC
     const top = clip(key.slice(0, key.indexOf('.')), 80);
     return {
       path: top,
-      message: `${option}: the profiler config is flat; ${JSON.stringify(top)} has no nested keys. Use --profiler-config.KEY=VALUE with one of: ${PROFILER_CONFIG_KEYS.join(', ')}.`,
+      message:
+        `${option}: the profiler config is flat; ${JSON.stringify(top)} has no nested keys. Use --profiler-config.KEY=VALUE with one of: ` +
+        `${PROFILER_CONFIG_KEYS.join(', ')}.`,
     };
   }
   if (list && (PROFILER_CONFIG_KEYS as string[]).includes(key) && fieldKind(key as ProfilerConfigKey) !== 'activities') {
     return {
       path: key,
-      message: `${option}: the list form (KEY+) does not apply to ${key}, which takes one value (only torch_profiler_activities is a list). Use --profiler-config.${key}=VALUE.`,
+      message:
+        `${option}: the list form (KEY+) does not apply to ${key}, which takes one value (only torch_profiler_activities is a list). Use ` +
+        `--profiler-config.${key}=VALUE.`,
     };
   }
   return undefined;

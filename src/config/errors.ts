@@ -102,7 +102,9 @@ export function fieldValueIssue(key: ProfilerConfigKey, value: unknown, coerced:
         typeof value === 'number' || typeof value === 'boolean' || value === null
           ? ` On the command line a value that is valid JSON is parsed as JSON, as vLLM does: quote it, e.g. ${cli}='"${String(value)}"'.`
           : '';
-      message = `given ${given}; expected a directory path or URI as a string. Example: "torch_profiler_dir": "./vllm_profile" (or ${cli}=./vllm_profile).${cliNote}`;
+      message =
+        `given ${given}; expected a directory path or URI as a string. Example: "torch_profiler_dir": "./vllm_profile" (or ` +
+        `${cli}=./vllm_profile).${cliNote}`;
       break;
     }
     case 'activities':

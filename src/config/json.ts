@@ -98,7 +98,10 @@ function describe(text: string, { error, offset, length }: ParseError): string {
     case 'UnexpectedEndOfString':
       return "unterminated string (missing closing '\"')";
     case 'InvalidEscapeCharacter':
-      return `invalid escape \\${/\\([^"\\/bfnrtu])/.exec(text.slice(offset, offset + length))?.[1] ?? ''} in a string; write a backslash as \\\\ (Windows paths: "C:\\\\traces" or "C:/traces")`;
+      return (
+        `invalid escape \\${/\\([^"\\/bfnrtu])/.exec(text.slice(offset, offset + length))?.[1] ?? ''} in a string; ` +
+        `write a backslash as \\\\ (Windows paths: "C:\\\\traces" or "C:/traces")`
+      );
     case 'EndOfFileExpected':
       return `unexpected ${here} after the end of the JSON value`;
     default:

@@ -133,7 +133,9 @@ function resolveDir(dir: string, options: ParseProfilerConfigOptions): string | 
   if (!env && !isUriPath(dir)) {
     return {
       path: 'torch_profiler_dir',
-      message: `given the local path ${JSON.stringify(dir)} with runtime 'node', but this runtime has no process.cwd() to make it absolute. Pass { runtime: 'browser' } or an absolute path or URI.`,
+      message:
+        `given the local path ${JSON.stringify(dir)} with runtime 'node', but this runtime has no process.cwd() to make it absolute. Pass { ` +
+        `runtime: 'browser' } or an absolute path or URI.`,
     };
   }
   const resolved = env && !isUriPath(dir) ? absoluteLocalPath(dir, env) : dir;

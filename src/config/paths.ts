@@ -91,7 +91,8 @@ export function packageResolves(name: string): boolean {
 }
 
 const SUPPORTED =
-  'a local directory, file://, http(s):// (each file is PUT to {dir}/{name}), s3:// (with @aws-sdk/client-s3 installed) or gs:// (with @google-cloud/storage installed)';
+  'a local directory, file://, http(s):// (each file is PUT to {dir}/{name}), s3:// (with @aws-sdk/client-s3 installed) or gs:// (with ' +
+  '@google-cloud/storage installed)';
 
 /** The problem that makes `dir` (resolved for Node) unwritable, or undefined. */
 export function nodeDirIssue(dir: string, options: DirCheckOptions = {}): ProfilerConfigIssue | undefined {
@@ -101,7 +102,8 @@ export function nodeDirIssue(dir: string, options: DirCheckOptions = {}): Profil
   const bytes = new TextEncoder().encode(dir).length;
   if (bytes > MAX_DIR_BYTES) {
     return issue(
-      `it is ${bytes} bytes long; a path may hold ${PATH_MAX - 1} bytes (PATH_MAX) and the trace file names need up to ${NAME_MAX + 1} of them, so use a dir of at most ${MAX_DIR_BYTES} bytes.`,
+      `it is ${bytes} bytes long; a path may hold ${PATH_MAX - 1} bytes (PATH_MAX) and the trace file names need up to ${NAME_MAX + 1} of them, so ` +
+        `use a dir of at most ${MAX_DIR_BYTES} bytes.`,
     );
   }
   const scheme = uriScheme(dir);

@@ -166,7 +166,8 @@ export function crossFieldIssues(config: Record<string, unknown>): { path: Profi
     issues.push({
       path: 'torch_profiler_dir',
       message:
-        `torch_profiler_dir is only applicable when profiler is set to 'torch' (given torch_profiler_dir ${JSON.stringify(dir)} with profiler ${JSON.stringify(profiler)}). ` +
+        `torch_profiler_dir is only applicable when profiler is set to 'torch' (given torch_profiler_dir ${JSON.stringify(dir)} with profiler ` +
+        `${JSON.stringify(profiler)}). ` +
         `Set "profiler": "torch" to write traces there, or remove torch_profiler_dir.`,
     });
   }

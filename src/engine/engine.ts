@@ -335,7 +335,8 @@ export class InferenceEngine implements Engine {
     if (this.profiler === noProfiler)
       throw new WgprofError(
         'PROFILER_NOT_ENABLED',
-        "Profiling is not enabled. Create the engine with profiler hooks, or with a profilerConfig such as { profiler: 'torch', torch_profiler_dir: './traces' } (createEngine of src/engine/profiled.ts, the package's createEngine).",
+        "Profiling is not enabled. Create the engine with profiler hooks, or with a profilerConfig such as { profiler: 'torch', torch_profiler_dir: " +
+          "'./traces' } (createEngine of src/engine/profiled.ts, the package's createEngine).",
       );
     this.profiler.start(options);
     this.profiling = true;

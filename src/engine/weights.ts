@@ -240,7 +240,8 @@ export function loadSafetensors(bytes: Uint8Array, config: ModelConfig): ModelWe
     if (entry.shape.length !== shape.length || entry.shape.some((v, i) => v !== shape[i])) {
       throw new WgprofError(
         'INVALID_WEIGHTS',
-        `tensor ${name} has shape [${entry.shape.join(', ')}]; model "${config.name}" needs [${shape.join(', ')}]. Pick the preset/config that matches the file.`,
+        `tensor ${name} has shape [${entry.shape.join(', ')}]; model "${config.name}" needs [${shape.join(', ')}]. Pick the preset/config that ` +
+          `matches the file.`,
       );
     }
     return decodeTensor(name, entry, body);

@@ -51,7 +51,8 @@ export class ClockPings {
       // Pings only tighten the fit: losing them loses no data (the workload's own submits still bracket
       // it), so a failure — typically the device destroyed before the window was collected — is logged, not reported.
       log.debug(
-        `a clock calibration ping failed (${errorMessage(error) || (error instanceof Error ? error.name : 'no message')}); the clock fit uses the workload's submits alone.`,
+        `a clock calibration ping failed (${errorMessage(error) || (error instanceof Error ? error.name : 'no message')}); the clock fit uses the ` +
+          `workload's submits alone.`,
       );
     });
     window.pending.add(run);

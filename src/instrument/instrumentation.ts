@@ -509,7 +509,8 @@ export class Instrumentation {
       this.modeReason =
         core.mode === 'inside-passes'
           ? `the device has "timestamp-query" and "${INSIDE_PASSES}": each dispatch is timed with writeTimestamp inside its pass; passes are left whole.`
-          : `the device has "timestamp-query" but not "${INSIDE_PASSES}": each pass gets timestampWrites, and a pass with several dispatches is split into one pass per dispatch.`;
+          : `the device has "timestamp-query" but not "${INSIDE_PASSES}": each pass gets timestampWrites, and a pass with several dispatches is split ` +
+            `into one pass per dispatch.`;
       return;
     }
     core.mode = 'none';

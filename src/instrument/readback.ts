@@ -89,7 +89,7 @@ export class Readback {
         for (const w of windows) w.pending.delete(done);
         const failure = new WgprofError(
           'READBACK_FAILED',
-          `timestamp readback of submit ${seq} failed: ${errorMessage(error) || `${error instanceof Error ? error.name : 'the map'} with no message: the device was destroyed or lost before the timestamps were read (await profiler.stop() before device.destroy())`}; its dispatches have no GPU interval.`,
+          `timestamp readback of submit ${seq} failed: ${failureText(error, 'the map')}; its dispatches have no GPU interval.`,
           { cause: error },
         );
         for (const w of windows) w.errors.push(failure);
@@ -142,11 +142,9 @@ export class Readback {
       this.releasePair(pair, false);
     } catch (error) {
       submit.ran = false;
-      const failure = new WgprofError(
-        'READBACK_FAILED',
-        `reading the timestamps of submit ${submit.seq} failed: ${errorMessage(error) || `${error instanceof Error ? error.name : 'the read'} with no message: the device was destroyed or lost before the timestamps were read (await profiler.stop() before device.destroy())`}.`,
-        { cause: error },
-      );
+      const failure = new WgprofError('READBACK_FAILED', `reading the timestamps of submit ${submit.seq} failed: ${failureText(error, 'the read')}.`, {
+        cause: error,
+      });
       for (const w of windows) w.errors.push(failure);
       this.releasePair(pair, true);
     }
@@ -162,4 +160,14 @@ export class Readback {
     if (this.detached || broken) destroyPair(pair);
     else this.readbacks.release(pair);
   }
+}
+
+/** What a readback failure says; a bare error (no message) means the device went away first. */
+function failureText(error: unknown, what: string): string {
+  const message = errorMessage(error);
+  if (message) return message;
+  return (
+    `${error instanceof Error ? error.name : what} with no message: the device was destroyed or lost before the timestamps were read ` +
+    '(await profiler.stop() before device.destroy())'
+  );
 }

@@ -156,7 +156,8 @@ export function timestampInfo(
       [stats.unbracketed, 'were in submits whose ticks could not be placed between submit and completion'],
       [
         stats.failedSubmits,
-        "were in submits whose timestamps never came back (the submit did not run: a command buffer failed validation, or the backend executes nothing, like Dawn's null backend)",
+        'were in submits whose timestamps never came back (the submit did not run: a command buffer failed validation, or the backend executes ' +
+          "nothing, like Dawn's null backend)",
       ],
       [stats.unsubmitted, 'were not submitted before flush()'],
     ];

@@ -126,7 +126,8 @@ export class OrtProfiler {
     if (!ort || typeof ort.InferenceSession?.create !== 'function' || typeof ort.env?.webgpu !== 'object') {
       throw new WgprofError(
         'ORT_MODULE_INVALID',
-        `profileOrt(ort) expects the onnxruntime-web module (import * as ort from 'onnxruntime-web/webgpu' or 'onnxruntime-web'); got ${ort === null ? 'null' : typeof ort}.`,
+        `profileOrt(ort) expects the onnxruntime-web module (import * as ort from 'onnxruntime-web/webgpu' or 'onnxruntime-web'); got ` +
+          `${ort === null ? 'null' : typeof ort}.`,
       );
     }
     if (options?.build !== undefined && !['auto', 'jsep', 'native'].includes(options.build)) {
@@ -143,7 +144,8 @@ export class OrtProfiler {
       env.adapter = adapterFor(device.adapter, device.device);
     } catch (error) {
       log.warn(
-        `profileOrt: could not set env.webgpu.adapter (${errorMessage(error)}): JSEP was already initialized and runs on its own device, which wgprof does not see. Call profileOrt() before the first InferenceSession.create.`,
+        `profileOrt: could not set env.webgpu.adapter (${errorMessage(error)}): JSEP was already initialized and runs on its own device, which wgprof ` +
+          `does not see. Call profileOrt() before the first InferenceSession.create.`,
       );
     }
     env.profiling = profiler.profiling;
@@ -173,7 +175,8 @@ export class OrtProfiler {
     if (!sawWebGpu) {
       throw new WgprofError(
         'ORT_NO_WEBGPU_EP',
-        `createSession: executionProviders ${JSON.stringify(providers.map((p) => (typeof p === 'string' ? p : (p as { name?: unknown })?.name)))} has no 'webgpu' entry; wgprof profiles the WebGPU EP. Add 'webgpu' (first).`,
+        `createSession: executionProviders ${JSON.stringify(providers.map((p) => (typeof p === 'string' ? p : (p as { name?: unknown })?.name)))} has ` +
+          `no 'webgpu' entry; wgprof profiles the WebGPU EP. Add 'webgpu' (first).`,
       );
     }
     const profiling = this.options.ortProfiling !== false;

@@ -86,7 +86,8 @@ export async function connectChromiumTracing(page: TracingPage, browser: Tracing
   if (typeof options?.path !== 'string' || options.path === '') {
     throw new WgprofError(
       'TRACING_PATH_MISSING',
-      `connectChromiumTracing: options.path must be a non-empty file path; got ${options?.path === '' ? "''" : typeof options?.path}. Pass e.g. { path: testInfo.outputPath('chrome-trace.json') }.`,
+      `connectChromiumTracing: options.path must be a non-empty file path; got ${options?.path === '' ? "''" : typeof options?.path}. Pass e.g. { ` +
+        `path: testInfo.outputPath('chrome-trace.json') }.`,
     );
   }
   const categories = [...(options.categories ?? DEFAULT_TRACING_CATEGORIES)];

@@ -445,7 +445,8 @@ export class Profiler implements EngineProfilerHooks {
     if (!this.range && !this.device && !worker.active) {
       throw new WgprofError(
         'NOT_ATTACHED',
-        `${this.workerName}: start() with no device attached: there is nothing to capture. Call profiler.attach(device) before start() (createEngine does this for its device).`,
+        `${this.workerName}: start() with no device attached: there is nothing to capture. Call profiler.attach(device) before start() (createEngine ` +
+          `does this for its device).`,
       );
     }
     if (this.frontend?.start()) log.debug(`${this.workerName}: frontend profiler started.`);
@@ -581,8 +582,10 @@ export class Profiler implements EngineProfilerHooks {
     if (window.maxIterations === 0 && !this.budgetWarned) {
       this.budgetWarned = true;
       log.warn(
-        `${this.workerName}: the capture window (max_iterations 0: no limit) holds ~${mib(bytes)} after ${window.steps.length} iteration(s), past its memory budget of ` +
-          `${mib(this.memoryBudgetBytes)}: it is written in segments, one trace file each (join them with wgprof merge). Set max_iterations, or the Profiler option memoryBudgetBytes.`,
+        `${this.workerName}: the capture window (max_iterations 0: no limit) holds ~${mib(bytes)} after ${window.steps.length} iteration(s), past its ` +
+          `memory budget of ` +
+          `${mib(this.memoryBudgetBytes)}: it is written in segments, one trace file each (join them with wgprof merge). Set max_iterations, or the ` +
+          `Profiler option memoryBudgetBytes.`,
       );
     } else log.info(`${this.workerName}: window segment ${window.segment} written at ~${mib(bytes)} (memory budget ${mib(this.memoryBudgetBytes)}).`);
     const nowNs = this.nowNs();

@@ -84,7 +84,8 @@ export function gunzipChecked(bytes: Uint8Array, onData: (chunk: Uint8Array) => 
     throw new WgprofError(
       /unexpected EOF/.test(message) ? 'TRACE_TRUNCATED' : 'TRACE_GZIP_CORRUPT',
       /unexpected EOF/.test(message)
-        ? `${source} ends inside gzip member ${starts.length} (${bytes.length} bytes, ${total} decompressed): the file is incomplete. Was it still being written, or cut short by a copy?`
+        ? `${source} ends inside gzip member ${starts.length} (${bytes.length} bytes, ${total} decompressed): the file is incomplete. Was it still ` +
+            `being written, or cut short by a copy?`
         : `${source}: gzip member ${starts.length} is corrupt (${message}); the file is damaged. Write or copy it again.`,
       { cause: failure },
     );
@@ -104,7 +105,8 @@ export function gunzipChecked(bytes: Uint8Array, onData: (chunk: Uint8Array) => 
     if (end < bytes.length && bytes.subarray(end).some((b) => b !== 0)) {
       throw new WgprofError(
         'TRACE_TRAILING_GARBAGE',
-        `${source} has ${bytes.length - end} bytes after the end of its gzip data (at byte ${end}) that are not a gzip member: trailing garbage. A trace file is one gzip stream (or several members one after another); was something appended to it?`,
+        `${source} has ${bytes.length - end} bytes after the end of its gzip data (at byte ${end}) that are not a gzip member: trailing garbage. A ` +
+          `trace file is one gzip stream (or several members one after another); was something appended to it?`,
       );
     }
   }
@@ -119,7 +121,8 @@ function verifyTrailer(bytes: Uint8Array, at: number, got: { crc: number; size: 
   if (wantCrc !== got.crc) {
     throw new WgprofError(
       'TRACE_GZIP_CRC',
-      `${source}: gzip member ${member + 1} fails its CRC-32 check (stored ${hex(wantCrc)}, computed ${hex(got.crc)} over ${got.size} bytes): the data is corrupt. Write or copy the file again.`,
+      `${source}: gzip member ${member + 1} fails its CRC-32 check (stored ${hex(wantCrc)}, computed ${hex(got.crc)} over ${got.size} bytes): the ` +
+        `data is corrupt. Write or copy the file again.`,
     );
   }
   if (wantSize !== got.size >>> 0) {

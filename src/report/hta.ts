@@ -198,14 +198,18 @@ export function htaCriticalPath(model: HtaModel, instance: number): HtaCriticalP
       if (!NODE_CATS.has(launch.cat))
         return {
           ...out,
-          why: `the launch of GPU row traceEvents[${r.index}] has cat ${JSON.stringify(launch.cat)}, not cuda_runtime/cuda_driver ("Could not find runtime index")`,
+          why:
+            `the launch of GPU row traceEvents[${r.index}] has cat ${JSON.stringify(launch.cat)}, not cuda_runtime/cuda_driver ("Could not find ` +
+            `runtime index")`,
         };
       out.gpuEvents++;
     }
     if (r.dur > 0) positive = true;
   }
   if (!positive) {
-    const where = `${ann.cat} ${JSON.stringify(ann.name)} (traceEvents[${ann.index}]${ann.stream === -1 && ann.cat !== 'user_annotation' ? ', taken for a CPU event: it has no stream arg' : ''})`;
+    const where =
+      `${ann.cat} ${JSON.stringify(ann.name)} ` +
+      `(traceEvents[${ann.index}]${ann.stream === -1 && ann.cat !== 'user_annotation' ? ', taken for a CPU event: it has no stream arg' : ''})`;
     return { ...out, why: `no cpu_op, launch or GPU event with a positive whole-µs duration starts in the window of ${where}` };
   }
   return { ...out, ok: true };
@@ -248,12 +252,15 @@ export function htaProblems(trace: unknown, report: (message: string) => void): 
     const cat = String((events[gpus[0]!] as Obj)['cat']);
     if (le['cat'] !== 'cuda_runtime' && le['cat'] !== 'cuda_driver') {
       report(
-        `${at(launch)}: HTA's critical path makes graph nodes only of cuda_runtime and cuda_driver launches ("Could not find runtime index"); write the launch with cat cuda_runtime`,
+        `${at(launch)}: HTA's critical path makes graph nodes only of cuda_runtime and cuda_driver launches ("Could not find runtime index"); write ` +
+          `the launch with cat cuda_runtime`,
       );
     }
     if (!isHtaLaunchName(name)) {
       report(
-        `${at(launch)}: launches ${cat} ${at(gpus[0]!)} under a name HTA's launch analyses skip (queue length, kernel launch statistics, critical path select cudaLaunchKernel, cudaMemcpyAsync, cudaMemsetAsync, ...); wgprof writes those names with launchNames 'cuda' (wgprof run --launch-names cuda, or WGPROF_LAUNCH_NAMES=cuda)`,
+        `${at(launch)}: launches ${cat} ${at(gpus[0]!)} under a name HTA's launch analyses skip (queue length, kernel launch statistics, critical ` +
+          `path select cudaLaunchKernel, cudaMemcpyAsync, cudaMemsetAsync, ...); wgprof writes those names with launchNames 'cuda' (wgprof run ` +
+          `--launch-names cuda, or WGPROF_LAUNCH_NAMES=cuda)`,
       );
       continue;
     }
@@ -277,7 +284,9 @@ export function htaProblems(trace: unknown, report: (message: string) => void): 
   const early = lastHost === undefined ? undefined : otherSteps.find((i) => i < lastHost);
   if (early !== undefined) {
     report(
-      `${at(early)} comes before host step ${at(lastHost!)}: HTA reads it as a CPU row (it has no stream arg) and critical_path_analysis(annotation='ProfilerStep', instance_id=k) takes the k-th such row in file order, so instance k lands on its window instead of the k-th step; write GPU step annotations after every host event, as Kineto does`,
+      `${at(early)} comes before host step ${at(lastHost!)}: HTA reads it as a CPU row (it has no stream arg) and ` +
+        `critical_path_analysis(annotation='ProfilerStep', instance_id=k) takes the k-th such row in file order, so instance k lands on its window ` +
+        `instead of the k-th step; write GPU step annotations after every host event, as Kineto does`,
     );
   }
   // A critical path for every step that launched GPU work, except the last (HTA drops its GPU work by default).

@@ -53,7 +53,10 @@ function facts(d: TraceDigest): [string, string][] {
       timestamps['quantized'] === true ? `yes${timestamps['quantumNs'] !== undefined ? ` (${String(timestamps['quantumNs'])} ns)` : ''}` : 'no',
     );
   if (typeof clock['uncertaintyNs'] === 'number')
-    put('clock-fit error', `±${formatTimeUs(clock['uncertaintyNs'] / 1000)} (${String(clock['method'] ?? 'fit')}, ${String(clock['samples'] ?? '?')} samples)`);
+    put(
+      'clock-fit error',
+      `±${formatTimeUs(clock['uncertaintyNs'] / 1000)} (${String(clock['method'] ?? 'fit')}, ${String(clock['samples'] ?? '?')} ` + 'samples)',
+    );
   put('steps', String(d.steps.length));
   put('events', `${d.read.events}${d.read.skipped > 0 ? ` (${d.read.skipped} junk elements skipped)` : ''}`);
   put('kernels', String(d.kernelEvents));
@@ -128,7 +131,8 @@ const CSS = `
 :root { --fg: #1d2430; --muted: #5b6576; --line: #d9dee7; --bg: #f6f7f9; --accent: #3558c8; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
-header { display: flex; gap: 16px; align-items: center; padding: 14px 24px; background: #fff; border-bottom: 1px solid var(--line); position: sticky; top: 0; z-index: 5; }
+header { display: flex; gap: 16px; align-items: center; padding: 14px 24px; background: #fff; border-bottom: 1px solid var(--line); position: sticky;
+  top: 0; z-index: 5; }
 header h1 { font-size: 18px; margin: 0; }
 header .by { color: var(--muted); font-size: 12px; margin-left: auto; }
 main { padding: 16px 24px 48px; display: grid; gap: 16px; grid-template-columns: repeat(12, 1fr); }
@@ -160,17 +164,21 @@ const PAGE_SCRIPT = String.raw`
   'use strict';
   var data = JSON.parse(document.getElementById('wgprof-data').textContent);
   var charts = [];
-  var CAT_COLORS = { cpu_op: '#3558c8', user_annotation: '#8a63d2', python_function: '#6b7a90', cuda_runtime: '#e08a1e', kernel: '#1f9d6b', gpu_memcpy: '#c8453b', gpu_memset: '#b0447a', gpu_user_annotation: '#b9c3d3' };
+  var CAT_COLORS = { cpu_op: '#3558c8', user_annotation: '#8a63d2', python_function: '#6b7a90', cuda_runtime: '#e08a1e', kernel: '#1f9d6b',
+    gpu_memcpy: '#c8453b', gpu_memset: '#b0447a', gpu_user_annotation: '#b9c3d3' };
   function color(cat) { return CAT_COLORS[cat] || (/_runtime$/.test(cat) ? '#e08a1e' : '#7f8c8d'); }
   function fmtUs(us) { return us >= 1e6 ? (us / 1e6).toFixed(3) + 's' : us >= 1e3 ? (us / 1e3).toFixed(3) + 'ms' : us.toFixed(3) + 'us'; }
-  function fmtBytes(b) { var a = Math.abs(b); return a >= 1073741824 ? (b / 1073741824).toFixed(2) + ' GB' : a >= 1048576 ? (b / 1048576).toFixed(2) + ' MB' : a >= 1024 ? (b / 1024).toFixed(2) + ' KB' : b + ' B'; }
+  function fmtBytes(b) { var a = Math.abs(b);
+    return a >= 1073741824 ? (b / 1073741824).toFixed(2) + ' GB' : a >= 1048576 ? (b / 1048576).toFixed(2) + ' MB'
+      : a >= 1024 ? (b / 1024).toFixed(2) + ' KB' : b + ' B'; }
   function el(id) { return document.getElementById(id); }
   function text(id, value) { el(id).textContent = value; }
   function chart(id) { var c = echarts.init(el(id), null, { renderer: 'canvas' }); charts.push(c); return c; }
 
   function renderFacts(t) {
     var dl = el('facts'); dl.textContent = '';
-    t.facts.forEach(function (f) { var dt = document.createElement('dt'); dt.textContent = f[0]; var dd = document.createElement('dd'); dd.textContent = f[1]; dl.appendChild(dt); dl.appendChild(dd); });
+    t.facts.forEach(function (f) { var dt = document.createElement('dt'); dt.textContent = f[0]; var dd = document.createElement('dd');
+      dd.textContent = f[1]; dl.appendChild(dt); dl.appendChild(dd); });
     text('total-gpu', t.totals.gpuText); el('total-gpu').dataset.us = String(t.totals.selfGpuTotalUs);
     text('top-kernel', t.totals.topKernelText); el('top-kernel').dataset.name = t.totals.topKernel || '';
     text('peak-memory', t.totals.peakText); el('peak-memory').dataset.bytes = t.totals.peakGpuMemoryBytes === null ? '' : String(t.totals.peakGpuMemoryBytes);
@@ -196,13 +204,17 @@ const PAGE_SCRIPT = String.raw`
           renderItem: function (params, api) {
             var start = api.coord([api.value(0), api.value(1)]), end = api.coord([api.value(2), api.value(1)]);
             var h = api.size([0, 1])[1] * 0.7, w = Math.max(1, end[0] - start[0]);
-            var rect = echarts.graphic.clipRectByRect({ x: start[0], y: start[1] - h / 2, width: w, height: h }, { x: params.coordSys.x, y: params.coordSys.y, width: params.coordSys.width, height: params.coordSys.height });
+            var rect = echarts.graphic.clipRectByRect({ x: start[0], y: start[1] - h / 2, width: w, height: h }, { x: params.coordSys.x,
+              y: params.coordSys.y, width: params.coordSys.width, height: params.coordSys.height });
             return rect && { type: 'rect', shape: rect, style: api.style() };
           },
         };
       }),
     });
-    text('timeline-note', tl.dropped > 0 ? 'Showing the first ' + (tl.total - tl.dropped) + ' of ' + tl.total + ' events (the timeline keeps a bounded sample). Scroll or drag to zoom.' : tl.total + ' events. Scroll or drag the slider to zoom.');
+    text('timeline-note',
+      tl.dropped > 0
+        ? 'Showing the first ' + (tl.total - tl.dropped) + ' of ' + tl.total + ' events (the timeline keeps a bounded sample). Scroll or drag to zoom.'
+        : tl.total + ' events. Scroll or drag the slider to zoom.');
   }
 
   function renderKernels(t) {
@@ -210,7 +222,8 @@ const PAGE_SCRIPT = String.raw`
     var ks = t.kernels.slice().reverse();
     c.setOption({
       animation: false,
-      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, formatter: function (p) { var k = ks[p[0].dataIndex]; return k.name + '<br>' + fmtUs(k.selfGpuUs) + ' · ' + k.calls + ' calls'; } },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, formatter: function (p) { var k = ks[p[0].dataIndex];
+        return k.name + '<br>' + fmtUs(k.selfGpuUs) + ' · ' + k.calls + ' calls'; } },
       grid: { left: 200, right: 40, top: 10, bottom: 30 },
       xAxis: { type: 'value', name: 'GPU µs', axisLabel: { formatter: function (v) { return fmtUs(v); } } },
       yAxis: { type: 'category', data: ks.map(function (k) { return k.name.length > 28 ? k.name.slice(0, 27) + '…' : k.name; }) },
@@ -221,7 +234,8 @@ const PAGE_SCRIPT = String.raw`
 
   function renderMemory(t) {
     var c = chart('chart-memory');
-    var peaks = t.steps.filter(function (s) { return s.peakBytes !== null; }).map(function (s) { return { value: [s.startUs + s.durUs / 2, s.peakBytes], name: 'ProfilerStep#' + s.n }; });
+    var peaks = t.steps.filter(function (s) { return s.peakBytes !== null; }).map(function (s) { return { value: [s.startUs + s.durUs / 2,
+      s.peakBytes], name: 'ProfilerStep#' + s.n }; });
     c.setOption({
       animation: false,
       tooltip: { trigger: 'item', formatter: function (p) { return (p.name || 'allocated') + '<br>' + fmtBytes(p.value[1]) + ' at ' + fmtUs(p.value[0]); } },
@@ -231,11 +245,16 @@ const PAGE_SCRIPT = String.raw`
       yAxis: { type: 'value', name: 'bytes', axisLabel: { formatter: function (v) { return fmtBytes(v); } } },
       dataZoom: [{ type: 'inside' }, { type: 'slider', height: 20, bottom: 16 }],
       series: [
-        { type: 'line', name: 'GPU memory allocated', step: 'end', showSymbol: false, data: t.memory, itemStyle: { color: '#3558c8' }, areaStyle: { opacity: 0.12 } },
+        { type: 'line', name: 'GPU memory allocated', step: 'end', showSymbol: false, data: t.memory, itemStyle: { color: '#3558c8' }, areaStyle: {
+          opacity: 0.12 } },
         { type: 'scatter', name: 'step peak', data: peaks, symbolSize: 10, itemStyle: { color: '#c8453b' } },
       ],
     });
-    text('memory-note', t.memory.length === 0 ? 'No memory events: capture with torch_profiler_with_memory to see GPU memory.' : t.memoryPoints + ' memory events' + (t.memoryPoints > t.memory.length ? ' (drawn as ' + t.memory.length + ' points keeping every peak)' : '') + '; red dots: each step’s peak.');
+    text('memory-note',
+      t.memory.length === 0
+        ? 'No memory events: capture with torch_profiler_with_memory to see GPU memory.'
+        : t.memoryPoints + ' memory events' + (t.memoryPoints > t.memory.length ? ' (drawn as ' + t.memory.length + ' points keeping every peak)' : '') +
+          '; red dots: each step’s peak.');
   }
 
   function renderRoofline(t) {
@@ -243,15 +262,18 @@ const PAGE_SCRIPT = String.raw`
     var pts = r.points.map(function (p) { return { name: p.name, value: [p.intensity, p.gflops] }; });
     var xs = pts.map(function (p) { return p.value[0]; });
     var lo = Math.min.apply(null, xs.concat([0.01])) / 4, hi = Math.max.apply(null, xs.concat([100])) * 4;
-    var series = [{ type: 'scatter', name: 'kernels', data: pts, symbolSize: 12, itemStyle: { color: '#1f9d6b' }, label: { show: true, position: 'right', formatter: function (p) { return p.name; }, fontSize: 11 }, labelLayout: { moveOverlap: 'shiftY' } }];
+    var series = [{ type: 'scatter', name: 'kernels', data: pts, symbolSize: 12, itemStyle: { color: '#1f9d6b' }, label: { show: true,
+      position: 'right', formatter: function (p) { return p.name; }, fontSize: 11 }, labelLayout: { moveOverlap: 'shiftY' } }];
     if (peak.gflops !== null && peak.gbps !== null) {
       var roof = [], n = 64;
       for (var i = 0; i <= n; i++) { var x = lo * Math.pow(hi / lo, i / n); roof.push([x, Math.min(peak.gflops, peak.gbps * x)]); }
-      series.push({ type: 'line', name: 'roof (' + peak.gflops.toFixed(1) + ' GFLOP/s, ' + peak.gbps.toFixed(1) + ' GB/s)', data: roof, showSymbol: false, lineStyle: { color: '#c8453b', width: 2 }, itemStyle: { color: '#c8453b' } });
+      series.push({ type: 'line', name: 'roof (' + peak.gflops.toFixed(1) + ' GFLOP/s, ' + peak.gbps.toFixed(1) + ' GB/s)', data: roof,
+        showSymbol: false, lineStyle: { color: '#c8453b', width: 2 }, itemStyle: { color: '#c8453b' } });
     }
     c.setOption({
       animation: false,
-      tooltip: { trigger: 'item', formatter: function (p) { return (p.name || p.seriesName) + '<br>' + p.value[0].toFixed(3) + ' FLOP/byte · ' + p.value[1].toFixed(3) + ' GFLOP/s'; } },
+      tooltip: { trigger: 'item', formatter: function (p) {
+        return (p.name || p.seriesName) + '<br>' + p.value[0].toFixed(3) + ' FLOP/byte · ' + p.value[1].toFixed(3) + ' GFLOP/s'; } },
       legend: { top: 0 },
       grid: { left: 70, right: 120, top: 36, bottom: 50 },
       xAxis: { type: 'log', name: 'FLOP/byte', nameLocation: 'middle', nameGap: 28, min: lo, max: hi },
@@ -260,10 +282,16 @@ const PAGE_SCRIPT = String.raw`
     });
     var where = { trace: 'the trace', given: 'the command line', measured: 'a calibration kernel pair run on this machine', none: 'nowhere' }[peak.source];
     text('roofline-peak', 'Device peak from ' + where + ': ' + peak.detail + '.');
-    text('roofline-note', (r.points.length === 0 ? 'No kernel carries FLOPs and bytes (capture with torch_profiler_with_flops). ' : r.points.length + ' kernels with a known cost. ') + (r.unestimated.length > 0 ? 'Unestimated (no cost): ' + r.unestimated.join(', ') + '.' : ''));
+    text('roofline-note',
+      (r.points.length === 0
+        ? 'No kernel carries FLOPs and bytes (capture with torch_profiler_with_flops). '
+        : r.points.length + ' kernels with a known cost. ') +
+        (r.unestimated.length > 0 ? 'Unestimated (no cost): ' + r.unestimated.join(', ') + '.' : ''));
   }
 
-  var COLUMNS = [['name', 'Name'], ['calls', '# of Calls'], ['selfCpuUs', 'Self CPU'], ['cpuTotalUs', 'CPU total'], ['cpuAvgUs', 'CPU avg'], ['selfGpuUs', 'Self GPU'], ['gpuTotalUs', 'GPU total'], ['gpuAvgUs', 'GPU avg'], ['flops', 'FLOPs'], ['gflopPerS', 'GFLOP/s'], ['bytes', 'Bytes'], ['gbPerS', 'GB/s']];
+  var COLUMNS = [['name', 'Name'], ['calls', '# of Calls'], ['selfCpuUs', 'Self CPU'], ['cpuTotalUs', 'CPU total'], ['cpuAvgUs', 'CPU avg'],
+    ['selfGpuUs', 'Self GPU'], ['gpuTotalUs', 'GPU total'], ['gpuAvgUs', 'GPU avg'], ['flops', 'FLOPs'], ['gflopPerS', 'GFLOP/s'], ['bytes', 'Bytes'],
+      ['gbPerS', 'GB/s']];
   var sortKey = 'selfGpuUs', sortDir = -1;
   function cell(key, v) {
     if (v === null || v === undefined) return '--';
@@ -279,7 +307,8 @@ const PAGE_SCRIPT = String.raw`
     COLUMNS.forEach(function (col) {
       var th = document.createElement('th'); th.textContent = col[1]; th.dataset.key = col[0];
       if (col[0] === sortKey) th.setAttribute('aria-sort', sortDir < 0 ? 'descending' : 'ascending');
-      th.addEventListener('click', function () { if (sortKey === col[0]) sortDir = -sortDir; else { sortKey = col[0]; sortDir = col[0] === 'name' ? 1 : -1; } renderTable(current()); });
+      th.addEventListener('click', function () { if (sortKey === col[0]) sortDir = -sortDir; else { sortKey = col[0];
+        sortDir = col[0] === 'name' ? 1 : -1; } renderTable(current()); });
       head.appendChild(th);
     });
     var rows = t.rows.slice().sort(function (a, b) {
@@ -287,7 +316,8 @@ const PAGE_SCRIPT = String.raw`
       if (sortKey === 'name') return sortDir * String(x).localeCompare(String(y));
       return sortDir * ((x === null ? -Infinity : x) - (y === null ? -Infinity : y));
     });
-    rows.forEach(function (r) { var tr = document.createElement('tr'); COLUMNS.forEach(function (col) { var td = document.createElement('td'); td.textContent = cell(col[0], r[col[0]]); tr.appendChild(td); }); body.appendChild(tr); });
+    rows.forEach(function (r) { var tr = document.createElement('tr'); COLUMNS.forEach(function (col) { var td = document.createElement('td');
+      td.textContent = cell(col[0], r[col[0]]); tr.appendChild(td); }); body.appendChild(tr); });
     text('table-note', t.rows.length + ' rows (torch’s key_averages()); click a header to sort.');
   }
 
@@ -337,10 +367,12 @@ export function buildReportHtml(traces: ReportTrace[], echartsSource: string, op
   </section>
   <section id="timeline"><h2>Iteration timeline</h2><div class="chart tall" id="chart-timeline"></div><p class="note" id="timeline-note"></p></section>
   <section class="half" id="kernels"><h2>GPU time per kernel</h2><div class="chart" id="chart-kernels"></div><p class="note" id="kernels-note"></p></section>
-  <section class="half" id="roofline"><h2>Roofline</h2><div class="chart" id="chart-roofline"></div><p class="note" id="roofline-peak"></p><p class="note" id="roofline-note"></p></section>
+  <section class="half" id="roofline"><h2>Roofline</h2><div class="chart" id="chart-roofline"></div><p class="note" id="roofline-peak"></p>
+    <p class="note" id="roofline-note"></p></section>
   <section class="half" id="memory"><h2>GPU memory over time</h2><div class="chart" id="chart-memory"></div><p class="note" id="memory-note"></p></section>
   <section class="half" id="capture"><h2>Capture</h2><dl id="facts"></dl></section>
-  <section id="table"><h2>Key averages</h2><div class="table-wrap"><table id="key-averages"><thead><tr></tr></thead><tbody></tbody></table></div><p class="note" id="table-note"></p></section>
+  <section id="table"><h2>Key averages</h2><div class="table-wrap"><table id="key-averages"><thead><tr></tr></thead><tbody></tbody></table></div>
+    <p class="note" id="table-note"></p></section>
 </main>
 <script id="wgprof-data" type="application/json">${scriptJson(data)}</script>
 <script>${echartsSource.replace(/<\/script/gi, '<\\/script')}</script>

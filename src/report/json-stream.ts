@@ -65,7 +65,8 @@ export class TraceJsonParser {
     if (this.buf.length + text.length > MAX_VALUE_CHARS) {
       throw new WgprofError(
         'TRACE_PARSE_ERROR',
-        `${this.source}: one value near character ${this.dropped} is longer than ${MAX_VALUE_CHARS / 2 ** 20} Mi characters (${this.where()}); a trace event that large is not one wgprof or torch writes: is the file a trace?`,
+        `${this.source}: one value near character ${this.dropped} is longer than ${MAX_VALUE_CHARS / 2 ** 20} Mi characters (${this.where()}); a ` +
+          `trace event that large is not one wgprof or torch writes: is the file a trace?`,
       );
     }
     this.buf += text;
@@ -80,7 +81,8 @@ export class TraceJsonParser {
         throw new WgprofError('TRACE_PARSE_ERROR', `${this.source} is empty; expected a Kineto trace (a JSON object with "traceEvents").`);
       throw new WgprofError(
         'TRACE_PARSE_ERROR',
-        `${this.source} ends before its JSON does (${this.where()}, ${this.dropped + this.buf.length} characters read): the file is incomplete. Was it still being written, or cut short by a copy?`,
+        `${this.source} ends before its JSON does (${this.where()}, ${this.dropped + this.buf.length} characters read): the file is incomplete. Was ` +
+          `it still being written, or cut short by a copy?`,
       );
     }
     if (!this.sawEvents)
@@ -97,7 +99,8 @@ export class TraceJsonParser {
   private fail(message: string): never {
     throw new WgprofError(
       'TRACE_PARSE_ERROR',
-      `${this.source} is not valid JSON at character ${this.dropped + this.pos} (${this.where()}): ${message}; expected a Kineto trace (*.pt.trace.json or *.pt.trace.json.gz).`,
+      `${this.source} is not valid JSON at character ${this.dropped + this.pos} (${this.where()}): ${message}; expected a Kineto trace ` +
+        `(*.pt.trace.json or *.pt.trace.json.gz).`,
     );
   }
 
@@ -160,7 +163,8 @@ export class TraceJsonParser {
             if (this.key === 'traceEvents')
               throw new WgprofError(
                 'TRACE_NOT_KINETO',
-                `${this.source}: "traceEvents" is ${Array.isArray(value) ? 'given twice' : `a ${value === null ? 'null' : typeof value}`}; expected one array of events.`,
+                `${this.source}: "traceEvents" is ${Array.isArray(value) ? 'given twice' : `a ${value === null ? 'null' : typeof value}`}; expected ` +
+                  `one array of events.`,
               );
             this.sink.header(this.key, value, raw);
             this.state = 'after-value';
@@ -200,7 +204,8 @@ export class TraceJsonParser {
         case 'done':
           throw new WgprofError(
             'TRACE_PARSE_ERROR',
-            `${this.source} has data after its JSON object (${describeChar(c)} at character ${this.dropped + this.pos}): trailing garbage. Expected the file to end with the trace's closing "}"; was something appended to it?`,
+            `${this.source} has data after its JSON object (${describeChar(c)} at character ${this.dropped + this.pos}): trailing garbage. Expected ` +
+              `the file to end with the trace's closing "}"; was something appended to it?`,
           );
       }
     }

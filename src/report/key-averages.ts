@@ -181,7 +181,10 @@ export class KeyAveragesAccumulator {
     this.maxPending = options.maxPendingLaunches ?? 262_144;
   }
 
-  /** Takes one trace event (anything else than host spans and GPU activities is ignored). `index`: its position in the file, for row order (default: arrival order). */
+  /**
+   * Takes one trace event (anything else than host spans and GPU activities is ignored). `index`: its
+   * position in the file, for row order (default: arrival order).
+   */
   add(e: TraceEvent, index?: number): void {
     if (this.finished)
       throw new WgprofError('KEY_AVERAGES_FINISHED', 'add() after result(): a KeyAveragesAccumulator gives its result once; create a new one for more events.');
@@ -235,7 +238,8 @@ export class KeyAveragesAccumulator {
     const th = this.thread(e);
     if (s < th.lastStartNs || (s === th.lastStartNs && en > th.lastEndNs)) {
       this.stats.outOfOrder++;
-      this.stats.firstOutOfOrder ??= `${e.cat} ${JSON.stringify(e.name)} at ${s} ns on pid/tid ${String(e.pid)}/${String(e.tid)} arrived after a span starting at ${th.lastStartNs} ns`;
+      this.stats.firstOutOfOrder ??=
+        `${e.cat} ${JSON.stringify(e.name)} at ${s} ns on pid/tid ${String(e.pid)}/${String(e.tid)} arrived after a span ` + `starting at ${th.lastStartNs} ns`;
     }
     th.lastStartNs = s;
     th.lastEndNs = en;

@@ -76,7 +76,8 @@ async function scan(path: string): Promise<InputPlan> {
   if (raw === undefined || !/^\d+$/.test(raw.trim())) {
     throw new WgprofError(
       'MERGE_NO_BASE_TIME',
-      `${path} has no integer baseTimeNanoseconds (found ${raw ?? 'none'}); merge aligns traces on it. Traces written before ~2024 use absolute µs and cannot be aligned this way.`,
+      `${path} has no integer baseTimeNanoseconds (found ${raw ?? 'none'}); merge aligns traces on it. Traces written before ~2024 use absolute µs ` +
+        `and cannot be aligned this way.`,
     );
   }
   const props = Array.isArray(read.header['deviceProperties']) ? (read.header['deviceProperties'] as unknown[]) : [];

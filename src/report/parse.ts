@@ -19,7 +19,8 @@ function assemble(read: TraceReadResult, events: TraceEvent[]): KinetoTrace {
 export function warnSkipped(read: TraceReadResult): void {
   if (read.skipped > 0) {
     log.warn(
-      `${read.source}: skipped ${read.skipped} traceEvents element(s) that are not JSON objects (${read.skippedExamples.join(', ')}${read.skipped > read.skippedExamples.length ? ', ...' : ''}).`,
+      `${read.source}: skipped ${read.skipped} traceEvents element(s) that are not JSON objects ` +
+        `(${read.skippedExamples.join(', ')}${read.skipped > read.skippedExamples.length ? ', ...' : ''}).`,
     );
   }
 }

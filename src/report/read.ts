@@ -154,7 +154,8 @@ export async function openRegularFile(path: string): Promise<import('node:fs/pro
     }
     throw new WgprofError(
       'TRACE_NOT_A_FILE',
-      `${path}${resolved !== path ? ` (-> ${resolved})` : ''} is a ${fileKind(s)}, not a regular file; wgprof reads traces only from regular files (a device or a pipe may never end). Copy the data into a *.pt.trace.json[.gz] file first.`,
+      `${path}${resolved !== path ? ` (-> ${resolved})` : ''} is a ${fileKind(s)}, not a regular file; wgprof reads traces only from regular files (a ` +
+        `device or a pipe may never end). Copy the data into a *.pt.trace.json[.gz] file first.`,
     );
   };
   if (!st.isFile()) await refuse(st);
@@ -198,7 +199,8 @@ function gzipError(error: unknown, source: string, compressedBytes: number, deco
   if (/incorrect header check|unknown compression method|unknown header flags/.test(message)) {
     return new WgprofError(
       'TRACE_TRAILING_GARBAGE',
-      `${source} has data after the end of its gzip data that is not a gzip member ${where}: trailing garbage. A trace file is one gzip stream (or several members one after another); was something appended to it?`,
+      `${source} has data after the end of its gzip data that is not a gzip member ${where}: trailing garbage. A trace file is one gzip stream (or ` +
+        `several members one after another); was something appended to it?`,
       { cause: error },
     );
   }
@@ -230,7 +232,8 @@ export async function readTrace(
     if (gz && (bytesRead < 4 || magic[2] !== 8 || (magic[3]! & 0xe0) !== 0)) {
       throw new WgprofError(
         'TRACE_GZIP_CORRUPT',
-        `${path} starts like gzip (1f 8b) but its header is not valid gzip (compression method ${String(magic[2])}, flags ${String(magic[3])}); the file is damaged.`,
+        `${path} starts like gzip (1f 8b) but its header is not valid gzip (compression method ${String(magic[2])}, flags ${String(magic[3])}); the ` +
+          `file is damaged.`,
       );
     }
     const stream = handle.createReadStream({ start: 0, highWaterMark: chunkBytes, autoClose: false });

@@ -56,14 +56,16 @@ function check(ka: KeyAverages, steps: StepArgs[]): StepTotalsCheck {
   if (kaKernelCalls !== stepKernels) {
     const off = kernelRows.filter((r) => r.calls !== r.kernels).map((r) => `${r.name}: ${r.calls} calls for ${r.kernels} kernels`);
     problems.push(
-      `key averages count ${kaKernelCalls} kernel calls; the steps say ${stepKernels} kernels${off.length > 0 ? ` (${off.slice(0, 5).join('; ')}${off.length > 5 ? '; ...' : ''})` : ''}`,
+      `key averages count ${kaKernelCalls} kernel calls; the steps say ${stepKernels} ` +
+        `kernels${off.length > 0 ? ` (${off.slice(0, 5).join('; ')}${off.length > 5 ? '; ...' : ''})` : ''}`,
     );
   }
   if (ns(ka.selfGpuTotalUs) !== stepGpuNs)
     problems.push(`key averages' Self GPU total is ${ka.selfGpuTotalUs} µs; the steps' gpu_time_us add up to ${stepGpuNs / 1000} µs`);
   if (withTotals.length > 0 && ns(stepRow?.gpuTotalUs ?? 0) !== stepGpuNs) {
     problems.push(
-      `the ProfilerStep* row has ${stepRow?.gpuTotalUs ?? 0} µs of GPU time under it; the steps' gpu_time_us add up to ${stepGpuNs / 1000} µs (GPU work attributed outside its step)`,
+      `the ProfilerStep* row has ${stepRow?.gpuTotalUs ?? 0} µs of GPU time under it; the steps' gpu_time_us add up to ${stepGpuNs / 1000} µs (GPU ` +
+        `work attributed outside its step)`,
     );
   }
   result.ok = problems.length === 0;

@@ -280,7 +280,8 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
       const ext = (e['args'] as Obj | undefined)?.['External id'];
       if (!isInt(ext))
         report(
-          `${show(e, index)}: launch without an integer External id: it correlates to no op (tb_plugin: "Runtime with external id None don't correlate to any operator")`,
+          `${show(e, index)}: launch without an integer External id: it correlates to no op (tb_plugin: "Runtime with external id None don't ` +
+            `correlate to any operator")`,
         );
       else if (!cpuOpExt.has(ext)) report(`${show(e, index)}: External id ${ext} links to no cpu_op`);
     }
@@ -298,7 +299,8 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
           ? `starts where its op ends (${op.endNs} ns${op.startNs === op.endNs ? ', a zero-length op' : ''})`
           : `[${l.startNs}, ${l.endNs}] ns is not inside it [${op.startNs}, ${op.endNs}] ns`;
       report(
-        `traceEvents[${l.index}]: the launch with External id ${l.ext} ${why}: consumers that nest by time (Perfetto, tb_plugin) put it outside op traceEvents[${op.index}] and count its kernel as a call of its own; the op must strictly contain its launch (start <= launch start < end)`,
+        `traceEvents[${l.index}]: the launch with External id ${l.ext} ${why}: consumers that nest by time (Perfetto, tb_plugin) put it outside op ` +
+          `traceEvents[${op.index}] and count its kernel as a call of its own; the op must strictly contain its launch (start <= launch start < end)`,
       );
     }
   }
@@ -312,7 +314,8 @@ export function validateTrace(trace: unknown, options: ValidateTraceOptions = {}
       const top = stack[stack.length - 1];
       if (top && span.endNs > top.endNs) {
         report(
-          `pid/tid ${key}: traceEvents[${span.index}] [${span.startNs}, ${span.endNs}] ns overlaps traceEvents[${top.index}] [${top.startNs}, ${top.endNs}] ns without nesting`,
+          `pid/tid ${key}: traceEvents[${span.index}] [${span.startNs}, ${span.endNs}] ns overlaps traceEvents[${top.index}] [${top.startNs}, ` +
+            `${top.endNs}] ns without nesting`,
         );
       }
       stack.push(span);

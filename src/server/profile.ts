@@ -62,7 +62,8 @@ export function parseStartProfileBody(body: unknown): ProfileStartOptions {
     throw new HttpError(
       400,
       'INVALID_PARAMETER',
-      `the /start_profile body must be a JSON object such as {"delay_iterations": 2, "max_iterations": 3}, or empty; got ${Array.isArray(body) ? 'an array' : JSON.stringify(body)}.`,
+      `the /start_profile body must be a JSON object such as {"delay_iterations": 2, "max_iterations": 3}, or empty; got ` +
+        `${Array.isArray(body) ? 'an array' : JSON.stringify(body)}.`,
     );
   }
   const options: ProfileStartOptions = {};

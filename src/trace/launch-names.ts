@@ -33,7 +33,8 @@ export function parseLaunchNames(value: unknown, from: string): LaunchNames {
   if (value === 'webgpu' || value === 'cuda') return value;
   throw new WgprofError(
     'INVALID_LAUNCH_NAMES',
-    `${from} is ${JSON.stringify(value)}; expected "webgpu" (the WebGPU call, the default) or "cuda" (cudaLaunchKernel / cudaMemcpyAsync, which HTA's launch analyses need).`,
+    `${from} is ${JSON.stringify(value)}; expected "webgpu" (the WebGPU call, the default) or "cuda" (cudaLaunchKernel / cudaMemcpyAsync, which HTA's ` +
+      `launch analyses need).`,
   );
 }
 

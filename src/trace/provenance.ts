@@ -68,7 +68,8 @@ export function provenanceOf(meta: TraceMeta, launchNames: LaunchNames, counts: 
   const ts = meta.timestamps;
   if (counts.dispatches > 0 && counts.kernels < counts.dispatches) {
     notes.push(
-      `${counts.dispatches - counts.kernels} of ${counts.dispatches} dispatches have no GPU timestamps: their kernel events are omitted (cpu_op and launch only), never given a made-up duration` +
+      `${counts.dispatches - counts.kernels} of ${counts.dispatches} dispatches have no GPU timestamps: their kernel events are omitted (cpu_op and ` +
+        `launch only), never given a made-up duration` +
         (ts?.note ? `. ${ts.note}` : '.'),
     );
   } else if (ts?.note) notes.push(ts.note);
@@ -77,7 +78,8 @@ export function provenanceOf(meta: TraceMeta, launchNames: LaunchNames, counts: 
   if (adj.gpuIntervalsDropped > 0) notes.push(`${adj.gpuIntervalsDropped} GPU intervals ended before they started and were left out.`);
   if (adj.gpuIntervalsShifted > 0) {
     notes.push(
-      `${adj.gpuIntervalsShifted} GPU intervals started before the previous one on stream ${meta.streamId} ended and were shifted to start at its end (largest shift ${adj.maxGpuShiftNs} ns), so slices never overlap.`,
+      `${adj.gpuIntervalsShifted} GPU intervals started before the previous one on stream ${meta.streamId} ended and were shifted to start at its end ` +
+        `(largest shift ${adj.maxGpuShiftNs} ns), so slices never overlap.`,
     );
   }
   if (adj.hostSpansClamped > 0) notes.push(`${adj.hostSpansClamped} host intervals were clamped to nest strictly inside their parents.`);

@@ -176,7 +176,8 @@ export async function ensureDir(fs: NodeFs, path: NodePath, dir: string): Promis
         // Its parent exists (checked above), yet the system says ENOENT: procfs, sysfs and the like.
         throw new TraceSinkError(
           'TRACE_DIR_UNCREATABLE',
-          `could not create ${level}: the file system at ${path.dirname(level)} does not allow new directories (ENOENT although the parent exists; e.g. /proc or /sys). ` +
+          `could not create ${level}: the file system at ${path.dirname(level)} does not allow new directories (ENOENT although the parent exists; ` +
+            `e.g. /proc or /sys). ` +
             'Choose a torch_profiler_dir on a regular file system.',
           { file: dir, errno, cause: error },
         );

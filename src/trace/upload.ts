@@ -296,7 +296,9 @@ const SDK_HINT: Record<'s3' | 'gs', { pkg: string; env: string }> = {
   },
   gs: {
     pkg: '@google-cloud/storage',
-    env: 'Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login; STORAGE_EMULATOR_HOST for an emulator)',
+    env:
+      'Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login; STORAGE_EMULATOR_HOST for an ' +
+      'emulator)',
   },
 };
 
@@ -344,7 +346,8 @@ abstract class ObjectStoreSink extends UploadSink {
         throw new TraceSinkError(
           'TRACE_SINK_SDK_MISSING',
           missing
-            ? `${this.scheme}:// directories need the optional package ${pkg}, which is not installed: run \`npm install ${pkg}\` next to wgprof. Credentials come from ${env}.`
+            ? `${this.scheme}:// directories need the optional package ${pkg}, which is not installed: run \`npm install ${pkg}\` next to wgprof. ` +
+                `Credentials come from ${env}.`
             : `loading ${pkg} failed: ${errorMessage(error)}`,
           { file: this.target(name), cause: error },
         );

@@ -21,7 +21,8 @@ export function formatSummary(engine: Engine, s: RunSummary): string {
   const c = engine.config;
   const lines = [
     'summary',
-    `  model              ${c.name} (d=${c.dModel}, ${c.nLayers} layers, ${c.nHeads} heads, context ${c.contextLength}, vocab ${c.vocabSize}; ${engine.maxSlots} slots, ${engine.maxBatchTokens} tokens/iteration)`,
+    `  model              ${c.name} (d=${c.dModel}, ${c.nLayers} layers, ${c.nHeads} heads, context ${c.contextLength}, vocab ${c.vocabSize}; ` +
+      `${engine.maxSlots} slots, ${engine.maxBatchTokens} tokens/iteration)`,
     `  device             ${adapterLine(engine)}`,
     `  requests           ${s.requests}${s.interrupted ? ` finished before ${s.interrupted}` : ''}`,
     `  prompt tokens      ${s.promptTokens}`,

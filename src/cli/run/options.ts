@@ -166,6 +166,7 @@ export async function checkDeviceLimits(options: RunOptions): Promise<void> {
   if (maxBatchTokens * perToken > allowed) fixes.push(`--max-batch-tokens ${Math.floor(allowed / perToken)} or less`);
   if (maxSlots * perSlot > allowed) fixes.push(`--max-slots ${Math.floor(allowed / perSlot)} or less`);
   throw new UsageError(
-    `--max-batch-tokens ${maxBatchTokens} and --max-slots ${maxSlots} need a GPU buffer of ${mib(needed)} for model ${config.name}, but ${limit}: use ${fixes.join(' and ')}.`,
+    `--max-batch-tokens ${maxBatchTokens} and --max-slots ${maxSlots} need a GPU buffer of ${mib(needed)} for model ${config.name}, but ${limit}: use ` +
+      `${fixes.join(' and ')}.`,
   );
 }
