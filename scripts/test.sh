@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite (called by `npm test` after scripts/bootstrap.sh):
 #   0. typecheck tsc --noEmit over src, kernels, test, examples (strict)
+#      lint      eslint . (typescript-eslint, eslint.config.js) and prettier --check . (.prettierrc.json)
 #   1. unit     node scripts/node-test.mjs test/unit      (no GPU)
 #   2. gpu      node scripts/node-test.mjs test/gpu       (Node + dawn.node on SwiftShader)
 #   3. browser  npx playwright test                       (headless Debian Chromium, WebGPU on SwiftShader)
@@ -11,7 +12,7 @@
 # reporting is a failure, never a skip).
 #
 # Overrides (for running a subset): WGPROF_UNIT_TESTS, WGPROF_GPU_TESTS (paths for node-test.mjs),
-# WGPROF_BROWSER_TESTS (arguments for playwright test).
+# WGPROF_BROWSER_TESTS (arguments for playwright test); WGPROF_SKIP_TYPECHECK=1, WGPROF_SKIP_LINT=1 skip those checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,7 +83,22 @@ run_typecheck() {
   if [ "$code" -eq 0 ]; then record typecheck 0 1 0 0; else record typecheck "$code" 0 1 0; fi
 }
 
+# run_check NAME COMMAND...: one check that passes or fails as a whole (counted as one test).
+run_check() {
+  local name=$1; shift
+  printf '\n=== %s: %s ===\n' "$name" "$*"
+  "$@"
+  local code=$?
+  if [ "$code" -eq 0 ]; then record "$name" 0 1 0 0; else record "$name" "$code" 0 1 0; fi
+}
+
 run_typecheck
+if [ "${WGPROF_SKIP_LINT:-}" = 1 ]; then
+  summary+=("  lint, format: skipped (WGPROF_SKIP_LINT=1)")
+else
+  run_check lint node node_modules/eslint/bin/eslint.js .
+  run_check format node node_modules/prettier/bin/prettier.cjs --check --log-level warn .
+fi
 # shellcheck disable=SC2086
 run_node_suite unit ${WGPROF_UNIT_TESTS:-test/unit}
 # shellcheck disable=SC2086
