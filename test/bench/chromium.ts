@@ -3,12 +3,10 @@
 // (cross-origin isolated, so performance.now() has 5 µs steps) and opens a blank page on it. The bench
 // then imports the bundle inside the page with page.evaluate.
 
-import { build } from 'esbuild';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../playwright.config.js';
-import { REPO_ROOT, startStaticServer, type StaticServer } from '../browser/server.js';
+import { startStaticServer, type StaticServer } from '../browser/server.js';
+import { buildPageBundle } from '../shared/page-bundle.js';
 
 export interface ChromiumBench {
   page: Page;
@@ -19,19 +17,7 @@ export interface ChromiumBench {
 
 /** `entry` is TypeScript source whose imports resolve from the repository root (e.g. `export { x } from './src/...'`). */
 export async function openChromiumBench(name: string, entry: string): Promise<ChromiumBench> {
-  const dir = join(REPO_ROOT, 'dist/bench');
-  mkdirSync(dir, { recursive: true });
-  await build({
-    stdin: { contents: entry, resolveDir: REPO_ROOT, sourcefile: `${name}-entry.ts`, loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome120',
-    loader: { '.wgsl': 'text' },
-    outfile: join(dir, `${name}.js`),
-    external: ['webgpu', 'node:*'],
-    logLevel: 'warning',
-  });
+  const bundleUrl = await buildPageBundle(name, entry, 'bench');
   let server: StaticServer | undefined;
   let browser: Browser | undefined;
   try {
@@ -49,7 +35,7 @@ export async function openChromiumBench(name: string, entry: string): Promise<Ch
     const opened = { browser, server };
     return {
       page,
-      bundleUrl: `/dist/bench/${name}.js`,
+      bundleUrl,
       close: async () => {
         await opened.browser.close();
         await opened.server.close();

@@ -1,5 +1,5 @@
 // Test bundles for pages: an ES module built with esbuild from the sources (so a spec tests the code
-// under test even when dist/ is stale), written to dist/test/{name}.js and served at /dist/test/{name}.js.
+// under test even when dist/ is stale), written to dist/{folder}/{name}.js and served at /dist/{folder}/{name}.js.
 import { build } from 'esbuild';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Builds `entry` (TypeScript source, paths relative to the repository root); resolves to its URL path. */
-export async function buildPageBundle(name: string, entry: string): Promise<string> {
-  const dir = join(REPO_ROOT, 'dist/test');
+export async function buildPageBundle(name: string, entry: string, folder: 'test' | 'bench' = 'test'): Promise<string> {
+  const dir = join(REPO_ROOT, 'dist', folder);
   mkdirSync(dir, { recursive: true });
   await build({
     stdin: { contents: entry, resolveDir: REPO_ROOT, sourcefile: `${name}-entry.ts`, loader: 'ts' },
@@ -22,5 +22,5 @@ export async function buildPageBundle(name: string, entry: string): Promise<stri
     external: ['webgpu', 'node:*'],
     logLevel: 'warning',
   });
-  return `/dist/test/${name}.js`;
+  return `/dist/${folder}/${name}.js`;
 }
