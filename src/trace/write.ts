@@ -21,7 +21,7 @@ import type { TraceSink, TraceSinkWriter } from './sinks.js';
  * (native zlib in Chromium; test/bench/trace-browser.ts measures it against fflate in the browser).
  * 'fflate': pure JS, every runtime, and the only one that takes `gzipLevel` everywhere
  * (CompressionStream has no level: the platform's default, 6 in Chromium and Node). 'auto' (default):
- * node-zlib in Node, else compression-stream where the platform has it, else fflate. Each engine's
+ * node-zlib in Node, else compression-stream where the platform has it and the level is 6, else fflate. Each engine's
  * output is byte-stable for the same input (and the same platform).
  */
 export type GzipEngine = 'auto' | 'fflate' | 'node-zlib' | 'compression-stream';
@@ -102,8 +102,15 @@ export async function writePlan(plan: TracePlan, options: WriteTraceOptions, als
   if (requested === 'compression-stream' && !hasCompressionStream()) {
     throw new WgprofError('TRACE_BAD_OPTION', "gzipEngine 'compression-stream' needs CompressionStream, which this runtime lacks; use 'fflate' or 'auto'.");
   }
+  if (requested === 'compression-stream' && level !== 6) {
+    throw new WgprofError(
+      'TRACE_BAD_OPTION',
+      `gzipEngine 'compression-stream' compresses at the platform's level (6) and takes no gzipLevel; got gzipLevel ${level}. Use 'fflate' or 'auto' for another level.`,
+    );
+  }
+  // CompressionStream has no level: a level other than its 6 goes to fflate.
   const engine: Exclude<GzipEngine, 'auto'> =
-    requested !== 'auto' ? requested : isNode ? 'node-zlib' : hasCompressionStream() ? 'compression-stream' : 'fflate';
+    requested !== 'auto' ? requested : isNode ? 'node-zlib' : hasCompressionStream() && level === 6 ? 'compression-stream' : 'fflate';
   // 64 KiB chunks (serializing one takes well under a millisecond warm), so the event loop gets a turn
   // every sliceMs; Node's deflate jobs take them a megabyte at a time.
   // The file name is known only now: it is the trace's traceName unless one was given.

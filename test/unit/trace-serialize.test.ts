@@ -220,6 +220,17 @@ describe('Node gzip in writeTrace', () => {
     assert.equal(aborted, true);
   });
 
+  it("'compression-stream' takes no gzipLevel: another level is refused, naming both, before the sink opens", async () => {
+    let opened = false;
+    const inner = new CallbackSink(() => undefined);
+    const sink = { location: 'test', open: (name: string) => ((opened = true), inner.open(name)) };
+    await assert.rejects(
+      writeTrace(twoStepRecord(), { sink, timeNs: TIME_NS, gzipEngine: 'compression-stream', gzipLevel: 9 }),
+      (e: unknown) => e instanceof WgprofError && e.code === 'TRACE_BAD_OPTION' && /'compression-stream'/.test(e.message) && /gzipLevel 9/.test(e.message),
+    );
+    assert.equal(opened, false);
+  });
+
   it('refuses an unknown gzip engine, naming the ones there are', async () => {
     await assert.rejects(
       writeTrace(twoStepRecord(), { sink: new CallbackSink(() => undefined), timeNs: TIME_NS, gzipEngine: 'brotli' as 'auto' }),
