@@ -129,7 +129,7 @@ function validateOptions(options: InstrumentationOptions): void {
  * the columnar log and its share of encoder and submit bookkeeping; its unformatted JS stack (V8 keeps
  * the frames' call sites); its shapes and cost; a copy or memory record.
  */
-export const HEAP_BYTES = { dispatch: 180, stack: 460, shapes: 170, cost: 50, copy: 150, memory: 120 } as const;
+export const HEAP_BYTES = { dispatch: 180, stack: 600, shapes: 170, cost: 50, copy: 150, memory: 120 } as const;
 
 /** Clock calibration pings per window edge by default. */
 const DEFAULT_CLOCK_PINGS = 8;
