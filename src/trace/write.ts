@@ -105,7 +105,8 @@ export async function writePlan(plan: TracePlan, options: WriteTraceOptions, als
   if (requested === 'compression-stream' && level !== 6) {
     throw new WgprofError(
       'TRACE_BAD_OPTION',
-      `gzipEngine 'compression-stream' compresses at the platform's level (6) and takes no gzipLevel; got gzipLevel ${level}. Use 'fflate' or 'auto' for another level.`,
+      `gzipEngine 'compression-stream' compresses at the platform's level (6) and takes no gzipLevel; got gzipLevel ${level}. ` +
+        "Use 'fflate' or 'auto' for another level.",
     );
   }
   // CompressionStream has no level: a level other than its 6 goes to fflate.
