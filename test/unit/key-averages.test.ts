@@ -228,8 +228,29 @@ describe('wgprof summarize', () => {
     assert.equal(notTrace.out, '');
   });
 
+  it('several traces (a worker and its frontend, as `traces/*.pt.trace.json.gz` gives them): a table each under its name, or a JSON array', async () => {
+    const one = await run(golden);
+    const torch = await run(TORCH_MINIMAL);
+    const both = await run(golden, TORCH_MINIMAL);
+    assert.equal(both.code, 0);
+    assert.equal(both.out, `==> ${golden} <==\n${one.out}\n==> ${TORCH_MINIMAL} <==\n${torch.out}`);
+    const json = JSON.parse((await run(golden, TORCH_MINIMAL, '--json')).out);
+    assert.ok(Array.isArray(json));
+    assert.deepEqual(
+      json.map((x: { file: string }) => x.file),
+      [golden, TORCH_MINIMAL],
+    );
+    assert.equal(json[0].selfGpuTotalUs, 24);
+    // A bad file among good ones: the others are printed, the exit status says one failed.
+    const missing = join(tempDir(), 'gone.pt.trace.json.gz');
+    const mixed = await run(missing, golden);
+    assert.equal(mixed.code, 1);
+    assert.match(mixed.err, /TRACE_NOT_FOUND/);
+    assert.ok(mixed.out.includes(one.out), 'the readable trace is still printed');
+  });
+
   it('exits 2 for bad arguments', async () => {
-    for (const argv of [[], [golden, '--sort', 'fastest'], [golden, '--limit', '0'], [golden, '--limit'], [golden, '--bogus'], [golden, golden]]) {
+    for (const argv of [[], [golden, '--sort', 'fastest'], [golden, '--limit', '0'], [golden, '--limit'], [golden, '--bogus']]) {
       const r = await run(...argv);
       assert.equal(r.code, 2, argv.join(' '));
       assert.match(r.err, /^wgprof summarize: /);
