@@ -55,199 +55,29 @@
 import { parseProfilerConfig } from '../config/parse.js';
 import { PROFILER_CONFIG_KEYS, shouldProfileFrontend, type ProfilerConfig } from '../config/schema.js';
 import type { AdapterFacts } from '../gpu/device.js';
-import { timestampModeOf } from '../gpu/device.js';
 import { Instrumentation, type InstrumentationOptions, type WindowHandle } from '../instrument/instrumentation.js';
-import type { CaptureRecord, CpuSpanRecord, StepRecord, TraceMeta } from '../capture/model.js';
-import { profilerOutFileName } from '../trace/files.js';
+import type { StepRecord, TraceMeta } from '../capture/model.js';
 import type { StepCosts } from '../trace/plan.js';
 import { launchNamesFromEnv, parseLaunchNames, type LaunchNames } from '../trace/launch-names.js';
 import { WgprofError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
-import { isNode, monotonicNowNs } from '../util/runtime.js';
+import { monotonicNowNs } from '../util/runtime.js';
 import { WGPROF_VERSION } from '../version.js';
 import { CudaRangeMarker, type RangeEdge, type UserTiming } from './cuda-range.js';
 import { FrontendProfiler, type SpanArgs } from './frontend.js';
-import { ProfilerExportError, profileFailure, traceKindLabel, type ProfileFailure, type TraceKind } from './failures.js';
+import { ProfilerExportError } from './failures.js';
+import { ExportQueue, type StopBatch } from './exports.js';
+import { exportFrontendSpans, exportWorkerWindow, tracePattern, type CaptureWindow, type ExportContext } from './window-export.js';
+import { factsFromDevice, hostName, hostPid, randomHex, timeOriginEpochNs } from './host.js';
+import { DEFAULT_MEMORY_BUDGET_BYTES, checkInteger, checkProfilerOptions, type CaptureSource, type ProfilerOptions } from './options.js';
 import { noProfiler, type EngineProfilerHooks, type ProfileStartOptions, type ProfileStopOptions } from './hooks.js';
-import { defaultTraceOutput, type ExportedTrace, type TraceOutput, type TraceSink } from './output.js';
+import { defaultTraceOutput, type TraceOutput } from './output.js';
 import { WorkerProfiler, type CaptureStopReason } from './worker-profiler.js';
 
-/** What the profiler needs from an instrumentation (src/instrument's Instrumentation has it all). */
-export interface CaptureSource {
-  attach(device: GPUDevice): void;
-  /** Opens a capture window (`true`). */
-  setCapturing(on: boolean): void;
-  /** Closes the window; its records are collected later, apart from any window opened after it. */
-  endWindow(): WindowHandle | undefined;
-  /** Peak allocated bytes since the previous call; starts the next step. */
-  markStep(): number;
-  /** GPU bytes allocated now (the memory counter's level at a step's start). */
-  readonly allocatedBytes?: number;
-  /** An estimate of the heap the open window holds, bytes (the memory budget is checked against it). */
-  readonly capturedBytes?: number;
-  /** Resolves once the timing mode is settled (a device whose features leave it open is probed first). */
-  ready?(): Promise<void>;
-  detach(): void;
-}
-
+export type { CaptureSource, ProfilerOptions } from './options.js';
+export { DEFAULT_MEMORY_BUDGET_BYTES } from './options.js';
 export type { TraceKind } from './failures.js';
-
-export interface ProfilerOptions {
-  /** Worker trace name prefix; default `{5 random hex}-rank-{rank}` (vLLM v0.13's `{instance_id}-rank-{rank}`). */
-  workerName?: string;
-  /** Frontend trace name prefix; default `{hostname}_{pid}.async_llm` (browser: `{page host}_{pseudo pid}.async_llm`). */
-  frontendName?: string;
-  rank?: number;
-  worldSize?: number;
-  /**
-   * Rethrow failures that cost no file from the hooks (attach, step, ...) and reject stop() on them
-   * (tests); default false: log and carry on. Files that could not be written make stop() reject
-   * either way; the auto-stop and shutdown never throw (vLLM).
-   */
-  strict?: boolean;
-  /** Where traces go instead of torch_profiler_dir (browser download, OPFS, callback, ...). */
-  sink?: TraceSink;
-  /**
-   * Called with each worker capture before it is written (awaited): adapters enrich it here, e.g. name
-   * the dispatches after the ONNX nodes that made them, or add CPU spans for work a runtime did on the
-   * CPU. A throw is logged and the capture is written as it stands.
-   */
-  beforeExport?: (record: CaptureRecord) => void | Promise<void>;
-  /** Called with each worker capture once its trace is written, with its per-step costs. */
-  onCapture?: (record: CaptureRecord, costs: StepCosts[]) => void;
-  /** Called once per file written (worker trace, frontend trace, key-averages table). */
-  onTraceWritten?: (file: string, kind: TraceKind) => void;
-  /** Facts of the adapter behind the attached device (default: derived from the device). */
-  adapterFacts?: AdapterFacts;
-  /** 'cuda' mode: the User Timing implementation (default globalThis.performance). */
-  performance?: UserTiming;
-  /** 'cuda' mode: called at the window edges (e.g. to start/stop Chromium tracing). */
-  onRange?: (edge: RangeEdge) => void;
-  /** Creates the capture source for 'torch' (default: src/instrument's Instrumentation). Tests inject fakes. */
-  createCaptureSource?: (options: InstrumentationOptions) => CaptureSource | Promise<CaptureSource>;
-  /** How records become files (default: src/trace's writer). Tests inject fakes. */
-  output?: TraceOutput;
-  /** Extra Instrumentation options (e.g. timestamps: false, memoryBaselineBytes); torch_profiler_activities without 'CUDA' forces timestamps: false. */
-  instrumentation?: Omit<InstrumentationOptions, 'withStack' | 'recordShapes' | 'withMemory' | 'withFlops'>;
-  /**
-   * The memory budget of a capture window, bytes (default 256 MiB): when the records a window holds
-   * pass it (an estimate: Instrumentation.capturedBytes), the window is written at the next step
-   * boundary as one segment — a complete trace file — and capture goes on in a new one, ProfilerStep
-   * numbering continued; `wgprof merge` joins the segments. An unbounded window (max_iterations 0) that
-   * passes it is warned about once. Infinity: no budget.
-   */
-  memoryBudgetBytes?: number;
-  /** CPU clock in ns (default performance.now() * 1e6). */
-  nowNs?: () => number;
-  /**
-   * How launches are named in the traces (src/trace/launch-names.ts): 'webgpu', the WebGPU call; 'cuda',
-   * the CUDA call HTA's queue length, launch statistics and critical path need (`cudaLaunchKernel`,
-   * `cudaMemcpyAsync`), the WebGPU call kept in the launch's args. Default: the environment variable
-   * WGPROF_LAUNCH_NAMES, else 'webgpu'.
-   */
-  launchNames?: LaunchNames;
-}
-
-interface CaptureWindow {
-  startNs: number;
-  stopNs?: number;
-  steps: StepRecord[];
-  /** Its place among the segments of a window the memory budget cut (0: the first); undefined: not cut. */
-  segment?: number;
-  /** The session's bounds when the window opened (start()'s overrides, else the config's). */
-  delayIterations: number;
-  maxIterations: number;
-}
-
-/** What the windows ended between two stop() calls produced: that stop()'s answer. */
-interface StopBatch {
-  files: string[];
-  /** Files not written. */
-  failures: ProfileFailure[];
-  /** Failures that cost no file (strict reports them). */
-  errors: Error[];
-  /** Exports of these windows still running. */
-  pending: Set<Promise<void>>;
-}
-
-/** The default memory budget of a capture window (ProfilerOptions.memoryBudgetBytes). */
-export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
-
-function newBatch(): StopBatch {
-  return { files: [], failures: [], errors: [], pending: new Set() };
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-function randomHex(chars: number): string {
-  const bytes = new Uint8Array(Math.ceil(chars / 2));
-  globalThis.crypto.getRandomValues(bytes);
-  return [...bytes]
-    .map((b) => b.toString(16).padStart(2, '0'))
-    .join('')
-    .slice(0, chars);
-}
-
-/** A pseudo pid for pages: stable for the page's life, in the range of real pids. */
-const browserPid = 1 + (Math.floor(performance.timeOrigin) % 4_000_000);
-
-export function hostPid(): number {
-  return isNode ? process.pid : browserPid;
-}
-
-interface NodeOs {
-  hostname(): string;
-}
-
-/** The host name part of the frontend file name (Node: os.hostname(); browser: the page's host). */
-export function hostName(): string {
-  if (isNode) {
-    const os = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:os') as NodeOs | undefined;
-    const name = os?.hostname();
-    if (name) return name;
-    return 'localhost';
-  }
-  const host = typeof location !== 'undefined' ? location.hostname : '';
-  // File-name safe: what a page's host may hold beyond [A-Za-z0-9.-] becomes '-'.
-  return (host || 'browser').replace(/[^A-Za-z0-9.-]/g, '-');
-}
-
-function timeOriginEpochNs(): bigint {
-  return BigInt(Math.round(performance.timeOrigin * 1e6));
-}
-
-function checkInteger(what: string, value: number | undefined, min: number, meaning = ''): void {
-  if (value !== undefined && (!Number.isInteger(value) || value < min)) {
-    throw new WgprofError('INVALID_OPTION', `${what} must be an integer >= ${min}${meaning}; got ${String(value)}.`);
-  }
-}
-
-/** AdapterFacts of a device when the caller has none: what GPUDevice itself exposes. */
-export function factsFromDevice(device: GPUDevice): AdapterFacts {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const limits: Record<string, number> = {};
-  for (let proto: object | null = device.limits; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
-    for (const key of Object.getOwnPropertyNames(proto)) {
-      const value = (device.limits as unknown as Record<string, unknown>)[key];
-      if (key !== 'constructor' && !(key in limits) && typeof value === 'number') limits[key] = value;
-    }
-  }
-  return {
-    runtime: isNode ? 'node' : 'browser',
-    backend: isNode ? 'unknown' : 'webgpu',
-    vendor: info?.vendor ?? '',
-    architecture: info?.architecture ?? '',
-    device: info?.device ?? '',
-    description: info?.description ?? '',
-    isFallbackAdapter: Boolean((info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter),
-    features: [...device.features].sort(),
-    limits,
-    timestampMode: timestampModeOf(device.features),
-    timestampQuantizationDisabled: null,
-  };
-}
+export { factsFromDevice, hostName, hostPid } from './host.js';
 
 export class Profiler implements EngineProfilerHooks {
   readonly config: Readonly<ProfilerConfig>;
@@ -285,11 +115,7 @@ export class Profiler implements EngineProfilerHooks {
   private readonly cpuActivity: boolean;
   private readonly gpuActivity: boolean;
 
-  private exportChain: Promise<void> = Promise.resolve();
-  /** Every export still running (flushed() waits for them all). */
-  private readonly pending = new Set<Promise<void>>();
-  /** What the next stop() reports. */
-  private batch: StopBatch = newBatch();
+  private readonly exports: ExportQueue;
   /** The signal passed to the stop() in progress, for the window it exports. */
   private interrupted: string | undefined;
 
@@ -302,22 +128,15 @@ export class Profiler implements EngineProfilerHooks {
     }
     // A vLLM-shaped object that was not parsed (keys missing, lax values) is parsed here, as createEngine does.
     if (PROFILER_CONFIG_KEYS.some((key) => !(key in config))) config = parseProfilerConfig(config);
-    checkInteger('Profiler option "rank"', options.rank, 0);
-    checkInteger('Profiler option "worldSize"', options.worldSize, 1);
-    const budget = options.memoryBudgetBytes;
-    if (budget !== undefined && !(budget === Infinity || (Number.isSafeInteger(budget) && budget > 0))) {
-      throw new WgprofError(
-        'INVALID_OPTION',
-        `Profiler option "memoryBudgetBytes" must be a positive integer number of bytes or Infinity; got ${String(budget)}.`,
-      );
-    }
-    this.memoryBudgetBytes = budget ?? DEFAULT_MEMORY_BUDGET_BYTES;
+    checkProfilerOptions(options);
+    this.memoryBudgetBytes = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
     this.config = Object.freeze({ ...config });
     this.options = options;
     this.rank = options.rank ?? 0;
     this.worldSize = options.worldSize ?? 1;
     this.strict = options.strict ?? false;
     this.workerName = options.workerName ?? `${randomHex(5)}-rank-${this.rank}`;
+    this.exports = new ExportQueue(this.workerName, (file, kind) => options.onTraceWritten?.(file, kind));
     this.nowNs = options.nowNs ?? monotonicNowNs;
     const activities = config.torch_profiler_activities ?? ['CPU', 'CUDA'];
     this.cpuActivity = activities.includes('CPU');
@@ -450,7 +269,7 @@ export class Profiler implements EngineProfilerHooks {
       );
     }
     if (this.frontend?.start()) log.debug(`${this.workerName}: frontend profiler started.`);
-    const { failures, errors } = this.batch;
+    const { failures, errors } = this.exports.batch;
     const [failureCount, errorCount] = [failures.length, errors.length];
     try {
       worker.start(delayIterations, maxIterations);
@@ -533,10 +352,12 @@ export class Profiler implements EngineProfilerHooks {
       this.interrupted = undefined;
     }
     const spans = this.frontend?.stop();
-    if (spans) this.enqueue((batch) => this.exportFrontend(batch, spans));
+    if (spans) {
+      const name = this.options.frontendName ?? `${hostName()}_${hostPid()}.async_llm`;
+      this.exports.enqueue((batch) => exportFrontendSpans(this.exportContext(), batch, spans, name));
+    }
     // From here on, what a new window produces is the next stop()'s.
-    const batch = this.batch;
-    this.batch = newBatch();
+    const batch = this.exports.takeBatch();
     while (batch.pending.size > 0) await Promise.all([...batch.pending]);
     if (batch.failures.length > 0 || (this.strict && batch.errors.length > 0)) {
       throw new ProfilerExportError(batch.files, batch.failures, this.strict ? batch.errors : []);
@@ -546,7 +367,7 @@ export class Profiler implements EngineProfilerHooks {
 
   /** Resolves once every export queued so far has finished (files are reported by the next stop()). */
   async flushed(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.exports.settled();
   }
 
   // ---- window driver (called by the WorkerProfiler) ----------------------------------------------
@@ -592,7 +413,7 @@ export class Profiler implements EngineProfilerHooks {
     const handle = source.endWindow();
     window.stopNs = nowNs;
     const interrupted = this.interrupted;
-    this.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
+    this.exports.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
     // The next segment's window exists even if capture cannot reopen (the failure is reported): its steps still reach a trace.
     this.window = { startNs: nowNs, steps: [], segment: window.segment + 1, delayIterations: window.delayIterations, maxIterations: window.maxIterations };
     source.setCapturing(true);
@@ -615,7 +436,7 @@ export class Profiler implements EngineProfilerHooks {
     this.warmingUp = false;
     const handle = this.source?.endWindow();
     if (!handle) return;
-    this.enqueue(async () => {
+    this.exports.enqueue(async () => {
       try {
         await handle.collect();
       } catch (error) {
@@ -651,7 +472,7 @@ export class Profiler implements EngineProfilerHooks {
       log.debug(`${this.workerName}: capture stopped (${reason}); exporting ${window.steps.length} step(s).`);
       // Off the hot path: the step() that fired the auto-stop returns now; the export runs in later ticks.
       const interrupted = this.interrupted;
-      this.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
+      this.exports.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
     } catch (error) {
       this.driverFailed(error);
       throw error;
@@ -663,8 +484,8 @@ export class Profiler implements EngineProfilerHooks {
    * mode no file is. Recorded for the next stop() (the machine logs it and rethrows only when it may).
    */
   private driverFailed(error: unknown): void {
-    if (this.range) this.warned(this.batch, error);
-    else this.failed(this.batch, 'worker', this.tracePattern(), error);
+    if (this.range) this.exports.warned(this.exports.batch, error);
+    else this.exports.failed(this.exports.batch, 'worker', tracePattern(this.config, this.workerName), error);
   }
 
   private closeStep(endNs: number): void {
@@ -687,11 +508,6 @@ export class Profiler implements EngineProfilerHooks {
     return this.config.torch_profiler_with_stack && this.cpuActivity;
   }
 
-  /** A trace's name before it is chosen (a failure before the write names it so). */
-  private tracePattern(name = this.workerName): string {
-    return `${name}.*.pt.trace.json${this.config.torch_profiler_use_gzip ? '.gz' : ''}`;
-  }
-
   private useSource(device: GPUDevice, source: CaptureSource): void {
     if (this.device !== device) return; // detached or re-attached meanwhile
     source.attach(device);
@@ -700,122 +516,27 @@ export class Profiler implements EngineProfilerHooks {
 
   // ---- export -------------------------------------------------------------------------------------
 
-  /**
-   * Queues an export after the ones before it, for the stop() batch open now; the job records its
-   * own failures (a throw that escapes it is recorded as an error).
-   */
-  private enqueue(job: (batch: StopBatch) => Promise<void>): void {
-    const batch = this.batch;
-    const run = this.exportChain.then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => job(batch)));
-    const settled = run.catch((error: unknown) => {
-      log.warn(`${this.workerName}: profiler export failed: ${errorMessage(error)}`);
-      batch.errors.push(asError(error));
-    });
-    this.exportChain = settled;
-    this.pending.add(settled);
-    batch.pending.add(settled);
-    void settled.then(() => {
-      this.pending.delete(settled);
-      batch.pending.delete(settled);
-    });
-  }
-
-  /** Records that `file` was not written (logged at once: the engine loop goes on). */
-  private failed(batch: StopBatch, kind: TraceKind, file: string, error: unknown): void {
-    const failure = profileFailure(error, file, kind);
-    log.warn(`${this.workerName}: ${traceKindLabel(kind)} not written: ${failure.message}`);
-    batch.failures.push(failure);
-  }
-
-  /** A failure that costs no file: logged; reported by stop() when strict. */
-  private warned(batch: StopBatch, error: unknown): void {
-    log.warn(`${this.workerName}: ${errorMessage(error)}`);
-    batch.errors.push(asError(error));
+  /** What the window exports need of this profiler. */
+  private exportContext(): ExportContext {
+    const { config, options } = this;
+    return {
+      config,
+      output: this.output!,
+      exports: this.exports,
+      workerName: this.workerName,
+      launchNames: this.launchNames,
+      // vLLM's dump_cuda_time_total, or dump_cpu_time_total with CPU activity alone.
+      table: config.torch_profiler_dump_cuda_time_total || (this.cpuActivity && !this.gpuActivity),
+      printTable: this.rank === 0,
+      meta: (name, gpu) => this.meta(name, gpu),
+      beforeExport: options.beforeExport,
+      onCapture: options.onCapture,
+    };
   }
 
   private async exportWorker(batch: StopBatch, window: CaptureWindow, handle: WindowHandle | undefined, interrupted?: string): Promise<void> {
-    const output = this.output!;
-    const dump = this.config.torch_profiler_dump_cuda_time_total || (this.cpuActivity && !this.gpuActivity);
-    let record: CaptureRecord;
-    let exported: ExportedTrace;
-    try {
-      const captured = handle ? await handle.collect() : undefined;
-      for (const error of captured?.errors ?? []) this.warned(batch, error);
-      const meta = this.meta(this.workerName, true);
-      meta.extra = { ...meta.extra, delay_iterations: window.delayIterations, max_iterations: window.maxIterations };
-      if (window.segment !== undefined) meta.extra = { ...meta.extra, segment: window.segment };
-      if (interrupted) meta.extra = { ...meta.extra, interrupted };
-      if (captured) {
-        meta.timestamps = captured.timestamps;
-        if (captured.clock) meta.clock = captured.clock;
-        meta.extra = { ...meta.extra, captureStats: { ...captured.stats } };
-      }
-      record = {
-        meta,
-        steps: window.steps,
-        cpuSpans: [],
-        dispatches: captured?.dispatches ?? [],
-        copies: captured?.copies ?? [],
-        memory: captured?.memory ?? [],
-      };
-      if (this.options.beforeExport) {
-        try {
-          await this.options.beforeExport(record);
-        } catch (error) {
-          this.warned(
-            batch,
-            new WgprofError('BEFORE_EXPORT_FAILED', `beforeExport threw: ${errorMessage(error)}; the capture is written as it stands.`, { cause: error }),
-          );
-        }
-      }
-      exported = await output.exportTrace(record, {
-        workerName: this.workerName,
-        useGzip: this.config.torch_profiler_use_gzip,
-        table: dump,
-        launchNames: this.launchNames,
-      });
-    } catch (error) {
-      this.failed(batch, 'worker', this.tracePattern(), error);
-      return;
-    }
-    this.lastCapture = { file: exported.file, costs: exported.steps };
-    this.wrote(batch, exported.file, 'worker');
-    try {
-      this.options.onCapture?.(record, exported.steps);
-    } catch (error) {
-      this.warned(batch, new WgprofError('CALLBACK_FAILED', `onCapture threw: ${errorMessage(error)}`, { cause: error }));
-    }
-    if (dump && exported.table !== undefined) {
-      // vLLM prints the table on rank 0 only.
-      if (this.rank === 0) log.info(`${this.workerName} key averages (sorted by self GPU time, or CPU time without GPU times):\n${exported.table}`);
-      let name = `${exported.name}'s profiler_out.txt`;
-      try {
-        // Named after its trace, so every window keeps its own table.
-        name = profilerOutFileName(exported.name);
-        const tableFile = await output.writeKeyAverages(name, exported.table);
-        if (tableFile !== undefined) this.wrote(batch, tableFile, 'key_averages');
-      } catch (error) {
-        this.failed(batch, 'key_averages', name, error);
-      }
-    }
-  }
-
-  private async exportFrontend(batch: StopBatch, spans: CpuSpanRecord[]): Promise<void> {
-    const output = this.output!;
-    const name = this.options.frontendName ?? `${hostName()}_${hostPid()}.async_llm`;
-    const meta = this.meta(name, false);
-    const record: CaptureRecord = { meta, steps: [], cpuSpans: spans, dispatches: [], copies: [], memory: [] };
-    try {
-      const exported = await output.exportTrace(record, {
-        workerName: name,
-        useGzip: this.config.torch_profiler_use_gzip,
-        table: false,
-        launchNames: this.launchNames,
-      });
-      this.wrote(batch, exported.file, 'frontend');
-    } catch (error) {
-      this.failed(batch, 'frontend', this.tracePattern(name), error);
-    }
+    const written = await exportWorkerWindow(this.exportContext(), batch, window, handle, interrupted);
+    if (written) this.lastCapture = written;
   }
 
   private meta(workerName: string, gpu: boolean): TraceMeta {
@@ -846,22 +567,12 @@ export class Profiler implements EngineProfilerHooks {
     return meta;
   }
 
-  private wrote(batch: StopBatch, file: string, kind: TraceKind): void {
-    batch.files.push(file);
-    log.debug(`${this.workerName}: wrote ${kind} ${file}`);
-    try {
-      this.options.onTraceWritten?.(file, kind);
-    } catch (error) {
-      this.warned(batch, new WgprofError('CALLBACK_FAILED', `onTraceWritten threw: ${errorMessage(error)}`, { cause: error }));
-    }
-  }
-
   /** Runs a hook body: failures are logged (and rethrown when strict), never thrown into the engine loop. */
   private guard(what: string, fn: () => void): void {
     try {
       fn();
     } catch (error) {
-      this.warned(this.batch, new WgprofError('PROFILER_HOOK_FAILED', `profiler ${what} failed: ${errorMessage(error)}`, { cause: error }));
+      this.exports.warned(this.exports.batch, new WgprofError('PROFILER_HOOK_FAILED', `profiler ${what} failed: ${errorMessage(error)}`, { cause: error }));
       if (this.strict) throw error;
     }
   }
