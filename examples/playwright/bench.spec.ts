@@ -51,6 +51,8 @@ for (const mode of ['frame', 'timer'] as const) {
         stepUs: stats(steps.map((s) => s.dur ?? 0)),
         gpuUs: stats(gpuUs),
         kernels: kernels.length,
+        // Why dispatches have no kernel event, when some do not (the trace's own account).
+        untimed: (trace as { wgprof?: { notes?: string[] } }).wgprof?.notes?.filter((n) => /GPU timestamps/.test(n)) ?? [],
       };
       const out = join(profiling.dir, `${workerNamePrefix(testInfo)}-${mode}.results.json`);
       writeFileSync(out, JSON.stringify(results, null, 2));
