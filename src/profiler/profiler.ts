@@ -66,7 +66,7 @@ import { WGPROF_VERSION } from '../version.js';
 import { CudaRangeMarker, type RangeEdge, type UserTiming } from './cuda-range.js';
 import { FrontendProfiler, type SpanArgs } from './frontend.js';
 import { ProfilerExportError } from './failures.js';
-import { ExportQueue, type StopBatch } from './exports.js';
+import { ExportQueue } from './exports.js';
 import { exportFrontendSpans, exportWorkerWindow, tracePattern, type CaptureWindow, type ExportContext } from './window-export.js';
 import { factsFromDevice, hostName, hostPid, randomHex, timeOriginEpochNs } from './host.js';
 import { DEFAULT_MEMORY_BUDGET_BYTES, checkInteger, checkProfilerOptions, type CaptureSource, type ProfilerOptions } from './options.js';
@@ -403,17 +403,15 @@ export class Profiler implements EngineProfilerHooks {
     if (window.maxIterations === 0 && !this.budgetWarned) {
       this.budgetWarned = true;
       log.warn(
-        `${this.workerName}: the capture window (max_iterations 0: no limit) holds ~${mib(bytes)} after ${window.steps.length} iteration(s), past its ` +
-          `memory budget of ` +
-          `${mib(this.memoryBudgetBytes)}: it is written in segments, one trace file each (join them with wgprof merge). Set max_iterations, or the ` +
-          `Profiler option memoryBudgetBytes.`,
+        `${this.workerName}: the capture window (max_iterations 0: no limit) holds ~${mib(bytes)} after ${window.steps.length} iteration(s), ` +
+          `past its memory budget of ${mib(this.memoryBudgetBytes)}: it is written in segments, one trace file each (join them with wgprof merge). ` +
+          'Set max_iterations, or the Profiler option memoryBudgetBytes.',
       );
     } else log.info(`${this.workerName}: window segment ${window.segment} written at ~${mib(bytes)} (memory budget ${mib(this.memoryBudgetBytes)}).`);
     const nowNs = this.nowNs();
     const handle = source.endWindow();
     window.stopNs = nowNs;
-    const interrupted = this.interrupted;
-    this.exports.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
+    this.exportWindow(window, handle);
     // The next segment's window exists even if capture cannot reopen (the failure is reported): its steps still reach a trace.
     this.window = { startNs: nowNs, steps: [], segment: window.segment + 1, delayIterations: window.delayIterations, maxIterations: window.maxIterations };
     source.setCapturing(true);
@@ -471,8 +469,7 @@ export class Profiler implements EngineProfilerHooks {
       window.stopNs = stopNs;
       log.debug(`${this.workerName}: capture stopped (${reason}); exporting ${window.steps.length} step(s).`);
       // Off the hot path: the step() that fired the auto-stop returns now; the export runs in later ticks.
-      const interrupted = this.interrupted;
-      this.exports.enqueue((batch) => this.exportWorker(batch, window, handle, interrupted));
+      this.exportWindow(window, handle);
     } catch (error) {
       this.driverFailed(error);
       throw error;
@@ -534,9 +531,13 @@ export class Profiler implements EngineProfilerHooks {
     };
   }
 
-  private async exportWorker(batch: StopBatch, window: CaptureWindow, handle: WindowHandle | undefined, interrupted?: string): Promise<void> {
-    const written = await exportWorkerWindow(this.exportContext(), batch, window, handle, interrupted);
-    if (written) this.lastCapture = written;
+  /** Queues the export of a closed window (a stop's interruption, if any, goes with it). */
+  private exportWindow(window: CaptureWindow, handle: WindowHandle | undefined): void {
+    const interrupted = this.interrupted;
+    this.exports.enqueue(async (batch) => {
+      const written = await exportWorkerWindow(this.exportContext(), batch, window, handle, interrupted);
+      if (written) this.lastCapture = written;
+    });
   }
 
   private meta(workerName: string, gpu: boolean): TraceMeta {
